@@ -1,0 +1,220 @@
+"""Command line: argument parsing, progress and exit codes. No logic lives here.
+
+Exit codes: 0 done; 1 the run cannot proceed (the message names the file and the problem);
+2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .consensus import CONVENTION_NAMES, FITS, Thresholds
+from .errors import MotionconsError
+from .formats import read_input
+from .pipeline import Options, run
+from .records import RunResult
+from .simulate import FAILURES, SimulationConfig, write_simulation
+
+
+def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-corr", type=float, default=0.75, metavar="C",
+                        help="minimum consensus score (min of corr_x, corr_y over informative "
+                             "axes) to accept; -1 disables the criterion (default 0.75)")
+    parser.add_argument("--min-range", type=float, default=3.0, metavar="PX",
+                        help="motion range (px) below which an axis is not informative; a movie "
+                             "moving less on every axis is accepted as low_motion (default 3)")
+    parser.add_argument("--fit", choices=FITS, default="offset",
+                        help="how the secondary is mapped onto the reference (default offset)")
+    parser.add_argument("--convention", default="auto",
+                        choices=("auto", *CONVENTION_NAMES),
+                        help="dataset-level axis convention of the secondary; auto estimates it "
+                             "from the movies that move (default auto)")
+    parser.add_argument("--max-rmse", type=float, default=None, metavar="A",
+                        help="also discard movies whose RMSE exceeds this many Å")
+    parser.add_argument("--max-error", type=float, default=None, metavar="A",
+                        help="also discard movies whose largest per-frame error exceeds this "
+                             "many Å")
+    parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
+                        help="Å per unbinned movie pixel, for inputs that do not record it")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="motioncons",
+        description="Compare two motion-correction results for the same movies and split the "
+                    "movies into accepted and discarded sets.")
+    parser.add_argument("--version", action="version", version=f"motioncons {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser("run", help="compare a finished reference and secondary result")
+    p_run.add_argument("reference", help="reference result (its alignment is kept in outputs)")
+    p_run.add_argument("secondary", help="secondary result")
+    p_run.add_argument("-o", "--out", required=True, help="output directory")
+    p_run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _add_consensus_options(p_run)
+
+    p_inspect = sub.add_parser("inspect", help="say what a path contains")
+    p_inspect.add_argument("path")
+    p_inspect.add_argument("--pixel-size", type=float, default=None)
+
+    p_sim = sub.add_parser("simulate", help="write a synthetic pair of RELION motion results")
+    p_sim.add_argument("out", help="project directory to create")
+    _add_simulation_options(p_sim)
+
+    p_demo = sub.add_parser("demo", help="simulate a dataset, run the consensus, print a summary")
+    p_demo.add_argument("out", nargs="?", default="motioncons-demo",
+                        help="directory for the simulated project and the results "
+                             "(default ./motioncons-demo)")
+    p_demo.add_argument("--movies", type=int, default=300)
+    p_demo.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--movies", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-frames", type=int, default=20)
+    parser.add_argument("--max-frames", type=int, default=80)
+    parser.add_argument("--failure-fraction", type=float, default=0.1,
+                        help="fraction of movies whose secondary fails (default 0.1)")
+    parser.add_argument("--failures", default=",".join(FAILURES),
+                        help=f"comma-separated failure modes to draw from ({','.join(FAILURES)})")
+    parser.add_argument("--pixel-size", type=float, default=0.885)
+    parser.add_argument("--eer", action="store_true",
+                        help="EER-like fractions: grouping 32 (reference) vs 25 (secondary)")
+    parser.add_argument("--secondary-convention", default="identity", choices=CONVENTION_NAMES,
+                        help="apply this axis convention to every secondary trajectory")
+    parser.add_argument("--reference-first-frame", type=int, default=1,
+                        help="RELION first_frame_sum of the reference (earlier frames -9999)")
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
+                                         args.max_error),
+                   fit=args.fit, convention=args.convention, pixel_size=args.pixel_size)
+
+
+def format_summary(result: RunResult, out: Path, seconds: float) -> str:
+    s = result.summary
+    counts = s["counts"]
+    params = s["parameters"]
+    lines = [
+        f"motioncons {__version__}: {counts['paired']} paired movies in {seconds:.2f} s",
+        f"  accepted   {counts['accepted']:>7}",
+        f"  discarded  {counts['discarded']:>7}   (invalid input: {counts['invalid']})",
+        f"  only in reference {counts['only_in_reference']}, only in secondary "
+        f"{counts['only_in_secondary']}",
+        "  reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()),
+        f"  fit {params['fit']}, min-corr {params['min_corr']}, min-range {params['min_range_px']}"
+        f" px, max-rmse {params['max_rmse_A']} Å, max-error {params['max_error_A']} Å",
+    ]
+    if s.get("convention"):
+        conv = s["convention"]
+        scale = f", scale {conv['scale']:.3f}" if conv["scale"] is not None else ""
+        lines.append(f"  convention: {conv['applied']} ({conv['note']}{scale})")
+    for warning in result.warnings:
+        lines.append(f"  warning: {warning}")
+    lines.append(f"  outputs in {out}/: {', '.join(result.outputs)}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    result = run(args.reference, args.secondary, args.out, _options(args))
+    if not args.quiet:
+        print(format_summary(result, Path(args.out), time.perf_counter() - start))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    dataset = read_input(args.path, args.pixel_size)
+    print(f"{dataset.path}: {dataset.format}")
+    trajectories = dataset.trajectories
+    print(f"  movies: {len(trajectories) + len(dataset.problems)} "
+          f"({len(trajectories)} readable, {len(dataset.problems)} with problems)")
+    if trajectories:
+        frames = np.array([t.n_frames for t in trajectories])
+        sizes = sorted({t.pixel_size for t in trajectories if t.pixel_size})
+        ranges = np.array([np.ptp(t.shifts, axis=0).max() for t in trajectories])
+        print(f"  frames per movie: min {frames.min()}, median {int(np.median(frames))}, "
+              f"max {frames.max()}")
+        print(f"  pixel size (Å): {', '.join(f'{p:g}' for p in sizes) or 'not recorded'}")
+        print(f"  motion range (px): median {np.median(ranges):.2f}, max {ranges.max():.2f}")
+        print(f"  example: {trajectories[0].key} <- {trajectories[0].source}")
+    reasons: dict[str, int] = {}
+    for problem in dataset.problems:
+        reasons[problem.reason] = reasons.get(problem.reason, 0) + 1
+    if reasons:
+        print("  problems: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
+        for problem in dataset.problems[:5]:
+            print(f"    {problem.message}")
+    for note in dataset.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
+    failures = tuple(f for f in args.failures.split(",") if f)
+    unknown = [f for f in failures if f not in FAILURES]
+    if unknown:
+        raise MotionconsError(f"unknown failure mode(s) {', '.join(unknown)}; choose from "
+                              f"{', '.join(FAILURES)}")
+    return SimulationConfig(movies=args.movies, seed=args.seed, min_frames=args.min_frames,
+                            max_frames=args.max_frames, failure_fraction=args.failure_fraction,
+                            failures=failures, pixel_size=args.pixel_size, eer=args.eer,
+                            secondary_convention=args.secondary_convention,
+                            reference_first_frame=args.reference_first_frame)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    try:
+        info = write_simulation(args.out, _simulation_config(args))
+    except ValueError as exc:
+        raise MotionconsError(str(exc)) from exc
+    print(f"wrote {info['movies']} movies: reference {info['reference']}, secondary "
+          f"{info['secondary']}, ground truth {info['ground_truth']}")
+    print("  secondary failures: " + ", ".join(f"{k} {v}" for k, v in info["failures"].items()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    project = out / "project"
+    info = write_simulation(project, SimulationConfig(movies=args.movies, seed=args.seed))
+    print(f"simulated {info['movies']} movies in {project} (secondary failures: "
+          + ", ".join(f"{k} {v}" for k, v in info["failures"].items() if k != "none") + ")")
+    print(f"$ motioncons run {info['reference']} {info['secondary']} -o {out / 'consensus'}")
+    start = time.perf_counter()
+    result = run(info["reference"], info["secondary"], out / "consensus", Options())
+    print(format_summary(result, out / "consensus", time.perf_counter() - start))
+    truth = {line.split(",")[0]: line.split(",")[2]
+             for line in (project / "ground_truth.csv").read_text().splitlines()[1:]}
+    agree = sum(1 for row in result.rows if truth.get(row.movie_name) == row.decision)
+    print(f"  against the simulator's ground truth: {agree} of {len(result.rows)} decisions "
+          "match (correlation alone misses some failures: try --max-rmse 1)")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "simulate": cmd_simulate, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MotionconsError as exc:
+        print(f"motioncons: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("motioncons: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""Fit, metrics and decision (DESIGN §4). Pure numpy, vectorised over batches of pairs; no I/O.
+
+A batch holds N pairs padded to a common length F: ``ref`` and ``sec`` of shape (N, F, 2) and a
+boolean ``mask`` (N, F) of the samples that exist. Every reduction honours the mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FITS = ("offset", "rigid", "xmipp")
+
+# The 8 symmetries of the square, as matrices applied to a secondary (x, y) column vector.
+CONVENTIONS: dict[str, np.ndarray] = {
+    "identity": np.array([[1.0, 0.0], [0.0, 1.0]]),
+    "flip_x": np.array([[-1.0, 0.0], [0.0, 1.0]]),
+    "flip_y": np.array([[1.0, 0.0], [0.0, -1.0]]),
+    "rotate_180": np.array([[-1.0, 0.0], [0.0, -1.0]]),
+    "transpose": np.array([[0.0, 1.0], [1.0, 0.0]]),
+    "rotate_90": np.array([[0.0, -1.0], [1.0, 0.0]]),
+    "rotate_270": np.array([[0.0, 1.0], [-1.0, 0.0]]),
+    "anti_transpose": np.array([[0.0, -1.0], [-1.0, 0.0]]),
+}
+CONVENTION_NAMES = tuple(CONVENTIONS)
+
+# Below this standard deviation (px) an axis of a trajectory counts as perfectly flat.
+_FLAT_STD = 1e-9
+# A dataset-level scale outside this band points at a binning or unit error.
+SCALE_WARN_BAND = (0.8, 1.25)
+MIN_MOVING_FOR_CONVENTION = 3
+
+ACCEPT_REASONS = ("agree", "low_motion")
+REASONS = {
+    "agree": "correlation (and any magnitude criteria) within thresholds",
+    "low_motion": "both trajectories move less than --min-range on every axis: not compared",
+    "low_correlation": "consensus score below --min-corr",
+    "high_rmse": "RMSE above --max-rmse (Å)",
+    "high_max_error": "largest per-frame error above --max-error (Å)",
+    "nan_correlation": "xmipp fit: the correlation is undefined (a flat trajectory)",
+    "too_few_frames": "fewer than 3 frames in common",
+    "unreadable": "a result file could not be read or is incomplete",
+    "missing_metadata": "the per-movie motion file listed in the input does not exist",
+    "nan_shifts": "NaN or infinite shifts in a result file",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_corr: float = 0.75
+    min_range: float = 3.0
+    max_rmse_A: float | None = None
+    max_error_A: float | None = None
+
+
+@dataclass
+class Batch:
+    ref: np.ndarray
+    sec: np.ndarray
+    mask: np.ndarray
+    pixel_size: np.ndarray
+    """(N,) Å per pixel, NaN where unknown."""
+
+    @classmethod
+    def from_samples(cls, refs: list[np.ndarray], secs: list[np.ndarray],
+                     pixel_sizes: list[float | None]) -> Batch:
+        n = len(refs)
+        length = max((r.shape[0] for r in refs), default=0)
+        ref = np.zeros((n, length, 2))
+        sec = np.zeros((n, length, 2))
+        mask = np.zeros((n, length), dtype=bool)
+        for i, (r, s) in enumerate(zip(refs, secs, strict=True)):
+            k = r.shape[0]
+            ref[i, :k] = r
+            sec[i, :k] = s
+            mask[i, :k] = True
+        sizes = np.array([np.nan if p is None else p for p in pixel_sizes], dtype=np.float64)
+        return cls(ref, sec, mask, sizes)
+
+    def __len__(self) -> int:
+        return self.ref.shape[0]
+
+    def select(self, index: np.ndarray) -> Batch:
+        return Batch(self.ref[index], self.sec[index], self.mask[index], self.pixel_size[index])
+
+
+@dataclass
+class Results:
+    """Per-pair metrics; every array has shape (N,)."""
+
+    corr: np.ndarray
+    corr_x: np.ndarray
+    corr_y: np.ndarray
+    rmse_px: np.ndarray
+    max_error_px: np.ndarray
+    range_ref_px: np.ndarray
+    range_sec_px: np.ndarray
+    frames: np.ndarray
+    rotation_deg: np.ndarray
+    accepted: np.ndarray
+    reason: np.ndarray
+    fitted: list[np.ndarray] = field(default_factory=list)
+    """The secondary after the fit actually used, (K, 2) per pair, when requested."""
+
+    @property
+    def rmse_A(self) -> np.ndarray:
+        return self._in_angstrom(self.rmse_px)
+
+    @property
+    def max_error_A(self) -> np.ndarray:
+        return self._in_angstrom(self.max_error_px)
+
+    pixel_size: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def _in_angstrom(self, values: np.ndarray) -> np.ndarray:
+        return values * self.pixel_size
+
+
+@dataclass(frozen=True)
+class ConventionEstimate:
+    name: str
+    """The convention applied to every secondary trajectory."""
+    estimated: str
+    """What the data say (may differ from `name` when the user forced one)."""
+    forced: bool
+    moving_pairs: int
+    votes: dict[str, int]
+    scale: float | None
+    """Median least-squares scale of the secondary onto the reference, after the convention."""
+    note: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"applied": self.name, "estimated": self.estimated, "forced": self.forced,
+                "moving_pairs": self.moving_pairs, "votes": self.votes,
+                "scale": self.scale, "note": self.note,
+                "matrix": CONVENTIONS[self.name].tolist()}
+
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        if self.estimated != "identity" and self.moving_pairs:
+            action = ("applied" if self.name == self.estimated
+                      else f"not applied ({self.name} forced)")
+            out.append(f"the secondary trajectories match the reference best after "
+                       f"'{self.estimated}' ({self.votes.get(self.estimated, 0)} of "
+                       f"{self.moving_pairs} moving movies): {action}. A flipped or rotated gain "
+                       "reference or a different axis convention between the two programs?")
+        if self.scale is not None and not SCALE_WARN_BAND[0] <= self.scale <= SCALE_WARN_BAND[1]:
+            out.append(f"the secondary trajectories are {self.scale:.3g}x the reference in size "
+                       "(median over moving movies): a binning or unit (px vs Å) mismatch?")
+        return out
+
+
+# --------------------------------------------------------------------------- masked helpers
+
+
+def _counts(mask: np.ndarray) -> np.ndarray:
+    return mask.sum(axis=1).astype(np.float64)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over frames of (N, F, 2) values -> (N, 2)."""
+    m = mask[:, :, None]
+    return np.where(m, values, 0.0).sum(axis=1) / np.maximum(_counts(mask), 1)[:, None]
+
+
+def _centred(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask[:, :, None], values - _masked_mean(values, mask)[:, None, :], 0.0)
+
+
+def axis_ranges(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Peak-to-peak per axis, (N, 2)."""
+    m = mask[:, :, None]
+    high = np.where(m, values, -np.inf).max(axis=1)
+    low = np.where(m, values, np.inf).min(axis=1)
+    return high - low
+
+
+def _pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-axis Pearson correlation (N, 2); 0 where exactly one side is flat, NaN if both are."""
+    ac, bc = _centred(a, mask), _centred(b, mask)
+    n = np.maximum(_counts(mask), 1)[:, None]
+    var_a = (ac * ac).sum(axis=1) / n
+    var_b = (bc * bc).sum(axis=1) / n
+    cov = (ac * bc).sum(axis=1) / n
+    flat_a = np.sqrt(var_a) < _FLAT_STD
+    flat_b = np.sqrt(var_b) < _FLAT_STD
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.sqrt(var_a * var_b)
+    corr = np.clip(corr, -1.0, 1.0)
+    corr = np.where(flat_a ^ flat_b, 0.0, corr)
+    return np.where(flat_a & flat_b, np.nan, corr)
+
+
+def _apply_matrix(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return values @ matrix.T
+
+
+# --------------------------------------------------------------------------- convention
+
+
+def _moving(batch: Batch, min_range: float) -> np.ndarray:
+    ref_range = axis_ranges(batch.ref, batch.mask).max(axis=1)
+    sec_range = axis_ranges(batch.sec, batch.mask).max(axis=1)
+    return (ref_range > min_range) & (sec_range > min_range)
+
+
+def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") -> ConventionEstimate:
+    """Which of the 8 axis symmetries maps the secondaries onto the references, dataset-wide.
+
+    Each movie that moves in both inputs votes for the symmetry with the smallest residual after
+    removing a constant offset; the winner needs a majority of at least 3 moving movies to be
+    preferred over the identity.
+    """
+    if forced != "auto" and forced not in CONVENTIONS:
+        raise ValueError(f"unknown convention {forced!r}; choose auto or one of "
+                         f"{', '.join(CONVENTION_NAMES)}")
+    moving = _moving(batch, min_range) if len(batch) else np.zeros(0, bool)
+    sub = batch.select(np.flatnonzero(moving))
+    votes = {name: 0 for name in CONVENTION_NAMES}
+    scale = None
+    estimated = "identity"
+    note = "no movie moves more than --min-range in both inputs; identity assumed"
+    if len(sub):
+        ref_c = _centred(sub.ref, sub.mask)
+        sec_c = _centred(sub.sec, sub.mask)
+        ref_power = np.maximum((ref_c ** 2).sum(axis=(1, 2)), 1e-300)
+        residuals = np.stack([((ref_c - _apply_matrix(sec_c, matrix)) ** 2).sum(axis=(1, 2))
+                              / ref_power for matrix in CONVENTIONS.values()], axis=1)
+        best = residuals.argmin(axis=1)
+        counts = np.bincount(best, minlength=len(CONVENTIONS))
+        votes = {name: int(c) for name, c in zip(CONVENTION_NAMES, counts, strict=True)}
+        leader = CONVENTION_NAMES[int(counts.argmax())]
+        if leader != "identity" and (counts.max() * 2 <= len(sub)
+                                     or len(sub) < MIN_MOVING_FOR_CONVENTION):
+            note = (f"'{leader}' leads with {counts.max()} of {len(sub)} moving movies, short of a "
+                    f"majority of at least {MIN_MOVING_FOR_CONVENTION}; identity kept")
+        else:
+            estimated = leader
+            note = f"{votes[leader]} of {len(sub)} moving movies agree best after '{leader}'"
+        sec_t = _apply_matrix(sec_c, CONVENTIONS[forced if forced != "auto" else estimated])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scales = (ref_c * sec_t).sum(axis=(1, 2)) / (sec_t ** 2).sum(axis=(1, 2))
+        finite = scales[np.isfinite(scales)]
+        scale = float(np.median(finite)) if finite.size else None
+    name = estimated if forced == "auto" else forced
+    return ConventionEstimate(name, estimated, forced != "auto", len(sub), votes, scale, note)
+
+
+# --------------------------------------------------------------------------- offset / rigid
+
+
+def _decide(corr: np.ndarray, low_motion: np.ndarray, rmse_A: np.ndarray, max_error_A: np.ndarray,
+            thresholds: Thresholds, nan_reason: str = "low_correlation"
+            ) -> tuple[np.ndarray, np.ndarray]:
+    reason = np.full(corr.shape, "agree", dtype=object)
+    failing = np.zeros(corr.shape, dtype=bool)
+    # Checked in order; the first failing criterion gives the reason.
+    low_corr = ~(corr >= thresholds.min_corr)  # NaN fails, never passes silently
+    reason[low_corr] = np.where(np.isnan(corr[low_corr]), nan_reason, "low_correlation")
+    failing |= low_corr
+    for limit, values, code in ((thresholds.max_rmse_A, rmse_A, "high_rmse"),
+                                (thresholds.max_error_A, max_error_A, "high_max_error")):
+        if limit is None:
+            continue
+        bad = ~failing & ~(values <= limit)
+        reason[bad] = code
+        failing |= bad
+    reason[low_motion] = "low_motion"
+    accepted = low_motion | ~failing
+    return accepted, reason
+
+
+def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
+            convention: str = "identity", keep_fitted: bool = False) -> Results:
+    """Metrics and decisions for a batch, in `offset` or `rigid` mode (vectorised)."""
+    if fit == "xmipp":
+        return compare_xmipp(batch, thresholds, keep_fitted)
+    if fit not in FITS:
+        raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
+    mask = batch.mask
+    ref = batch.ref
+    sec = _apply_matrix(batch.sec, CONVENTIONS[convention])
+    ref_mean = _masked_mean(ref, mask)
+    sec_c = _centred(sec, mask)
+    rotation = np.zeros(len(batch))
+    if fit == "rigid":
+        ref_c = _centred(ref, mask)
+        dot = (ref_c * sec_c).sum(axis=(1, 2))
+        cross = (sec_c[..., 0] * ref_c[..., 1] - sec_c[..., 1] * ref_c[..., 0]).sum(axis=1)
+        angle = np.arctan2(cross, dot)
+        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        sec_c = np.stack([cos * sec_c[..., 0] - sin * sec_c[..., 1],
+                          sin * sec_c[..., 0] + cos * sec_c[..., 1]], axis=-1)
+        rotation = np.degrees(angle)
+    fitted = np.where(mask[:, :, None], sec_c + ref_mean[:, None, :], 0.0)
+    error = np.where(mask, np.hypot(*(ref - fitted).transpose(2, 0, 1)), 0.0)
+    counts = np.maximum(_counts(mask), 1)
+    rmse = np.sqrt((error ** 2).sum(axis=1) / counts)
+    max_error = error.max(axis=1)
+    ref_ranges = axis_ranges(ref, mask)
+    sec_ranges = axis_ranges(fitted, mask)
+    informative = (ref_ranges > thresholds.min_range) | (sec_ranges > thresholds.min_range)
+    per_axis = _pearson(ref, fitted, mask)
+    scored = np.where(informative, per_axis, np.inf)
+    low_motion = ~informative.any(axis=1)
+    corr = np.where(low_motion, np.nan, scored.min(axis=1))
+    corr = np.where(np.isposinf(corr), np.nan, corr)
+    pixel_size = batch.pixel_size
+    accepted, reason = _decide(corr, low_motion, rmse * pixel_size, max_error * pixel_size,
+                               thresholds)
+    results = Results(corr=corr, corr_x=per_axis[:, 0], corr_y=per_axis[:, 1], rmse_px=rmse,
+                      max_error_px=max_error, range_ref_px=ref_ranges.max(axis=1),
+                      range_sec_px=sec_ranges.max(axis=1), frames=_counts(mask).astype(np.int64),
+                      rotation_deg=rotation, accepted=accepted, reason=reason,
+                      pixel_size=pixel_size)
+    if keep_fitted:
+        results.fitted = [fitted[i, mask[i]] for i in range(len(batch))]
+    return results
+
+
+# --------------------------------------------------------------------------- xmipp
+
+
+def xmipp_metrics(ref: np.ndarray, sec: np.ndarray, min_range: float
+                  ) -> tuple[float, float, float, float, float, bool, np.ndarray]:
+    """The original protocol's arithmetic for one movie (scipion-em-xmipp 29.0.1).
+
+    Returns corr, corr_x, corr_y, rmse, max_error, gated, fitted secondary (F, 2). ``rmse`` is
+    taken over the 2F coordinates and ``max_error`` is the signed maximum of reference minus
+    fitted secondary, as in the original. ``gated`` movies (an axis on which both trajectories
+    span at most `min_range`) are compared raw, without any fit.
+    """
+    frames = ref.shape[0]
+    s1 = np.ones((3, frames))
+    s2 = np.ones((3, frames))
+    s1[:2] = ref.T
+    s2[:2] = sec.T
+    spans1 = ref.max(axis=0) - ref.min(axis=0)
+    spans2 = sec.max(axis=0) - sec.min(axis=0)
+    gated = bool((spans1[0] <= min_range and spans2[0] <= min_range)
+                 or (spans1[1] <= min_range and spans2[1] <= min_range))
+    if gated:
+        s2_fit = s2
+    else:
+        c1 = s1.mean(axis=1, keepdims=True)
+        c2 = s2.mean(axis=1, keepdims=True)
+        s11 = s1 - c1
+        s22 = s2 - c2
+        s11[2] = 1.0
+        s22[2] = 1.0
+        u, _, vt = np.linalg.svd(s22 @ s11.T)
+        rotation = vt.T @ u.T
+        if np.linalg.det(rotation) < 0:
+            vt[-1] = -vt[-1]
+            rotation = vt.T @ u.T
+        s2_fit = rotation @ s22 + c1
+        s2_fit[2] = 1.0
+    a = s1[:2] / s1[2]
+    b = s2_fit[:2] / s2_fit[2]
+    difference = a - b
+    rmse = float(np.sqrt(np.square(difference).mean()))
+    max_error = float(np.max(difference))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr_x = float(np.corrcoef(a[0], b[0])[0, 1])
+        corr_y = float(np.corrcoef(a[1], b[1])[0, 1])
+    corr = float(np.min([corr_y, corr_x]))
+    return corr, corr_x, corr_y, rmse, max_error, gated, b.T.copy()
+
+
+def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = False) -> Results:
+    """`--fit xmipp`: the original protocol, movie by movie, with its defects made explicit
+    (a NaN correlation is discarded with a reason instead of vanishing)."""
+    n = len(batch)
+    columns = np.full((n, 5), np.nan)
+    gated = np.zeros(n, dtype=bool)
+    fitted: list[np.ndarray] = []
+    for i in range(n):
+        keep = batch.mask[i]
+        *values, gate, fit = xmipp_metrics(batch.ref[i, keep], batch.sec[i, keep],
+                                           thresholds.min_range)
+        columns[i] = values
+        gated[i] = gate
+        if keep_fitted:
+            fitted.append(fit)
+    corr, corr_x, corr_y, rmse, max_error = columns.T
+    accepted, reason = _decide(corr, gated, rmse * batch.pixel_size,
+                               np.abs(max_error) * batch.pixel_size, thresholds,
+                               nan_reason="nan_correlation")
+    return Results(corr=corr, corr_x=corr_x, corr_y=corr_y, rmse_px=rmse, max_error_px=max_error,
+                   range_ref_px=axis_ranges(batch.ref, batch.mask).max(axis=1),
+                   range_sec_px=axis_ranges(batch.sec, batch.mask).max(axis=1),
+                   frames=_counts(batch.mask).astype(np.int64), rotation_deg=np.full(n, np.nan),
+                   accepted=accepted, reason=reason, fitted=fitted, pixel_size=batch.pixel_size)

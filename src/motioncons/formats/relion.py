@@ -1,0 +1,400 @@
+"""RELION motion correction (own implementation and MotionCor2/3 wrapper), RELION 3.0 to 5.0.
+
+Per-movie metadata STAR (``MotionCorr/jobNNN/Movies/<stem>.star``): ``data_general`` and
+``data_global_shift`` (``_rlnMicrographFrameNumber``, ``_rlnMicrographShiftX/Y``), one row per movie
+frame, unobserved frames written as -9999. Shifts are already in the canonical convention
+(unbinned movie pixels, applied-shift sign, 1-based frames): see
+``shared/reference/formats_relion_motioncor.md`` §1.
+
+Inputs accepted: a job directory, its ``corrected_micrographs.star`` (3.0 single table or 3.1+
+optics + micrographs), a tomography job's ``corrected_tilt_series.star``, a directory of per-movie
+STAR files, or a single per-movie STAR file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gemmi
+import numpy as np
+
+from ..errors import InputError
+from ..matching import movie_key
+from ..trajectory import Problem, Trajectory, TrajectorySet
+
+NAME = "relion"
+NOT_OBSERVED = -9999.0
+
+MICROGRAPHS_STAR = "corrected_micrographs.star"
+TILT_SERIES_STAR = "corrected_tilt_series.star"
+_NOT_PER_MOVIE = {MICROGRAPHS_STAR, TILT_SERIES_STAR, "job.star", "movies.star",
+                  "default_pipeline.star", "RELION_OUTPUT_NODES.star", "job_pipeline.star"}
+_SHIFT_TAGS = ["_rlnMicrographFrameNumber", "_rlnMicrographShiftX", "_rlnMicrographShiftY"]
+
+
+@dataclass
+class RelionMicrographTable:
+    """The reference micrographs STAR, kept so that outputs can subset it without re-reading."""
+
+    path: str
+    preamble: str
+    """Everything before the micrographs block, verbatim (version lines, ``data_optics``)."""
+    block_name: str
+    """``micrographs`` (3.1+), or empty for the 3.0 single ``data_`` table."""
+    tags: list[str]
+    rows: list[list[str]]
+    """Raw values, exactly as written (quotes kept)."""
+    row_keys: list[str]
+    movie_names: list[str | None]
+    optics: dict[str, list[str]] = field(default_factory=dict)
+    """The ``data_optics`` columns (raw strings), empty for RELION 3.0."""
+
+
+def detect(path: Path) -> bool:
+    if path.is_dir():
+        if (path / MICROGRAPHS_STAR).is_file() or (path / TILT_SERIES_STAR).is_file():
+            return True
+        return any(path.glob("*.star")) or any(path.glob("*/*.star"))
+    return path.suffix == ".star"
+
+
+def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
+    if path.is_dir():
+        if (path / MICROGRAPHS_STAR).is_file():
+            return read_micrographs_star(path / MICROGRAPHS_STAR)
+        if (path / TILT_SERIES_STAR).is_file():
+            return read_tilt_series_star(path / TILT_SERIES_STAR)
+        return read_movie_star_directory(path)
+    head = _read_head(path)
+    if b"_rlnMicrographMetadata" in head:
+        return read_micrographs_star(path)
+    if b"_rlnTomoTiltSeriesStarFile" in head:
+        return read_tilt_series_star(path)
+    result = read_movie_star(path)
+    dataset = TrajectorySet(path=str(path), format="relion per-movie STAR")
+    _add(dataset, result)
+    return dataset
+
+
+def _read_head(path: Path, size: int = 65536) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _add(dataset: TrajectorySet, item: Trajectory | Problem) -> None:
+    if isinstance(item, Trajectory):
+        dataset.trajectories.append(item)
+    else:
+        dataset.problems.append(item)
+
+
+# --------------------------------------------------------------------------- per-movie STAR
+
+
+def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Trajectory | Problem:
+    """Read one per-movie metadata STAR. Never raises for bad content: returns a Problem."""
+    source = str(path)
+    fallback = fallback_name or Path(source).name
+
+    def problem(reason: str, text: str, name: str = fallback) -> Problem:
+        return Problem(movie_key(name), name, source, reason, f"{source}: {text}")
+
+    try:
+        with open(source, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return problem("missing_metadata", "metadata STAR file does not exist")
+    except OSError as exc:
+        return problem("unreadable", f"cannot read: {exc.strerror or exc}")
+    if not raw.strip():
+        return problem("unreadable", "empty file")
+    start = raw.find(b"data_global_shift")
+    if start < 0:
+        return problem("unreadable", "no data_global_shift block (truncated, or not a RELION "
+                                     "per-movie motion STAR)")
+    # The blocks after the global shifts (local model, hot pixels, local shifts) can be 100x
+    # larger and are not needed: parse only what precedes the next block.
+    end = raw.find(b"\ndata_", start)
+    try:
+        text = (raw if end < 0 else raw[: end + 1]).decode("utf-8")
+        doc = gemmi.cif.read_string(text)
+    except (UnicodeDecodeError, ValueError, RuntimeError) as exc:
+        return problem("unreadable", f"malformed STAR: {_one_line(exc)}")
+    general = doc.find_block("general")
+    movie_name = _value(general, "_rlnMicrographMovieName") if general else None
+    name = movie_name or fallback
+    shifts_block = doc.find_block("global_shift")
+    table = shifts_block.find(_SHIFT_TAGS) if shifts_block else None
+    if table is None or len(table) == 0:
+        return problem("unreadable", "data_global_shift has no frame rows "
+                                     "(truncated or still being written)", name)
+    try:
+        values = np.array([[row[0], row[1], row[2]] for row in table], dtype=np.float64)
+    except ValueError as exc:
+        return problem("unreadable", f"non-numeric value in data_global_shift: {_one_line(exc)}",
+                       name)
+    total = _int_value(general, "_rlnImageSizeZ")
+    if total is not None and len(values) < total:
+        return problem("unreadable", f"truncated: {len(values)} of {total} frames in "
+                                     "data_global_shift", name)
+    frames = values[:, 0]
+    if np.any(frames != np.round(frames)) or np.any(np.diff(frames) <= 0):
+        return problem("unreadable", "frame numbers in data_global_shift are not increasing "
+                                     "integers", name)
+    shifts = values[:, 1:3]
+    if not np.all(np.isfinite(shifts)):
+        return problem("nan_shifts", "NaN or infinite shift values in data_global_shift", name)
+    observed = ~np.all(shifts == NOT_OBSERVED, axis=1)
+    extras: dict[str, object] = {}
+    for label, key in (("_rlnMicrographBinning", "binning"),
+                       ("_rlnMicrographStartFrame", "start_frame"),
+                       ("_rlnEERUpsampling", "eer_upsampling"),
+                       ("_rlnEERGrouping", "eer_grouping"),
+                       ("_rlnMotionModelVersion", "motion_model_version")):
+        value = _value(general, label) if general else None
+        if value is not None:
+            extras[key] = value
+    if not observed.all():
+        extras["unobserved_frames"] = int((~observed).sum())
+    return Trajectory(
+        key=movie_key(name),
+        movie_name=name,
+        frames=frames[observed].astype(np.int64),
+        shifts=np.ascontiguousarray(shifts[observed]),
+        pixel_size=_float_value(general, "_rlnMicrographOriginalPixelSize"),
+        source=source,
+        program=NAME,
+        total_frames=total,
+        extras=extras,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _value(block: gemmi.cif.Block | None, tag: str) -> str | None:
+    if block is None:
+        return None
+    value = block.find_value(tag)
+    if value is None:
+        return None
+    return gemmi.cif.as_string(value)
+
+
+def _float_value(block: gemmi.cif.Block | None, tag: str) -> float | None:
+    value = _value(block, tag)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _int_value(block: gemmi.cif.Block | None, tag: str) -> int | None:
+    value = _float_value(block, tag)
+    return int(value) if value is not None else None
+
+
+# --------------------------------------------------------------------------- directories
+
+
+def read_movie_star_directory(path: Path) -> TrajectorySet:
+    """Every per-movie STAR below `path` (recursively); other STAR files are skipped."""
+    dataset = TrajectorySet(path=str(path), format="relion per-movie STAR directory")
+    skipped = 0
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            if not name.endswith(".star") or name in _NOT_PER_MOVIE:
+                continue
+            file_path = os.path.join(root, name)
+            item = read_movie_star(file_path)
+            if isinstance(item, Problem) and item.reason == "unreadable" and not _looks_per_movie(
+                    file_path):
+                skipped += 1
+                continue
+            _add(dataset, item)
+    if skipped:
+        dataset.notes.append(f"{skipped} STAR file(s) in {path} are not per-movie motion files "
+                             "and were skipped")
+    if not dataset.trajectories and not dataset.problems:
+        raise InputError(path, "no per-movie RELION motion STAR files (with data_global_shift) "
+                               "found in this directory")
+    return dataset
+
+
+def _looks_per_movie(path: str) -> bool:
+    head = _read_head(Path(path), 4096)
+    return b"data_general" in head or b"data_global_shift" in head
+
+
+# --------------------------------------------------------------------------- micrographs STAR
+
+
+class _MetadataResolver:
+    """Finds the per-movie STAR a micrographs table points to.
+
+    The paths are relative to the RELION project directory, which is usually two levels above
+    the job directory, but results get copied around; the first rule that works is reused.
+    """
+
+    def __init__(self, star_path: Path) -> None:
+        star_dir = star_path.resolve().parent
+        self.bases = [Path.cwd(), star_dir.parent.parent, star_dir.parent, star_dir]
+        self.star_dir = star_dir
+        self.rule: tuple[Path, int] | None = None
+
+    def _candidates(self, recorded: str):
+        parts = Path(recorded).parts
+        for base in self.bases:
+            yield base, 0
+        for strip in range(1, len(parts)):
+            yield self.star_dir, strip
+
+    @staticmethod
+    def _apply(rule: tuple[Path, int], recorded: str) -> Path:
+        base, strip = rule
+        parts = Path(recorded).parts
+        return base.joinpath(*parts[strip:]) if strip else base / recorded
+
+    def resolve(self, recorded: str) -> Path:
+        if Path(recorded).is_absolute():
+            return Path(recorded)
+        if self.rule is not None:
+            candidate = self._apply(self.rule, recorded)
+            if candidate.is_file():
+                return candidate
+        for rule in self._candidates(recorded):
+            candidate = self._apply(rule, recorded)
+            if candidate.is_file():
+                self.rule = rule
+                return candidate
+        return self._apply(self.rule or (self.bases[1], 0), recorded)
+
+
+def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(path, "not a text STAR file (cannot decode as UTF-8)") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if not text.strip():
+        raise InputError(path, "empty file")
+    try:
+        return text, gemmi.cif.read_string(text)
+    except (ValueError, RuntimeError) as exc:
+        raise InputError(path, f"malformed or truncated STAR: {_one_line(exc)}") from exc
+
+
+def _loop_rows(loop: gemmi.cif.Loop) -> list[list[str]]:
+    width = loop.width()
+    values = list(loop.values)
+    return [values[i: i + width] for i in range(0, len(values), width)]
+
+
+def _micrographs_loop(doc: gemmi.cif.Document,
+                      path: Path) -> tuple[gemmi.cif.Block, gemmi.cif.Loop]:
+    for block in doc:
+        column = block.find_loop("_rlnMicrographMetadata")
+        if column is not None and column.get_loop() is not None:
+            return block, column.get_loop()
+    for block in doc:
+        if block.find_loop("_rlnMicrographName") is not None:
+            raise InputError(path, "micrographs table has no _rlnMicrographMetadata column: the "
+                                   "per-movie motion STAR files cannot be found (is this a "
+                                   "MotionCorr output?)")
+    raise InputError(path, "no micrographs table (_rlnMicrographMetadata) in this STAR file")
+
+
+def _preamble(text: str, block_name: str, path: Path) -> str:
+    marker = f"data_{block_name}"
+    position = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip() == marker:
+            return text[:position]
+        position += len(line)
+    raise InputError(path, f"block {marker} not found")
+
+
+def _optics(doc: gemmi.cif.Document) -> dict[str, list[str]]:
+    block = doc.find_block("optics")
+    if block is None:
+        return {}
+    for item in block:
+        if item.loop is not None:
+            rows = _loop_rows(item.loop)
+            return {tag: [row[c] for row in rows] for c, tag in enumerate(item.loop.tags)}
+    return {}
+
+
+def read_micrographs_star(path: Path) -> TrajectorySet:
+    """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie."""
+    text, doc = _parse_star(path)
+    block, loop = _micrographs_loop(doc, path)
+    tags = list(loop.tags)
+    rows = _loop_rows(loop)
+    meta_col = tags.index("_rlnMicrographMetadata")
+    name_col = tags.index("_rlnMicrographName") if "_rlnMicrographName" in tags else None
+    movie_col = tags.index("_rlnMicrographMovieName") if "_rlnMicrographMovieName" in tags else None
+    resolver = _MetadataResolver(path)
+    dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
+    row_keys: list[str] = []
+    movie_names: list[str | None] = []
+    for row in rows:
+        recorded = gemmi.cif.as_string(row[meta_col])
+        fallback = gemmi.cif.as_string(row[movie_col if movie_col is not None else
+                                           (name_col if name_col is not None else meta_col)])
+        item = read_movie_star(resolver.resolve(recorded), fallback_name=fallback)
+        _add(dataset, item)
+        row_keys.append(item.key)
+        movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
+    if not rows:
+        raise InputError(path, "the micrographs table is empty")
+    dataset.micrograph_table = RelionMicrographTable(
+        path=str(path),
+        preamble=_preamble(text, block.name, path),
+        block_name=block.name,
+        tags=tags,
+        rows=rows,
+        row_keys=row_keys,
+        movie_names=movie_names,
+        optics=_optics(doc),
+    )
+    return dataset
+
+
+def read_tilt_series_star(path: Path) -> TrajectorySet:
+    """RELION 5 tomography: ``corrected_tilt_series.star`` lists one per-tilt STAR per series."""
+    _, doc = _parse_star(path)
+    column = None
+    for block in doc:
+        column = block.find_loop("_rlnTomoTiltSeriesStarFile")
+        if column is not None:
+            break
+    if column is None or len(column) == 0:
+        raise InputError(path, "no _rlnTomoTiltSeriesStarFile entries")
+    resolver = _MetadataResolver(path)
+    dataset = TrajectorySet(path=str(path), format="relion corrected_tilt_series.star")
+    missing = []
+    for recorded in column:
+        series_path = resolver.resolve(gemmi.cif.as_string(recorded))
+        if not series_path.is_file():
+            missing.append(str(series_path))
+            continue
+        series = read_micrographs_star(series_path)
+        dataset.trajectories.extend(series.trajectories)
+        dataset.problems.extend(series.problems)
+    if missing:
+        dataset.notes.append(f"{len(missing)} tilt-series STAR file(s) listed in {path} do not "
+                             f"exist, their movies are unknown: {', '.join(missing[:3])}")
+    if not dataset.trajectories and not dataset.problems:
+        raise InputError(path, "none of the listed tilt-series STAR files could be read")
+    dataset.notes.append("tomography input: STAR subsets are not written for tilt series; see "
+                         "consensus.csv and the movie lists")
+    return dataset

@@ -1,0 +1,74 @@
+"""Put two trajectories of one movie on common samples (DESIGN §4.1). Pure numpy, no I/O.
+
+Same frame grouping: compare on the frame numbers both contain. Different grouping (both
+trajectories know how many frames or fractions the movie had, and the numbers differ, as with EER
+fractions or MotionCor2 ``-Group``): resample the finer trajectory onto the exposure midpoints of
+the coarser one, by linear interpolation, within the range the finer one covers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .trajectory import Trajectory
+
+MIN_COMMON_FRAMES = 3
+
+
+@dataclass(frozen=True)
+class CommonSamples:
+    reference: np.ndarray
+    """(K, 2) reference shifts."""
+    secondary: np.ndarray
+    """(K, 2) secondary shifts at the same exposure points."""
+    frames: np.ndarray
+    """(K,) 1-based frame numbers of the samples (of the coarser trajectory if resampled)."""
+    resampled: bool
+
+
+class TooFewFrames(ValueError):
+    pass
+
+
+def _exposure_midpoints(frames: np.ndarray, total: int) -> np.ndarray:
+    return (frames - 0.5) / total
+
+
+def common_samples(reference: Trajectory, secondary: Trajectory) -> CommonSamples:
+    ref_total, sec_total = reference.total_frames, secondary.total_frames
+    if ref_total and sec_total and ref_total != sec_total:
+        return _resampled(reference, secondary, ref_total, sec_total)
+    common, ref_index, sec_index = np.intersect1d(reference.frames, secondary.frames,
+                                                  assume_unique=True, return_indices=True)
+    if common.size < MIN_COMMON_FRAMES:
+        raise TooFewFrames(f"{common.size} common frame(s) (reference frames "
+                           f"{_span(reference.frames)}, secondary frames "
+                           f"{_span(secondary.frames)}); at least {MIN_COMMON_FRAMES} needed")
+    return CommonSamples(reference.shifts[ref_index], secondary.shifts[sec_index], common, False)
+
+
+def _resampled(reference: Trajectory, secondary: Trajectory, ref_total: int,
+               sec_total: int) -> CommonSamples:
+    ref_t = _exposure_midpoints(reference.frames, ref_total)
+    sec_t = _exposure_midpoints(secondary.frames, sec_total)
+    coarse_is_reference = ref_total <= sec_total
+    coarse, fine = (reference, secondary) if coarse_is_reference else (secondary, reference)
+    grid_t, fine_t = (ref_t, sec_t) if coarse_is_reference else (sec_t, ref_t)
+    grid_xy, fine_xy, frames = coarse.shifts, fine.shifts, coarse.frames
+    inside = (grid_t >= fine_t[0]) & (grid_t <= fine_t[-1]) if fine_t.size else np.zeros(0, bool)
+    if int(inside.sum()) < MIN_COMMON_FRAMES:
+        raise TooFewFrames(f"{int(inside.sum())} common exposure point(s) after resampling "
+                           f"{sec_total} secondary onto {ref_total} reference frames; at least "
+                           f"{MIN_COMMON_FRAMES} needed")
+    t = grid_t[inside]
+    on_grid = np.column_stack([np.interp(t, fine_t, fine_xy[:, 0]),
+                               np.interp(t, fine_t, fine_xy[:, 1])])
+    if coarse_is_reference:
+        return CommonSamples(grid_xy[inside], on_grid, frames[inside], True)
+    return CommonSamples(on_grid, grid_xy[inside], frames[inside], True)
+
+
+def _span(frames: np.ndarray) -> str:
+    return f"{frames[0]}-{frames[-1]}" if frames.size else "none"

@@ -1,0 +1,98 @@
+"""The canonical movie key, and pairing two inputs by it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .trajectory import Problem, Trajectory, TrajectorySet
+
+_EXTENSIONS = (
+    ".tiff", ".tif", ".mrcs", ".mrc", ".eer", ".star", ".out", ".log", ".xml", ".npy",
+    ".xmd", ".xf", ".aln", ".json", ".txt", ".bz2", ".gz",
+)
+# Longest first, so that "_patch_aligned_doseweighted" wins over "_patch_aligned".
+_SUFFIXES = (
+    "_patch_aligned_doseweighted", "_patch_aligned", "_aligned_mic_DW", "_aligned_mic",
+    "0-Patch-Full", "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
+    "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
+)
+_CRYOSPARC_UID_PREFIX = re.compile(r"^[0-9]{21}_")
+
+
+def movie_key(name: str, pattern: re.Pattern[str] | None = None) -> str:
+    """Reduce a recorded movie (or result file) name to the key that pairs it across programs.
+
+    Strips directories, file extensions, aligner suffixes and cryoSPARC's 21-digit prefix, and
+    replaces the dots that remain with underscores (RELION does so in its output names). With
+    `pattern`, the key is its first group (or whole match) applied to the base name instead.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if pattern is not None:
+        match = pattern.search(base)
+        if match:
+            return match.group(1) if match.groups() else match.group(0)
+        return base
+    base = _CRYOSPARC_UID_PREFIX.sub("", base)
+    changed = True
+    while changed:
+        changed = False
+        lower = base.lower()
+        for ext in _EXTENSIONS:
+            if lower.endswith(ext) and len(base) > len(ext):
+                base = base[: -len(ext)]
+                changed = True
+                break
+        for suffix in _SUFFIXES:
+            if base.endswith(suffix) and len(base) > len(suffix):
+                base = base[: -len(suffix)]
+                changed = True
+                break
+    return base.replace(".", "_")
+
+
+@dataclass
+class Pair:
+    key: str
+    reference: Trajectory | Problem
+    secondary: Trajectory | Problem
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The sides that could not be read; such a pair is decided as invalid."""
+        return [side for side in (self.reference, self.secondary) if isinstance(side, Problem)]
+
+
+@dataclass
+class Matching:
+    pairs: list[Pair]
+    only_in_reference: list[str]
+    only_in_secondary: list[str]
+    duplicates: list[str]
+    """Keys that occur more than once in one input (the first occurrence is used)."""
+
+
+def _index(dataset: TrajectorySet, duplicates: list[str]) -> dict[str, Trajectory | Problem]:
+    index: dict[str, Trajectory | Problem] = {}
+    for item in [*dataset.trajectories, *dataset.problems]:
+        if item.key in index:
+            duplicates.append(f"{item.key} ({dataset.path})")
+            continue
+        index[item.key] = item
+    return index
+
+
+def pair_sets(reference: TrajectorySet, secondary: TrajectorySet) -> Matching:
+    """Pair the movies of two inputs by key; the order follows the reference input."""
+    duplicates: list[str] = []
+    ref_index = _index(reference, duplicates)
+    sec_index = _index(secondary, duplicates)
+    pairs: list[Pair] = []
+    for key, ref in ref_index.items():
+        sec = sec_index.get(key)
+        if sec is None:
+            continue
+        pairs.append(Pair(key, ref, sec))
+    only_ref = [k for k in ref_index if k not in sec_index]
+    only_sec = [k for k in sec_index if k not in ref_index]
+    return Matching(pairs, only_ref, only_sec, duplicates)

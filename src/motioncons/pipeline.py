@@ -1,0 +1,293 @@
+"""Batch run: read both inputs, pair them, decide every pair, write the outputs."""
+
+from __future__ import annotations
+
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gemmi
+import numpy as np
+
+from . import __version__
+from .consensus import (
+    CONVENTIONS,
+    FITS,
+    REASONS,
+    Batch,
+    ConventionEstimate,
+    Results,
+    Thresholds,
+    compare,
+    estimate_convention,
+)
+from .errors import MotionconsError, UsageError
+from .formats import read_input
+from .frames import CommonSamples, TooFewFrames, common_samples
+from .matching import Matching, Pair, pair_sets
+from .outputs.relion_star import write_relion_subsets
+from .outputs.summary import write_summary
+from .outputs.table import write_csv
+from .records import Row, RunResult
+from .trajectory import Trajectory, TrajectorySet
+
+CHUNK = 8192
+PIXEL_SIZE_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Options:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    fit: str = "offset"
+    convention: str = "auto"
+    pixel_size: float | None = None
+    keep_trajectories: bool = False
+    """Keep each pair's reference and fitted secondary on the rows (for plots)."""
+
+    def validate(self) -> None:
+        if self.fit not in FITS:
+            raise UsageError(f"--fit must be one of {', '.join(FITS)}, not {self.fit!r}")
+        if self.convention != "auto" and self.convention not in CONVENTIONS:
+            raise UsageError(f"--convention must be auto or one of {', '.join(CONVENTIONS)}, "
+                             f"not {self.convention!r}")
+        t = self.thresholds
+        if not -1.0 <= t.min_corr <= 1.0:
+            raise UsageError(f"--min-corr must lie in [-1, 1], not {t.min_corr}")
+        if t.min_range < 0:
+            raise UsageError(f"--min-range must not be negative, not {t.min_range}")
+        for name, value in (("--max-rmse", t.max_rmse_A), ("--max-error", t.max_error_A),
+                            ("--pixel-size", self.pixel_size)):
+            if value is not None and not value > 0:
+                raise UsageError(f"{name} must be positive, not {value}")
+
+
+@dataclass
+class _Valid:
+    pair: Pair
+    samples: CommonSamples
+    pixel_size: float | None
+
+
+def _pixel_size(pair: Pair, fallback: float | None) -> float | None:
+    for side in (pair.reference, pair.secondary):
+        if isinstance(side, Trajectory) and side.pixel_size:
+            return side.pixel_size
+    return fallback
+
+
+def _invalid_row(pair: Pair, reason: str, message: str, options: Options) -> Row:
+    return Row(movie=pair.key, decision="discarded", reason=reason,
+               reference_path=pair.reference.source, secondary_path=pair.secondary.source,
+               fit=options.fit, movie_name=pair.reference.movie_name, message=message)
+
+
+def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[_Valid], list[Row]]:
+    """Pairs that can be compared, and rows for those that cannot (decided as invalid)."""
+    valid: list[_Valid] = []
+    invalid: list[Row] = []
+    for pair in pairs:
+        problems = pair.problems
+        if problems:
+            message = " | ".join(p.message for p in problems)
+            invalid.append(_invalid_row(pair, problems[0].reason, message, options))
+            continue
+        ref, sec = pair.reference, pair.secondary
+        assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
+        try:
+            samples = common_samples(ref, sec)
+        except TooFewFrames as exc:
+            message = f"{ref.source} vs {sec.source}: {exc}"
+            invalid.append(_invalid_row(pair, "too_few_frames", message, options))
+            continue
+        valid.append(_Valid(pair, samples, _pixel_size(pair, options.pixel_size)))
+    return valid, invalid
+
+
+def make_batch(valid: list[_Valid]) -> Batch:
+    return Batch.from_samples([v.samples.reference for v in valid],
+                              [v.samples.secondary for v in valid],
+                              [v.pixel_size for v in valid])
+
+
+def decide(valid: list[_Valid], options: Options, convention: str) -> list[Row]:
+    """Decide the comparable pairs, in chunks sorted by length (little padding, bounded memory)."""
+    rows: list[Row | None] = [None] * len(valid)
+    order = sorted(range(len(valid)), key=lambda i: valid[i].samples.frames.size)
+    for start in range(0, len(order), CHUNK):
+        index = order[start: start + CHUNK]
+        chunk = [valid[i] for i in index]
+        results = compare(make_batch(chunk), options.thresholds, options.fit, convention,
+                          keep_fitted=options.keep_trajectories)
+        for j, i in enumerate(index):
+            rows[i] = _row(valid[i], results, j, options, convention)
+    return [r for r in rows if r is not None]
+
+
+def _row(item: _Valid, results: Results, j: int, options: Options, convention: str) -> Row:
+    ref, sec = item.pair.reference, item.pair.secondary
+    assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
+    pixel = math.nan if item.pixel_size is None else item.pixel_size
+    row = Row(
+        movie=item.pair.key,
+        decision="accepted" if results.accepted[j] else "discarded",
+        reason=str(results.reason[j]),
+        corr=float(results.corr[j]), corr_x=float(results.corr_x[j]),
+        corr_y=float(results.corr_y[j]), rmse_px=float(results.rmse_px[j]),
+        max_error_px=float(results.max_error_px[j]),
+        rmse_A=float(results.rmse_px[j]) * pixel,
+        max_error_A=abs(float(results.max_error_px[j])) * pixel,
+        range_ref_px=float(results.range_ref_px[j]), range_sec_px=float(results.range_sec_px[j]),
+        frames=int(results.frames[j]), reference_path=ref.source, secondary_path=sec.source,
+        fit=options.fit, convention="" if options.fit == "xmipp" else convention,
+        rotation_deg=float(results.rotation_deg[j]), resampled=item.samples.resampled,
+        pixel_size_A=pixel, movie_name=ref.movie_name,
+    )
+    if options.keep_trajectories:
+        row.reference_shifts = item.samples.reference
+        row.secondary_fitted = results.fitted[j]
+        row.sample_frames = item.samples.frames
+    return row
+
+
+def _pixel_size_warnings(valid: list[_Valid]) -> list[str]:
+    mismatched = []
+    for v in valid:
+        ref, sec = v.pair.reference, v.pair.secondary
+        assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
+        if ref.pixel_size and sec.pixel_size and abs(ref.pixel_size - sec.pixel_size) > \
+                PIXEL_SIZE_TOLERANCE * ref.pixel_size:
+            mismatched.append((v.pair.key, ref.pixel_size, sec.pixel_size))
+    if not mismatched:
+        return []
+    key, ref_size, sec_size = mismatched[0]
+    return [f"pixel sizes disagree for {len(mismatched)} movie(s), e.g. {key}: reference "
+            f"{ref_size:g} Å, secondary {sec_size:g} Å (the reference's is used for Å values)"]
+
+
+def _check_magnitude_criteria(valid: list[_Valid], options: Options) -> None:
+    t = options.thresholds
+    if t.max_rmse_A is None and t.max_error_A is None:
+        return
+    unknown = [v.pair.key for v in valid if v.pixel_size is None]
+    if unknown:
+        raise UsageError(f"--max-rmse/--max-error are in Å but {len(unknown)} movie(s) have no "
+                         f"pixel size (e.g. {unknown[0]}); give --pixel-size")
+
+
+def _input_summary(dataset: TrajectorySet) -> dict[str, object]:
+    return {"path": dataset.path, "format": dataset.format,
+            "movies": len(dataset.trajectories) + len(dataset.problems),
+            "readable": len(dataset.trajectories), "problems": len(dataset.problems),
+            "notes": dataset.notes}
+
+
+def versions() -> dict[str, str]:
+    return {"motioncons": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "gemmi": gemmi.__version__}
+
+
+def build_summary(reference: TrajectorySet, secondary: TrajectorySet, matching: Matching,
+                  rows: list[Row], options: Options, estimate: ConventionEstimate | None,
+                  warnings: list[str]) -> dict[str, object]:
+    reasons: dict[str, int] = {}
+    for row in rows:
+        reasons[row.reason] = reasons.get(row.reason, 0) + 1
+    invalid = sum(1 for r in rows if r.reason in ("unreadable", "missing_metadata", "nan_shifts",
+                                                  "too_few_frames"))
+    t = options.thresholds
+    return {
+        "motioncons": __version__,
+        "parameters": {"min_corr": t.min_corr, "min_range_px": t.min_range,
+                       "max_rmse_A": t.max_rmse_A, "max_error_A": t.max_error_A,
+                       "fit": options.fit, "convention": options.convention,
+                       "pixel_size_A": options.pixel_size},
+        "inputs": {"reference": _input_summary(reference),
+                   "secondary": _input_summary(secondary)},
+        "counts": {"paired": len(rows),
+                   "accepted": sum(1 for r in rows if r.accepted),
+                   "discarded": sum(1 for r in rows if not r.accepted),
+                   "only_in_reference": len(matching.only_in_reference),
+                   "only_in_secondary": len(matching.only_in_secondary),
+                   "invalid": invalid,
+                   "duplicates": len(matching.duplicates)},
+        "reasons": {code: reasons[code] for code in REASONS if code in reasons},
+        "reason_meanings": {code: REASONS[code] for code in REASONS if code in reasons},
+        "convention": estimate.as_dict() if estimate else None,
+        "warnings": warnings,
+        "only_in_reference": matching.only_in_reference,
+        "only_in_secondary": matching.only_in_secondary,
+        "duplicates": matching.duplicates,
+        "versions": versions(),
+    }
+
+
+def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Options
+             ) -> tuple[Matching, list[Row], ConventionEstimate | None, list[str]]:
+    """Pair and decide, without writing anything."""
+    options.validate()
+    matching = pair_sets(reference, secondary)
+    if not matching.pairs:
+        raise MotionconsError(_no_pairs_message(reference, secondary))
+    valid, invalid = split_pairs(matching.pairs, options)
+    _check_magnitude_criteria(valid, options)
+    estimate = None
+    convention = "identity"
+    if options.fit != "xmipp":
+        estimate = estimate_convention(make_batch(valid), options.thresholds.min_range,
+                                       options.convention)
+        convention = estimate.name
+    rows = decide(valid, options, convention) + invalid
+    order = {pair.key: i for i, pair in enumerate(matching.pairs)}
+    rows.sort(key=lambda r: order[r.movie])
+    warnings = [*(estimate.warnings if estimate else []), *_pixel_size_warnings(valid)]
+    for dataset in (reference, secondary):
+        warnings += dataset.notes
+    if matching.only_in_reference or matching.only_in_secondary:
+        warnings.append(f"{len(matching.only_in_reference)} movie(s) only in the reference, "
+                        f"{len(matching.only_in_secondary)} only in the secondary "
+                        f"(e.g. {_examples(matching)}); listed in summary.json")
+    if matching.duplicates:
+        warnings.append(f"{len(matching.duplicates)} duplicate movie key(s), first one used: "
+                        f"{', '.join(matching.duplicates[:3])}")
+    return matching, rows, estimate, warnings
+
+
+def _examples(matching: Matching) -> str:
+    names = [*matching.only_in_reference[:2], *matching.only_in_secondary[:2]]
+    return ", ".join(names)
+
+
+def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str:
+    ref_keys = sorted(reference.keys())[:3]
+    sec_keys = sorted(secondary.keys())[:3]
+    return (f"no movie is present in both inputs ({reference.path}: {len(reference.keys())} "
+            f"movies, e.g. {', '.join(ref_keys) or 'none'}; {secondary.path}: "
+            f"{len(secondary.keys())} movies, e.g. {', '.join(sec_keys) or 'none'})")
+
+
+def write_outputs(out_dir: Path, reference: TrajectorySet, rows: list[Row],
+                  summary: dict[str, object]) -> list[str]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(out_dir / "consensus.csv", rows)
+    written = ["consensus.csv"]
+    if reference.format.startswith("relion"):
+        decided = {row.movie: row for row in rows}
+        movie_names = {row.movie: row.movie_name for row in rows if row.movie_name}
+        written += write_relion_subsets(out_dir, reference.micrograph_table, decided,
+                                        movie_names)
+    summary["outputs"] = [*written, "summary.json"]
+    write_summary(out_dir / "summary.json", summary)
+    return summary["outputs"]  # type: ignore[return-value]
+
+
+def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
+        options: Options | None = None) -> RunResult:
+    options = options or Options()
+    options.validate()
+    reference = read_input(reference_path, options.pixel_size)
+    secondary = read_input(secondary_path, options.pixel_size)
+    matching, rows, estimate, warnings = evaluate(reference, secondary, options)
+    summary = build_summary(reference, secondary, matching, rows, options, estimate, warnings)
+    outputs = write_outputs(Path(out_dir), reference, rows, summary)
+    return RunResult(rows, summary, warnings, outputs)

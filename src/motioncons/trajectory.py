@@ -1,0 +1,77 @@
+"""The one data type: a movie's per-frame global shift trajectory in the canonical convention.
+
+Canonical convention (DESIGN §3): shifts in pixels of the original, unbinned movie; the shift
+*applied to* the frame to align it (RELION's sign); 1-based movie frame numbers; frames a program
+did not align are absent (never zero-filled); no zero frame is assumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Per-frame global shifts of one movie, as one program estimated them."""
+
+    key: str
+    """Canonical movie key used for pairing (see `matching.movie_key`)."""
+    movie_name: str
+    """The movie name as the program recorded it (kept for reporting)."""
+    frames: np.ndarray
+    """1-based movie frame numbers, strictly increasing, int64, shape (F,)."""
+    shifts: np.ndarray
+    """Shifts in unbinned movie pixels, float64, shape (F, 2): columns x, y."""
+    pixel_size: float | None
+    """Å per unbinned movie pixel, when the source says."""
+    source: str
+    """The file this trajectory was read from."""
+    program: str = ""
+    """Name of the reader that produced it (e.g. ``relion``)."""
+    total_frames: int | None = None
+    """Number of frames (or fractions) in the movie as the program saw it, if known."""
+    extras: dict[str, object] = field(default_factory=dict)
+    """Reader-specific facts worth reporting (binning, EER grouping, start frame, ...)."""
+
+    def __post_init__(self) -> None:
+        if self.shifts.ndim != 2 or self.shifts.shape[1] != 2:
+            raise ValueError(f"{self.source}: shifts must have shape (F, 2), "
+                             f"got {self.shifts.shape}")
+        if self.frames.shape != (self.shifts.shape[0],):
+            raise ValueError(f"{self.source}: {self.frames.size} frame numbers for "
+                             f"{self.shifts.shape[0]} shift rows")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.size)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A movie (or file) that could not be turned into a trajectory, and why."""
+
+    key: str
+    movie_name: str
+    source: str
+    reason: str
+    """Reason code, e.g. ``unreadable``, ``missing_metadata``, ``nan_shifts``."""
+    message: str
+    """One line naming the file and the problem."""
+
+
+@dataclass
+class TrajectorySet:
+    """Everything one input contributed: trajectories, per-movie problems, and its provenance."""
+
+    path: str
+    format: str
+    trajectories: list[Trajectory] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    micrograph_table: object | None = None
+    """Format-specific handle on the table the outputs subset (e.g. a RELION micrographs STAR)."""
+    notes: list[str] = field(default_factory=list)
+
+    def keys(self) -> set[str]:
+        return {t.key for t in self.trajectories} | {p.key for p in self.problems}
