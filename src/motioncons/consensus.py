@@ -1,7 +1,8 @@
 """Fit, metrics and decision (DESIGN §4). Pure numpy, vectorised over batches of pairs; no I/O.
 
-A batch holds N pairs padded to a common length F: ``ref`` and ``sec`` of shape (N, F, 2) and a
-boolean ``mask`` (N, F) of the samples that exist. Every reduction honours the mask.
+A batch holds N pairs padded to a common length F: ``ref`` and ``sec`` of shape (N, 2, F) (x and
+y rows, frames contiguous so that every reduction runs along the last axis) and a boolean ``mask``
+(N, F) of the samples that exist. Every reduction honours the mask.
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ class Batch:
                      pixel_sizes: list[float | None]) -> Batch:
         n = len(refs)
         length = max((r.shape[0] for r in refs), default=0)
-        ref = np.zeros((n, length, 2))
-        sec = np.zeros((n, length, 2))
+        ref = np.zeros((n, 2, length))
+        sec = np.zeros((n, 2, length))
         mask = np.zeros((n, length), dtype=bool)
         for i, (r, s) in enumerate(zip(refs, secs, strict=True)):
             k = r.shape[0]
-            ref[i, :k] = r
-            sec[i, :k] = s
+            ref[i, :, :k] = r.T
+            sec[i, :, :k] = s.T
             mask[i, :k] = True
         sizes = np.array([np.nan if p is None else p for p in pixel_sizes], dtype=np.float64)
         return cls(ref, sec, mask, sizes)
@@ -160,41 +161,29 @@ def _counts(mask: np.ndarray) -> np.ndarray:
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean over frames of (N, F, 2) values -> (N, 2)."""
-    m = mask[:, :, None]
-    return np.where(m, values, 0.0).sum(axis=1) / np.maximum(_counts(mask), 1)[:, None]
+    """Mean over frames of (N, 2, F) values -> (N, 2, 1)."""
+    m = mask[:, None, :]
+    total = np.where(m, values, 0.0).sum(axis=2, keepdims=True)
+    return total / np.maximum(_counts(mask), 1)[:, None, None]
 
 
 def _centred(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask[:, :, None], values - _masked_mean(values, mask)[:, None, :], 0.0)
+    return np.where(mask[:, None, :], values - _masked_mean(values, mask), 0.0)
 
 
 def axis_ranges(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Peak-to-peak per axis, (N, 2)."""
-    m = mask[:, :, None]
-    high = np.where(m, values, -np.inf).max(axis=1)
-    low = np.where(m, values, np.inf).min(axis=1)
-    return high - low
-
-
-def _pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-axis Pearson correlation (N, 2); 0 where exactly one side is flat, NaN if both are."""
-    ac, bc = _centred(a, mask), _centred(b, mask)
-    n = np.maximum(_counts(mask), 1)[:, None]
-    var_a = (ac * ac).sum(axis=1) / n
-    var_b = (bc * bc).sum(axis=1) / n
-    cov = (ac * bc).sum(axis=1) / n
-    flat_a = np.sqrt(var_a) < _FLAT_STD
-    flat_b = np.sqrt(var_b) < _FLAT_STD
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / np.sqrt(var_a * var_b)
-    corr = np.clip(corr, -1.0, 1.0)
-    corr = np.where(flat_a ^ flat_b, 0.0, corr)
-    return np.where(flat_a & flat_b, np.nan, corr)
+    m = mask[:, None, :]
+    return np.where(m, values, -np.inf).max(axis=2) - np.where(m, values, np.inf).min(axis=2)
 
 
 def _apply_matrix(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    return values @ matrix.T
+    """Apply a 2x2 matrix to every (x, y) column of (N, 2, F) values."""
+    return np.einsum("ij,njf->nif", matrix, values)
+
+
+def _sum_squares(values: np.ndarray) -> np.ndarray:
+    return np.einsum("nkf,nkf->n", values, values)
 
 
 # --------------------------------------------------------------------------- convention
@@ -225,9 +214,9 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     if len(sub):
         ref_c = _centred(sub.ref, sub.mask)
         sec_c = _centred(sub.sec, sub.mask)
-        ref_power = np.maximum((ref_c ** 2).sum(axis=(1, 2)), 1e-300)
-        residuals = np.stack([((ref_c - _apply_matrix(sec_c, matrix)) ** 2).sum(axis=(1, 2))
-                              / ref_power for matrix in CONVENTIONS.values()], axis=1)
+        ref_power = np.maximum(np.einsum("nkf,nkf->n", ref_c, ref_c), 1e-300)
+        residuals = np.stack([_sum_squares(ref_c - _apply_matrix(sec_c, matrix)) / ref_power
+                              for matrix in CONVENTIONS.values()], axis=1)
         best = residuals.argmin(axis=1)
         counts = np.bincount(best, minlength=len(CONVENTIONS))
         votes = {name: int(c) for name, c in zip(CONVENTION_NAMES, counts, strict=True)}
@@ -241,7 +230,7 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
             note = f"{votes[leader]} of {len(sub)} moving movies agree best after '{leader}'"
         sec_t = _apply_matrix(sec_c, CONVENTIONS[forced if forced != "auto" else estimated])
         with np.errstate(invalid="ignore", divide="ignore"):
-            scales = (ref_c * sec_t).sum(axis=(1, 2)) / (sec_t ** 2).sum(axis=(1, 2))
+            scales = np.einsum("nkf,nkf->n", ref_c, sec_t) / _sum_squares(sec_t)
         finite = scales[np.isfinite(scales)]
         scale = float(np.median(finite)) if finite.size else None
     name = estimated if forced == "auto" else forced
@@ -272,6 +261,55 @@ def _decide(corr: np.ndarray, low_motion: np.ndarray, rmse_A: np.ndarray, max_er
     return accepted, reason
 
 
+def _length_groups(batch: Batch):
+    """Dense (mask-free) views of the pairs that share a frame count: (index, ref, sec)."""
+    counts = batch.mask.sum(axis=1)
+    lengths = np.unique(counts)
+    if lengths.size == 1 and lengths[0] == batch.mask.shape[1]:
+        yield slice(None), batch.ref, batch.sec
+        return
+    for length in lengths:
+        index = np.flatnonzero(counts == length)
+        yield index, batch.ref[index, :, :length], batch.sec[index, :, :length]
+
+
+def _dense_metrics(ref: np.ndarray, sec: np.ndarray, fit: str, matrix: np.ndarray,
+                   keep_fitted: bool) -> tuple:
+    """Metrics for pairs of equal length, (n, 2, F) each; the fitted secondary if asked."""
+    sec = _apply_matrix(sec, matrix)
+    frames = ref.shape[2]
+    ref_mean = ref.mean(axis=2, keepdims=True)
+    ref_c = ref - ref_mean
+    sec_c = sec - sec.mean(axis=2, keepdims=True)
+    rotation = np.zeros(ref.shape[0])
+    if fit == "rigid":
+        dot = np.einsum("nkf,nkf->n", ref_c, sec_c)
+        cross = np.einsum("nf,nf->n", sec_c[:, 0], ref_c[:, 1]) - np.einsum(
+            "nf,nf->n", sec_c[:, 1], ref_c[:, 0])
+        angle = np.arctan2(cross, dot)
+        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        sec_c = np.stack([cos * sec_c[:, 0] - sin * sec_c[:, 1],
+                          sin * sec_c[:, 0] + cos * sec_c[:, 1]], axis=1)
+        rotation = np.degrees(angle)
+    difference = ref_c - sec_c
+    squared_error = np.einsum("nkf,nkf->nf", difference, difference)
+    rmse = np.sqrt(squared_error.sum(axis=1) / frames)
+    max_error = np.sqrt(squared_error.max(axis=1))
+    ref_ranges = np.ptp(ref, axis=2)
+    sec_ranges = np.ptp(sec_c, axis=2)
+    var_ref = np.einsum("nkf,nkf->nk", ref_c, ref_c) / frames
+    var_sec = np.einsum("nkf,nkf->nk", sec_c, sec_c) / frames
+    cov = np.einsum("nkf,nkf->nk", ref_c, sec_c) / frames
+    flat_ref = var_ref < _FLAT_STD ** 2
+    flat_sec = var_sec < _FLAT_STD ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.clip(cov / np.sqrt(var_ref * var_sec), -1.0, 1.0)
+    corr = np.where(flat_ref ^ flat_sec, 0.0, corr)
+    corr = np.where(flat_ref & flat_sec, np.nan, corr)
+    fitted = sec_c + ref_mean if keep_fitted else None
+    return corr, rmse, max_error, ref_ranges, sec_ranges, rotation, fitted
+
+
 def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
             convention: str = "identity", keep_fitted: bool = False) -> Results:
     """Metrics and decisions for a batch, in `offset` or `rigid` mode (vectorised)."""
@@ -279,45 +317,31 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
         return compare_xmipp(batch, thresholds, keep_fitted)
     if fit not in FITS:
         raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
-    mask = batch.mask
-    ref = batch.ref
-    sec = _apply_matrix(batch.sec, CONVENTIONS[convention])
-    ref_mean = _masked_mean(ref, mask)
-    sec_c = _centred(sec, mask)
-    rotation = np.zeros(len(batch))
-    if fit == "rigid":
-        ref_c = _centred(ref, mask)
-        dot = (ref_c * sec_c).sum(axis=(1, 2))
-        cross = (sec_c[..., 0] * ref_c[..., 1] - sec_c[..., 1] * ref_c[..., 0]).sum(axis=1)
-        angle = np.arctan2(cross, dot)
-        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
-        sec_c = np.stack([cos * sec_c[..., 0] - sin * sec_c[..., 1],
-                          sin * sec_c[..., 0] + cos * sec_c[..., 1]], axis=-1)
-        rotation = np.degrees(angle)
-    fitted = np.where(mask[:, :, None], sec_c + ref_mean[:, None, :], 0.0)
-    error = np.where(mask, np.hypot(*(ref - fitted).transpose(2, 0, 1)), 0.0)
-    counts = np.maximum(_counts(mask), 1)
-    rmse = np.sqrt((error ** 2).sum(axis=1) / counts)
-    max_error = error.max(axis=1)
-    ref_ranges = axis_ranges(ref, mask)
-    sec_ranges = axis_ranges(fitted, mask)
+    n = len(batch)
+    per_axis = np.empty((n, 2))
+    ref_ranges = np.empty((n, 2))
+    sec_ranges = np.empty((n, 2))
+    rmse, max_error, rotation = np.empty(n), np.empty(n), np.empty(n)
+    fitted: list[np.ndarray] = [np.empty((0, 2))] * n if keep_fitted else []
+    for index, ref, sec in _length_groups(batch):
+        (per_axis[index], rmse[index], max_error[index], ref_ranges[index], sec_ranges[index],
+         rotation[index], group_fitted) = _dense_metrics(ref, sec, fit, CONVENTIONS[convention],
+                                                         keep_fitted)
+        if group_fitted is not None:
+            for j, i in enumerate(np.arange(n)[index]):
+                fitted[i] = group_fitted[j].T
     informative = (ref_ranges > thresholds.min_range) | (sec_ranges > thresholds.min_range)
-    per_axis = _pearson(ref, fitted, mask)
-    scored = np.where(informative, per_axis, np.inf)
     low_motion = ~informative.any(axis=1)
-    corr = np.where(low_motion, np.nan, scored.min(axis=1))
-    corr = np.where(np.isposinf(corr), np.nan, corr)
+    corr = np.where(informative, per_axis, np.inf).min(axis=1)
+    corr = np.where(low_motion | np.isposinf(corr), np.nan, corr)
     pixel_size = batch.pixel_size
     accepted, reason = _decide(corr, low_motion, rmse * pixel_size, max_error * pixel_size,
                                thresholds)
-    results = Results(corr=corr, corr_x=per_axis[:, 0], corr_y=per_axis[:, 1], rmse_px=rmse,
-                      max_error_px=max_error, range_ref_px=ref_ranges.max(axis=1),
-                      range_sec_px=sec_ranges.max(axis=1), frames=_counts(mask).astype(np.int64),
-                      rotation_deg=rotation, accepted=accepted, reason=reason,
-                      pixel_size=pixel_size)
-    if keep_fitted:
-        results.fitted = [fitted[i, mask[i]] for i in range(len(batch))]
-    return results
+    return Results(corr=corr, corr_x=per_axis[:, 0], corr_y=per_axis[:, 1], rmse_px=rmse,
+                   max_error_px=max_error, range_ref_px=ref_ranges.max(axis=1),
+                   range_sec_px=sec_ranges.max(axis=1), frames=batch.mask.sum(axis=1),
+                   rotation_deg=rotation, accepted=accepted, reason=reason, fitted=fitted,
+                   pixel_size=pixel_size)
 
 
 # --------------------------------------------------------------------------- xmipp
@@ -378,7 +402,7 @@ def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = Fals
     fitted: list[np.ndarray] = []
     for i in range(n):
         keep = batch.mask[i]
-        *values, gate, fit = xmipp_metrics(batch.ref[i, keep], batch.sec[i, keep],
+        *values, gate, fit = xmipp_metrics(batch.ref[i][:, keep].T, batch.sec[i][:, keep].T,
                                            thresholds.min_range)
         columns[i] = values
         gated[i] = gate

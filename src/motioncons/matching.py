@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from .trajectory import Problem, Trajectory, TrajectorySet
 
 _EXTENSIONS = (
-    ".tiff", ".tif", ".mrcs", ".mrc", ".eer", ".star", ".out", ".log", ".xml", ".npy",
-    ".xmd", ".xf", ".aln", ".json", ".txt", ".bz2", ".gz",
+    "tiff", "tif", "mrcs", "mrc", "eer", "star", "out", "log", "xml", "npy", "xmd", "xf", "aln",
+    "json", "txt", "bz2", "gz",
 )
 # Longest first, so that "_patch_aligned_doseweighted" wins over "_patch_aligned".
 _SUFFIXES = (
@@ -17,6 +17,10 @@ _SUFFIXES = (
     "0-Patch-Full", "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
     "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
 )
+# Any run of extensions and aligner suffixes at the end of a name, e.g. "_DW.mrc" or ".tif.bz2".
+_TRAILER = re.compile(
+    "(?:" + "|".join([r"\.(?i:" + "|".join(_EXTENSIONS) + ")",
+                      *(re.escape(s) for s in _SUFFIXES)]) + ")+$")
 _CRYOSPARC_UID_PREFIX = re.compile(r"^[0-9]{21}_")
 
 
@@ -27,28 +31,16 @@ def movie_key(name: str, pattern: re.Pattern[str] | None = None) -> str:
     replaces the dots that remain with underscores (RELION does so in its output names). With
     `pattern`, the key is its first group (or whole match) applied to the base name instead.
     """
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     if pattern is not None:
         match = pattern.search(base)
         if match:
             return match.group(1) if match.groups() else match.group(0)
         return base
-    base = _CRYOSPARC_UID_PREFIX.sub("", base)
-    changed = True
-    while changed:
-        changed = False
-        lower = base.lower()
-        for ext in _EXTENSIONS:
-            if lower.endswith(ext) and len(base) > len(ext):
-                base = base[: -len(ext)]
-                changed = True
-                break
-        for suffix in _SUFFIXES:
-            if base.endswith(suffix) and len(base) > len(suffix):
-                base = base[: -len(suffix)]
-                changed = True
-                break
-    return base.replace(".", "_")
+    if base[:21].isdigit():
+        base = _CRYOSPARC_UID_PREFIX.sub("", base)
+    stem = _TRAILER.sub("", base)
+    return (stem or base).replace(".", "_")
 
 
 @dataclass

@@ -112,7 +112,8 @@ def _fail(rng: np.random.Generator, failure: str, truth: np.ndarray) -> tuple[np
 def simulate_movies(config: SimulationConfig) -> list[SimulatedMovie]:
     rng = np.random.default_rng(config.seed)
     n_fail = round(config.movies * config.failure_fraction)
-    failing = set(rng.choice(config.movies, size=n_fail, replace=False).tolist()) if n_fail else set()
+    failing = (set(rng.choice(config.movies, size=n_fail, replace=False).tolist()) if n_fail
+               else set())
     convention = CONVENTIONS[config.secondary_convention]
     movies = []
     for i in range(config.movies):

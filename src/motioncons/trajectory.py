@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Trajectory:
     """Per-frame global shifts of one movie, as one program estimated them."""
 
@@ -34,14 +34,6 @@ class Trajectory:
     """Number of frames (or fractions) in the movie as the program saw it, if known."""
     extras: dict[str, object] = field(default_factory=dict)
     """Reader-specific facts worth reporting (binning, EER grouping, start frame, ...)."""
-
-    def __post_init__(self) -> None:
-        if self.shifts.ndim != 2 or self.shifts.shape[1] != 2:
-            raise ValueError(f"{self.source}: shifts must have shape (F, 2), "
-                             f"got {self.shifts.shape}")
-        if self.frames.shape != (self.shifts.shape[0],):
-            raise ValueError(f"{self.source}: {self.frames.size} frame numbers for "
-                             f"{self.shifts.shape[0]} shift rows")
 
     @property
     def n_frames(self) -> int:

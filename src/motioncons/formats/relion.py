@@ -68,7 +68,10 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
             return read_tilt_series_star(path / TILT_SERIES_STAR)
         return read_movie_star_directory(path)
     head = _read_head(path)
-    if b"_rlnMicrographMetadata" in head:
+    if not head.strip():
+        raise InputError(path, "empty file")
+    if path.name == MICROGRAPHS_STAR or b"_rlnMicrographName" in head \
+            or b"_rlnMicrographMetadata" in head:
         return read_micrographs_star(path)
     if b"_rlnTomoTiltSeriesStarFile" in head:
         return read_tilt_series_star(path)
@@ -98,15 +101,15 @@ def _add(dataset: TrajectorySet, item: Trajectory | Problem) -> None:
 
 def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Trajectory | Problem:
     """Read one per-movie metadata STAR. Never raises for bad content: returns a Problem."""
-    source = str(path)
-    fallback = fallback_name or Path(source).name
+    source = path if isinstance(path, str) else str(path)
 
-    def problem(reason: str, text: str, name: str = fallback) -> Problem:
+    def problem(reason: str, text: str, name: str | None = None) -> Problem:
+        name = name or fallback_name or source.rsplit("/", 1)[-1]
         return Problem(movie_key(name), name, source, reason, f"{source}: {text}")
 
     try:
-        with open(source, "rb") as handle:
-            raw = handle.read()
+        with open(source, "rb", buffering=0) as handle:
+            raw = handle.readall()
     except FileNotFoundError:
         return problem("missing_metadata", "metadata STAR file does not exist")
     except OSError as exc:
@@ -126,78 +129,79 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
     except (UnicodeDecodeError, ValueError, RuntimeError) as exc:
         return problem("unreadable", f"malformed STAR: {_one_line(exc)}")
     general = doc.find_block("general")
-    movie_name = _value(general, "_rlnMicrographMovieName") if general else None
-    name = movie_name or fallback
+    movie_name = general.find_value("_rlnMicrographMovieName") if general else None
+    name = gemmi.cif.as_string(movie_name) if movie_name else (
+        fallback_name or source.rsplit("/", 1)[-1])
     shifts_block = doc.find_block("global_shift")
-    table = shifts_block.find(_SHIFT_TAGS) if shifts_block else None
-    if table is None or len(table) == 0:
+    column = shifts_block.find_loop("_rlnMicrographShiftX") if shifts_block else None
+    loop = column.get_loop() if column is not None else None
+    tags = loop.tags if loop is not None else []
+    if loop is None or loop.length() == 0 or not all(t in tags for t in _SHIFT_TAGS):
         return problem("unreadable", "data_global_shift has no frame rows "
                                      "(truncated or still being written)", name)
+    width = loop.width()
+    raw_values = loop.values
+    n = len(raw_values) // width
+    frame_col, x_col, y_col = (tags.index(t) for t in _SHIFT_TAGS)
+    frame_strings = raw_values[frame_col::width]
     try:
-        values = np.array([[row[0], row[1], row[2]] for row in table], dtype=np.float64)
+        shifts = np.array(raw_values[x_col::width] + raw_values[y_col::width],
+                          dtype=np.float64).reshape(2, n).T
+        # RELION always numbers 1..N; anything else is converted and checked.
+        regular = frame_strings[0] == "1" and frame_strings[-1] == str(n)
+        frames = (np.arange(1, n + 1, dtype=np.int64) if regular
+                  else np.array(frame_strings, dtype=np.float64))
     except ValueError as exc:
         return problem("unreadable", f"non-numeric value in data_global_shift: {_one_line(exc)}",
                        name)
-    total = _int_value(general, "_rlnImageSizeZ")
-    if total is not None and len(values) < total:
-        return problem("unreadable", f"truncated: {len(values)} of {total} frames in "
+    total = _number(general, "_rlnImageSizeZ")
+    if total is not None and n < total:
+        return problem("unreadable", f"truncated: {n} of {int(total)} frames in "
                                      "data_global_shift", name)
-    frames = values[:, 0]
-    if np.any(frames != np.round(frames)) or np.any(np.diff(frames) <= 0):
-        return problem("unreadable", "frame numbers in data_global_shift are not increasing "
-                                     "integers", name)
-    shifts = values[:, 1:3]
-    if not np.all(np.isfinite(shifts)):
+    if not regular:
+        if n > 1 and not (np.diff(frames).min() > 0 and (frames % 1 == 0).all()):
+            return problem("unreadable", "frame numbers in data_global_shift are not "
+                                         "increasing integers", name)
+        frames = frames.astype(np.int64)
+    if not np.isfinite(shifts).all():
         return problem("nan_shifts", "NaN or infinite shift values in data_global_shift", name)
-    observed = ~np.all(shifts == NOT_OBSERVED, axis=1)
+    observed = (shifts[:, 0] != NOT_OBSERVED) | (shifts[:, 1] != NOT_OBSERVED)
     extras: dict[str, object] = {}
-    for label, key in (("_rlnMicrographBinning", "binning"),
-                       ("_rlnMicrographStartFrame", "start_frame"),
-                       ("_rlnEERUpsampling", "eer_upsampling"),
-                       ("_rlnEERGrouping", "eer_grouping"),
-                       ("_rlnMotionModelVersion", "motion_model_version")):
-        value = _value(general, label) if general else None
+    for label, key in _EXTRAS:
+        value = general.find_value(label) if general else None
         if value is not None:
             extras[key] = value
     if not observed.all():
         extras["unobserved_frames"] = int((~observed).sum())
+        frames, shifts = frames[observed], shifts[observed]
     return Trajectory(
         key=movie_key(name),
         movie_name=name,
-        frames=frames[observed].astype(np.int64),
-        shifts=np.ascontiguousarray(shifts[observed]),
-        pixel_size=_float_value(general, "_rlnMicrographOriginalPixelSize"),
+        frames=frames,
+        shifts=np.ascontiguousarray(shifts),
+        pixel_size=_number(general, "_rlnMicrographOriginalPixelSize"),
         source=source,
         program=NAME,
-        total_frames=total,
+        total_frames=None if total is None else int(total),
         extras=extras,
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+_EXTRAS = (("_rlnMicrographBinning", "binning"), ("_rlnMicrographStartFrame", "start_frame"),
+           ("_rlnEERUpsampling", "eer_upsampling"), ("_rlnEERGrouping", "eer_grouping"),
+           ("_rlnMotionModelVersion", "motion_model_version"))
 
 
-def _value(block: gemmi.cif.Block | None, tag: str) -> str | None:
-    if block is None:
-        return None
-    value = block.find_value(tag)
-    if value is None:
-        return None
-    return gemmi.cif.as_string(value)
-
-
-def _float_value(block: gemmi.cif.Block | None, tag: str) -> float | None:
-    value = _value(block, tag)
+def _number(block: gemmi.cif.Block | None, tag: str) -> float | None:
+    value = block.find_value(tag) if block else None
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
-def _int_value(block: gemmi.cif.Block | None, tag: str) -> int | None:
-    value = _float_value(block, tag)
-    return int(value) if value is not None else None
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 # --------------------------------------------------------------------------- directories
@@ -337,6 +341,7 @@ def read_micrographs_star(path: Path) -> TrajectorySet:
     """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie."""
     text, doc = _parse_star(path)
     block, loop = _micrographs_loop(doc, path)
+    block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
     tags = list(loop.tags)
     rows = _loop_rows(loop)
     meta_col = tags.index("_rlnMicrographMetadata")
@@ -358,8 +363,8 @@ def read_micrographs_star(path: Path) -> TrajectorySet:
         raise InputError(path, "the micrographs table is empty")
     dataset.micrograph_table = RelionMicrographTable(
         path=str(path),
-        preamble=_preamble(text, block.name, path),
-        block_name=block.name,
+        preamble=_preamble(text, block_name, path),
+        block_name=block_name,
         tags=tags,
         rows=rows,
         row_keys=row_keys,

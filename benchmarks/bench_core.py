@@ -1,0 +1,129 @@
+"""Throughput of the core against baselines run in the same process (DESIGN §7 budgets).
+
+    python benchmarks/bench_core.py [--movies 50000] [--pairs 100000] [--workdir DIR]
+
+1. Parsing RELION per-movie STAR files (files/s): motioncons' reader against a `starfile`
+   (pandas-based) reader and a plain ``read_bytes``, on the same simulated files.
+2. Consensus maths (pairs/s): the vectorised batch against the same metrics computed one pair
+   at a time, and the per-movie xmipp reproduction.
+3. ``motioncons run`` end to end on `--movies` simulated pairs written in RELION's layout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from motioncons.consensus import Batch, Thresholds, compare
+from motioncons.formats.relion import read_movie_star
+from motioncons.pipeline import CHUNK, Options, run
+from motioncons.simulate import SimulationConfig, simulate_movies, write_simulation
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def bench_parse(job_dir: Path, limit: int, baseline_limit: int) -> None:
+    files = sorted((job_dir / "Movies").glob("*.star"))[:limit]
+    start = time.perf_counter()
+    for f in files:
+        f.read_bytes()
+    raw = _rate(len(files), time.perf_counter() - start)
+    start = time.perf_counter()
+    for f in files:
+        read_movie_star(f)
+    ours = _rate(len(files), time.perf_counter() - start)
+    try:
+        import starfile
+    except ImportError:
+        starfile = None
+    print(f"parse per-movie STAR ({len(files)} files, 1 core)")
+    print(f"  raw read_bytes         {raw:>10,.0f} files/s")
+    print(f"  motioncons (gemmi)     {ours:>10,.0f} files/s   budget >= 15,000")
+    if starfile is not None:
+        subset = files[:baseline_limit]
+        start = time.perf_counter()
+        for f in subset:
+            blocks = starfile.read(f, always_dict=True)
+            blocks["global_shift"][["rlnMicrographShiftX", "rlnMicrographShiftY"]].to_numpy()
+        baseline = _rate(len(subset), time.perf_counter() - start)
+        print(f"  starfile (pandas)      {baseline:>10,.0f} files/s   ({len(subset)} files)")
+        print(f"  ratio motioncons / starfile: {ours / baseline:,.0f}x")
+
+
+def bench_consensus(pairs: int, loop_pairs: int) -> None:
+    movies = simulate_movies(SimulationConfig(movies=2000, seed=11, min_frames=40, max_frames=40))
+    refs = [m.reference for m in movies]
+    secs = [m.secondary for m in movies]
+    repeat = int(np.ceil(pairs / len(refs)))
+    big = Batch.from_samples(refs * repeat, secs * repeat, [1.0] * len(refs) * repeat)
+    big = big.select(np.arange(pairs))
+    thresholds = Thresholds()
+    print(f"consensus maths (40 frames per pair, chunks of {CHUNK})")
+    for fit in ("offset", "rigid"):
+        start = time.perf_counter()
+        for lo in range(0, pairs, CHUNK):
+            compare(big.select(np.arange(lo, min(lo + CHUNK, pairs))), thresholds, fit)
+        batched = _rate(pairs, time.perf_counter() - start)
+        singles = [Batch.from_samples([refs[i]], [secs[i]], [1.0]) for i in range(loop_pairs)]
+        start = time.perf_counter()
+        for single in singles:
+            compare(single, thresholds, fit)
+        looped = _rate(loop_pairs, time.perf_counter() - start)
+        print(f"  {fit:<7} vectorised {batched:>10,.0f} pairs/s   per-pair loop {looped:>8,.0f} "
+              f"pairs/s   ratio {batched / looped:,.0f}x   budget >= 200,000")
+    sub = big.select(np.arange(loop_pairs))
+    start = time.perf_counter()
+    compare(sub, thresholds, "xmipp")
+    print(f"  xmipp   per-movie  {_rate(loop_pairs, time.perf_counter() - start):>10,.0f} pairs/s"
+          "   (the original's arithmetic, one SVD per movie)")
+
+
+def bench_end_to_end(movies: int, workdir: Path) -> None:
+    project = workdir / "project"
+    start = time.perf_counter()
+    info = write_simulation(project, SimulationConfig(movies=movies, seed=12))
+    written = time.perf_counter() - start
+    start = time.perf_counter()
+    result = run(info["reference"], info["secondary"], workdir / "out", Options())
+    seconds = time.perf_counter() - start
+    counts = result.summary["counts"]
+    print(f"end to end: motioncons run on {movies:,} RELION pairs ({2 * movies:,} per-movie STAR "
+          f"files; simulating them took {written:.1f} s)")
+    print(f"  {seconds:.2f} s  = {_rate(movies, seconds):,.0f} pairs/s   budget < 10 s for 50,000"
+          f"   (accepted {counts['accepted']}, discarded {counts['discarded']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--movies", type=int, default=50000)
+    parser.add_argument("--pairs", type=int, default=100000)
+    parser.add_argument("--loop-pairs", type=int, default=2000)
+    parser.add_argument("--parse-files", type=int, default=20000)
+    parser.add_argument("--baseline-files", type=int, default=300)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="motioncons-bench-"))
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, workdir {workdir}\n")
+    try:
+        bench_consensus(args.pairs, args.loop_pairs)
+        print()
+        bench_end_to_end(args.movies, workdir)
+        print()
+        bench_parse(workdir / "project" / "MotionCorr" / "job002", args.parse_files,
+                    args.baseline_files)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

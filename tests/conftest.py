@@ -1,0 +1,42 @@
+"""Shared fixtures. Real sample files are read from ../shared/samples, never copied here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOTIONCONS_SHARED", ROOT.parent / "shared"))
+SAMPLES = SHARED / "samples"
+REFERENCE = SHARED / "reference"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        message = f"shared material not found at {path} (set MOTIONCONS_SHARED)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def samples() -> Path:
+    return _require(SAMPLES)
+
+
+@pytest.fixture
+def reference_material() -> Path:
+    return _require(REFERENCE)
+
+
+@pytest.fixture
+def relion31(samples: Path) -> Path:
+    return samples / "relion_own" / "relion3.1_dials-data-files"
+
+
+@pytest.fixture
+def relion5(samples: Path) -> Path:
+    return samples / "relion_own" / "relion5_Conecsion-sppractice"

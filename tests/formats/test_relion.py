@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motioncons.errors import InputError
+from motioncons.formats import read_input
+from motioncons.formats.relion import read_movie_star
+from motioncons.trajectory import Problem, Trajectory
+
+
+def _movie(path: Path) -> Trajectory:
+    item = read_movie_star(path)
+    assert isinstance(item, Trajectory), item
+    return item
+
+
+def test_relion5_per_movie_star(relion5):
+    t = _movie(relion5 / "20170629_00021_frameImage.star")
+    assert t.key == "20170629_00021_frameImage"
+    assert t.movie_name == "Movies/20170629_00021_frameImage.tiff"
+    assert t.frames.tolist() == list(range(1, 25))
+    assert t.shifts[0].tolist() == [0.0, 0.0]
+    assert t.shifts[1].tolist() == pytest.approx([0.960904, -0.81203])
+    assert t.pixel_size == pytest.approx(0.885)
+    assert t.total_frames == 24
+
+
+def test_relion31_and_relion5_trajectories_of_the_same_movie_nearly_agree(relion31, relion5):
+    a = _movie(relion31 / "20170629_00021_frameImage.star")
+    b = _movie(relion5 / "20170629_00021_frameImage.star")
+    assert a.key == b.key
+    assert np.abs(a.shifts - b.shifts).max() < 0.01  # 0.0089 px per the sample manifest
+
+
+def test_accumulated_motion_in_corrected_micrographs_is_reproduced_in_pixels(relion31):
+    # The micrographs table's rlnAccumMotionTotal is the path length in unbinned pixels.
+    t = _movie(relion31 / "20170629_00021_frameImage.star")
+    total = np.hypot(*np.diff(t.shifts, axis=0).T).sum()
+    assert total == pytest.approx(16.420495, abs=1e-4)
+
+
+def test_tomography_bin2_per_tilt_star(samples):
+    t = _movie(samples / "relion_own/relion5_tomo_bin2_TomoBabel-cets-relion/TS_01_000_0_0.star")
+    assert t.key == "TS_01_000_0_0"  # movie frames/TS_01_000_0.0.mrc: '.' -> '_'
+    assert t.n_frames == 8
+    assert t.pixel_size == pytest.approx(0.675)  # unbinned: shifts are not scaled by binning 2
+    assert t.extras["binning"] == "2.000000"
+
+
+def test_corrected_micrographs_reads_listed_movies_and_reports_missing_ones(relion5):
+    dataset = read_input(relion5)
+    assert dataset.format == "relion corrected_micrographs.star"
+    assert sorted(t.key for t in dataset.trajectories) == [
+        "20170629_00021_frameImage", "20170629_00022_frameImage", "20170629_00049_frameImage"]
+    assert len(dataset.problems) == 21
+    assert {p.reason for p in dataset.problems} == {"missing_metadata"}
+    assert all("does not exist" in p.message for p in dataset.problems)
+    table = dataset.micrograph_table
+    assert table.block_name == "micrographs" and len(table.rows) == 24
+    assert table.optics["_rlnMicrographOriginalPixelSize"] == ["0.885000"]
+    assert "data_optics" in table.preamble and "data_micrographs" not in table.preamble
+
+
+def test_tilt_series_job_reads_the_per_tilt_tables(samples):
+    dataset = read_input(samples / "relion_own/relion5_tomo_bin2_TomoBabel-cets-relion")
+    assert dataset.format == "relion corrected_tilt_series.star"
+    assert [t.key for t in dataset.trajectories] == ["TS_01_000_0_0"]
+    assert len(dataset.problems) == 40  # tilts listed in TS_01.star whose STAR is not in samples
+    assert any("do not exist" in note for note in dataset.notes)
+
+
+def test_relion4_tomo_micrographs_table_has_no_metadata_files(samples):
+    star = (samples / "relion_corrected_micrographs/relion4_tomo_alisterburt-tomo_preprocessing/"
+            "relion_motion_correction_output.star")
+    dataset = read_input(star)
+    assert len(dataset.problems) == 41 and not dataset.trajectories
+    assert dataset.problems[0].key == "TS_01_000_0_0"
+
+
+def _per_movie_text(relion5: Path) -> str:
+    return (relion5 / "20170629_00021_frameImage.star").read_text()
+
+
+def test_unobserved_frames_are_dropped(relion5, tmp_path):
+    text = _per_movie_text(relion5)
+    rows = text.split("data_global_shift")[1]
+    first = rows.split("\n           1     0.000000     0.000000")[0]
+    assert first
+    patched = text.replace("           1     0.000000     0.000000",
+                           "           1 -9999.000000 -9999.000000", 1)
+    patched = patched.replace("           2     0.960904     -0.81203",
+                              "           2 -9999.000000 -9999.000000", 1)
+    (tmp_path / "m.star").write_text(patched)
+    t = _movie(tmp_path / "m.star")
+    assert t.frames[0] == 3 and t.n_frames == 22
+    assert t.extras["unobserved_frames"] == 2
+
+
+def test_truncated_file_is_a_problem_not_a_crash(relion5, tmp_path):
+    text = _per_movie_text(relion5)
+    cut = text.index("          12 ")
+    (tmp_path / "m.star").write_text(text[:cut])
+    item = read_movie_star(tmp_path / "m.star")
+    assert isinstance(item, Problem) and item.reason == "unreadable"
+    assert "truncated: 11 of 24 frames" in item.message and str(tmp_path) in item.message
+    (tmp_path / "n.star").write_text(text[: text.index("data_global_shift")])
+    item = read_movie_star(tmp_path / "n.star")
+    assert isinstance(item, Problem) and "no data_global_shift" in item.message
+
+
+def test_nan_shifts_are_a_problem(relion5, tmp_path):
+    text = _per_movie_text(relion5).replace("0.960904", "nan", 1)
+    (tmp_path / "m.star").write_text(text)
+    item = read_movie_star(tmp_path / "m.star")
+    assert isinstance(item, Problem) and item.reason == "nan_shifts"
+    assert "NaN" in item.message
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe garbage", b"data_global_shift\nloop_\n"])
+def test_bad_files_are_problems(tmp_path, content):
+    (tmp_path / "m.star").write_bytes(content)
+    item = read_movie_star(tmp_path / "m.star")
+    assert isinstance(item, Problem) and item.reason == "unreadable"
+    assert item.message.startswith(str(tmp_path / "m.star"))
+
+
+def test_relion30_layout_without_version_lines_or_optics(relion5, tmp_path):
+    """RELION 3.0 writes per-movie STARs without version lines and a single ``data_`` table."""
+    movie_text = "\n".join(line for line in _per_movie_text(relion5).splitlines()
+                           if not line.startswith("# version"))
+    job = tmp_path / "MotionCorr" / "job002"
+    (job / "Movies").mkdir(parents=True)
+    (job / "Movies" / "20170629_00021_frameImage.star").write_text(movie_text)
+    (job / "corrected_micrographs.star").write_text(
+        "# RELION; version 3.0.8\n\ndata_\n\nloop_ \n_rlnMicrographName #1 \n"
+        "_rlnMicrographMetadata #2 \n_rlnAccumMotionTotal #3 \n_rlnAccumMotionEarly #4 \n"
+        "_rlnAccumMotionLate #5 \n"
+        "MotionCorr/job002/Movies/20170629_00021_frameImage.mrc "
+        "MotionCorr/job002/Movies/20170629_00021_frameImage.star    16.4  2.5  13.9 \n \n")
+    dataset = read_input(job)
+    assert [t.key for t in dataset.trajectories] == ["20170629_00021_frameImage"]
+    table = dataset.micrograph_table
+    assert table.block_name == "" and not table.optics
+    assert table.preamble.startswith("# RELION; version 3.0.8")
+
+
+def test_eer_fields_are_kept(relion5, tmp_path):
+    text = _per_movie_text(relion5).replace(
+        "_rlnMicrographStartFrame                              1",
+        "_rlnMicrographStartFrame                              1\n"
+        "_rlnEERUpsampling                                     2\n"
+        "_rlnEERGrouping                                      32")
+    (tmp_path / "m.star").write_text(text)
+    t = _movie(tmp_path / "m.star")
+    assert t.extras["eer_upsampling"] == "2" and t.extras["eer_grouping"] == "32"
+
+
+def test_directory_of_per_movie_stars_skips_other_star_files(relion5, tmp_path):
+    for name in ("20170629_00021_frameImage.star", "20170629_00022_frameImage.star",
+                 "movies.star"):
+        shutil.copy(relion5 / name, tmp_path / name)
+    (tmp_path / "other.star").write_text("data_foo\n\nloop_\n_rlnBar #1\n1\n")
+    dataset = read_input(tmp_path)
+    assert dataset.format == "relion per-movie STAR directory"
+    assert len(dataset.trajectories) == 2 and not dataset.problems
+    assert any("skipped" in note for note in dataset.notes)
+
+
+def test_metadata_paths_resolve_from_the_project_directory(relion5, tmp_path):
+    job = tmp_path / "MotionCorr" / "job002"
+    (job / "Movies").mkdir(parents=True)
+    shutil.copy(relion5 / "20170629_00021_frameImage.star", job / "Movies")
+    shutil.copy(relion5 / "corrected_micrographs.star", job)
+    dataset = read_input(job / "corrected_micrographs.star")
+    assert [t.key for t in dataset.trajectories] == ["20170629_00021_frameImage"]
+    assert dataset.trajectories[0].source == str(job / "Movies/20170629_00021_frameImage.star")
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    ("", "empty file"),
+    ("data_micrographs\nloop_\n_rlnMicrographName #1\n_rlnMicrographMetadata #2\nonly_one\n",
+     "malformed or truncated STAR"),
+    ("data_micrographs\nloop_\n_rlnMicrographName #1\na.mrc\n", "no _rlnMicrographMetadata"),
+])
+def test_bad_micrographs_star_stops_the_run_with_one_line(tmp_path, content, needle):
+    path = tmp_path / "corrected_micrographs.star"
+    path.write_text(content)
+    with pytest.raises(InputError) as info:
+        read_input(path)
+    message = str(info.value)
+    assert needle in message and str(path) in message and "\n" not in message
+
+
+def test_missing_path_and_unknown_format(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_input(tmp_path / "nope")
+    (tmp_path / "x.bin").write_bytes(b"\x00")
+    with pytest.raises(InputError, match="not a recognised"):
+        read_input(tmp_path / "x.bin")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a recognised"):
+        read_input(tmp_path / "empty")

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from motioncons.cli import main
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "motioncons.cli", *map(str, args)],
+                          capture_output=True, text=True, check=False)
+
+
+def test_demo_runs_and_prints_a_summary(tmp_path, capsys):
+    assert main(["demo", str(tmp_path), "--movies", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "paired movies" in out and "accepted" in out and "ground truth" in out
+    summary = json.loads((tmp_path / "consensus" / "summary.json").read_text())
+    assert summary["counts"]["paired"] == 60
+
+
+def test_simulate_then_run_then_inspect(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path / "p"), "--movies", "30", "--seed", "2"]) == 0
+    job = tmp_path / "p" / "MotionCorr" / "job002"
+    assert main(["inspect", str(job)]) == 0
+    out = capsys.readouterr().out
+    assert "relion corrected_micrographs.star" in out and "30 readable" in out
+    assert main(["run", str(job), str(tmp_path / "p/MotionCorr/job003"), "-o",
+                 str(tmp_path / "out"), "--min-corr", "0.8", "--max-rmse", "1.5",
+                 "--fit", "rigid"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["parameters"]["min_corr"] == 0.8
+    assert summary["parameters"]["max_rmse_A"] == 1.5
+    assert summary["parameters"]["fit"] == "rigid"
+
+
+def test_inspect_reports_problems(relion5, capsys):
+    assert main(["inspect", str(relion5)]) == 0
+    out = capsys.readouterr().out
+    assert "3 readable, 21 with problems" in out and "missing_metadata 21" in out
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "truncated", "nopairs"])
+def test_errors_are_one_line_with_exit_1(tmp_path, make, relion5):
+    good = tmp_path / "good.csv"
+    good.write_text("movie,frame,x,y\n" + "".join(f"a,{f},{f},0\n" for f in range(1, 6)))
+    bad = tmp_path / "corrected_micrographs.star"
+    if make == "empty":
+        bad.write_text("")
+    elif make == "truncated":
+        text = (relion5 / "corrected_micrographs.star").read_text()
+        bad.write_text(text[: text.rindex("MotionCorr/job002/Movies/20170629_00049") + 40])
+    elif make == "nopairs":
+        bad = relion5
+    else:
+        bad = tmp_path / "does_not_exist"
+    result = _cli("run", bad, good, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("motioncons: error: ")
+    assert str(bad) in lines[0] or make == "nopairs"
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert _cli("run", "a").returncode == 2
+    assert _cli("run", "a", "b", "-o", tmp_path, "--fit", "affine").returncode == 2
+    result = _cli("run", tmp_path, tmp_path, "-o", tmp_path / "o", "--min-corr", "3")
+    assert result.returncode == 1 and "--min-corr" in result.stderr
+
+
+def test_quiet_run_prints_nothing(relion31, relion5, tmp_path):
+    result = _cli("run", relion31, relion5, "-o", tmp_path, "--quiet")
+    assert result.returncode == 0 and result.stdout == ""

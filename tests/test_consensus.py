@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from motioncons.consensus import (
+    CONVENTIONS,
+    Batch,
+    Thresholds,
+    compare,
+    estimate_convention,
+    xmipp_metrics,
+)
+
+
+def _cases(reference_material):
+    data = json.loads((reference_material / "xmipp_reference_cases.json").read_text())
+    out = {}
+    for case in data["cases"]:
+        ref = np.column_stack([case["reference"]["x"], case["reference"]["y"]])
+        sec = np.column_stack([case["secondary"]["x"], case["secondary"]["y"]])
+        out[case["case"]] = (ref, sec, case["expected"])
+    return out, data["parameters"]
+
+
+def _batch(pairs, pixel_size=1.0):
+    return Batch.from_samples([p[0] for p in pairs], [p[1] for p in pairs],
+                              [pixel_size] * len(pairs))
+
+
+def _drift(frames=30, seed=0, scale=10.0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)
+    path = np.column_stack([scale * (1 - np.exp(-t / 4)) + 0.1 * t,
+                            -0.6 * scale * (1 - np.exp(-t / 3))])
+    return path + rng.normal(0, 0.05, path.shape)
+
+
+def test_xmipp_mode_reproduces_every_reference_case(reference_material):
+    cases, params = _cases(reference_material)
+    assert len(cases) == 9
+    for name, (ref, sec, expected) in cases.items():
+        corr, corr_x, corr_y, rmse, max_error, _, _ = xmipp_metrics(ref, sec,
+                                                                    params["min_range_px"])
+        for got, key in ((corr, "corr"), (corr_x, "corr_x"), (corr_y, "corr_y"),
+                         (rmse, "rmse"), (max_error, "max_error")):
+            assert got == pytest.approx(expected[key], abs=1e-9), (name, key)
+
+
+def test_xmipp_mode_batch_decisions_match_the_original(reference_material):
+    cases, params = _cases(reference_material)
+    names = sorted(cases)
+    results = compare(_batch([cases[n][:2] for n in names]),
+                      Thresholds(params["min_corr"], params["min_range_px"]), fit="xmipp")
+    for i, name in enumerate(names):
+        expected = cases[name][2]
+        assert ("accepted" if results.accepted[i] else "discarded") == expected["decision"], name
+        assert results.corr[i] == pytest.approx(expected["corr"], abs=1e-9)
+        assert results.max_error_px[i] == pytest.approx(expected["max_error"], abs=1e-9)
+
+
+def test_offset_mode_discards_case_g_and_accepts_a_and_e(reference_material):
+    cases, _ = _cases(reference_material)
+    results = compare(_batch([cases["a"][:2], cases["e"][:2], cases["g"][:2]]), Thresholds())
+    assert results.accepted.tolist() == [True, True, False]
+    assert results.reason.tolist() == ["agree", "agree", "low_correlation"]
+    # Case g: y is flat in both, so only x is informative and decides the score.
+    assert results.corr[2] == pytest.approx(results.corr_x[2])
+
+
+def test_offset_mode_rejects_rotations_and_mirrors_that_xmipp_hides(reference_material):
+    cases, _ = _cases(reference_material)
+    results = compare(_batch([cases["b"][:2], cases["f"][:2], cases["i"][:2]]), Thresholds())
+    assert not results.accepted.any()
+
+
+def test_offset_mode_is_invariant_to_a_constant_offset():
+    ref = _drift()
+    results = compare(_batch([(ref, ref + np.array([5.0, -3.0]))]), Thresholds())
+    assert results.corr[0] == pytest.approx(1.0)
+    assert results.rmse_px[0] == pytest.approx(0.0, abs=1e-12)
+    assert results.max_error_px[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_rmse_and_max_error_are_per_frame_euclidean():
+    ref = _drift()
+    error = np.zeros_like(ref)
+    error[::2] = [0.3, 0.4]  # 0.5 px on half the frames, 0 on the others
+    error -= error.mean(axis=0)  # the offset fit removes the mean difference
+    results = compare(_batch([(ref, ref + error)]), Thresholds())
+    distances = np.hypot(*error.T)
+    assert results.rmse_px[0] == pytest.approx(np.sqrt(np.mean(distances ** 2)))
+    assert results.max_error_px[0] == pytest.approx(distances.max())
+
+
+def test_low_motion_is_accepted_without_comparison():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(0, 0.3, (30, 2))
+    sec = rng.normal(0, 0.3, (30, 2))
+    results = compare(_batch([(ref, sec)]), Thresholds(min_range=3))
+    assert results.accepted[0]
+    assert results.reason[0] == "low_motion"
+    assert math.isnan(results.corr[0])
+
+
+def test_flat_secondary_scores_zero_where_the_reference_moves():
+    ref = _drift()
+    results = compare(_batch([(ref, np.zeros_like(ref))]), Thresholds())
+    assert results.corr_x[0] == 0.0 and results.corr_y[0] == 0.0
+    assert results.corr[0] == 0.0
+    assert results.reason[0] == "low_correlation"
+
+
+def test_min_corr_minus_one_discards_nothing_on_correlation():
+    ref = _drift()
+    results = compare(_batch([(ref, -ref), (ref, np.zeros_like(ref))]),
+                      Thresholds(min_corr=-1.0))
+    assert results.accepted.all()
+
+
+def test_magnitude_criteria_in_angstrom():
+    ref = _drift()
+    half = ref * 0.5  # correlates perfectly, but is half the size
+    results = compare(_batch([(ref, half), (ref, ref)], pixel_size=2.0),
+                      Thresholds(max_rmse_A=1.0))
+    assert results.reason.tolist() == ["high_rmse", "agree"]
+    results = compare(_batch([(ref, half)], pixel_size=2.0), Thresholds(max_error_A=1.0))
+    assert results.reason.tolist() == ["high_max_error"]
+
+
+def test_rigid_fit_reports_the_rotation_angle():
+    ref = _drift()
+    angle = np.radians(25.0)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    sec = (ref - ref.mean(axis=0)) @ rotation.T + [2.0, 1.0]
+    results = compare(_batch([(ref, sec)]), Thresholds(), fit="rigid")
+    assert results.rotation_deg[0] == pytest.approx(-25.0, abs=1e-6)
+    assert results.rmse_px[0] == pytest.approx(0.0, abs=1e-9)
+    assert results.corr[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", sorted(CONVENTIONS))
+def test_convention_estimate_finds_each_symmetry(name):
+    matrix = CONVENTIONS[name]
+    refs = [_drift(seed=s, scale=6 + s) for s in range(12)]
+    # The secondary was written in another convention: applying `name` maps it back.
+    secs = [r @ np.linalg.inv(matrix).T + np.random.default_rng(s).normal(0, 0.1, r.shape)
+            for s, r in enumerate(refs)]
+    estimate = estimate_convention(_batch(list(zip(refs, secs, strict=True))), 3.0)
+    assert estimate.name == name
+    assert estimate.votes[name] == 12
+    assert estimate.scale == pytest.approx(1.0, abs=0.05)
+    assert bool(estimate.warnings) == (name != "identity")
+
+
+def test_convention_needs_a_majority_to_leave_identity():
+    refs = [_drift(seed=s) for s in range(10)]
+    secs = [r.copy() for r in refs]
+    for i in range(4):
+        secs[i] = secs[i] * [-1.0, 1.0]
+    estimate = estimate_convention(_batch(list(zip(refs, secs, strict=True))), 3.0)
+    assert estimate.name == "identity"
+
+
+def test_convention_scale_check_warns_on_binning_mismatch():
+    refs = [_drift(seed=s) for s in range(5)]
+    estimate = estimate_convention(_batch([(r, r / 2) for r in refs]), 3.0)
+    assert estimate.scale == pytest.approx(2.0, rel=0.01)
+    assert any("binning" in w for w in estimate.warnings)
+
+
+def test_forced_convention_is_applied_and_reported():
+    refs = [_drift(seed=s) for s in range(5)]
+    batch = _batch([(r, r * [-1.0, 1.0]) for r in refs])
+    estimate = estimate_convention(batch, 3.0, forced="identity")
+    assert estimate.name == "identity" and estimate.estimated == "flip_x" and estimate.forced
+    assert not compare(batch, Thresholds(), convention="identity").accepted.any()
+    assert compare(batch, Thresholds(), convention="flip_x").accepted.all()
+
+
+def test_vectorised_batch_equals_one_pair_at_a_time():
+    rng = np.random.default_rng(5)
+    pairs = []
+    for i in range(40):
+        ref = _drift(frames=int(rng.integers(10, 50)), seed=i, scale=rng.uniform(1, 20))
+        pairs.append((ref, ref + rng.normal(0, rng.uniform(0.05, 3), ref.shape)))
+    for fit in ("offset", "rigid"):
+        together = compare(_batch(pairs), Thresholds(), fit=fit)
+        for i, pair in enumerate(pairs):
+            alone = compare(_batch([pair]), Thresholds(), fit=fit)
+            for field in ("corr", "corr_x", "corr_y", "rmse_px", "max_error_px", "rotation_deg"):
+                np.testing.assert_allclose(getattr(together, field)[i], getattr(alone, field)[0],
+                                           rtol=1e-12, atol=1e-12, err_msg=f"{fit} {field} {i}")
+            assert together.reason[i] == alone.reason[0]
+
+
+def test_no_nan_decides_silently():
+    ref = _drift()
+    flat = np.zeros_like(ref)
+    for fit in ("offset", "rigid", "xmipp"):
+        results = compare(_batch([(ref, flat), (flat, flat), (flat, ref)]),
+                          Thresholds(min_range=0.0), fit=fit)
+        for accepted, reason in zip(results.accepted, results.reason, strict=True):
+            assert reason in ("agree", "low_motion") if accepted else reason not in ("agree",)
+        if fit == "xmipp":
+            assert "nan_correlation" in results.reason.tolist()

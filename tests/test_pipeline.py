@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import gemmi
+import pytest
+
+from motioncons.consensus import Thresholds
+from motioncons.errors import MotionconsError, UsageError
+from motioncons.pipeline import Options, run
+from motioncons.records import CSV_COLUMNS
+from motioncons.simulate import SimulationConfig, write_simulation
+
+ISSUE_COLUMNS = ("movie,decision,reason,corr,corr_x,corr_y,rmse_px,max_error_px,rmse_A,"
+                 "max_error_A,range_ref_px,range_sec_px,frames,reference_path,secondary_path")
+
+
+def _truth(info):
+    with open(info["ground_truth"], newline="") as handle:
+        return {r["movie"]: r["expected"] for r in csv.DictReader(handle)}
+
+
+def _csv(out):
+    with open(out / "consensus.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_relion31_vs_relion5_real_results(relion31, relion5, tmp_path):
+    result = run(relion31, relion5, tmp_path)
+    rows = {r.movie: r for r in result.rows}
+    assert len(rows) == 24
+    readable = ["20170629_00021_frameImage", "20170629_00022_frameImage",
+                "20170629_00049_frameImage"]
+    for key in readable:
+        assert rows[key].decision == "accepted", rows[key]
+        assert rows[key].reason == "agree" and rows[key].corr >= 0.99
+        assert rows[key].rmse_px < 0.05 and rows[key].frames == 24
+    others = [r for k, r in rows.items() if k not in readable]
+    assert {(r.decision, r.reason) for r in others} == {("discarded", "missing_metadata")}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"] == {"paired": 24, "accepted": 3, "discarded": 21,
+                                 "only_in_reference": 0, "only_in_secondary": 0,
+                                 "invalid": 21, "duplicates": 0}
+    assert summary["convention"]["applied"] == "identity"
+    assert summary["versions"]["gemmi"] == gemmi.__version__
+
+
+def test_consensus_csv_columns_and_exact_numbers(relion31, relion5, tmp_path):
+    result = run(relion31, relion5, tmp_path)
+    header = (tmp_path / "consensus.csv").read_text().splitlines()[0]
+    assert header.startswith(ISSUE_COLUMNS)
+    assert header.split(",") == list(CSV_COLUMNS)
+    table = {r["movie"]: r for r in _csv(tmp_path)}
+    for row in result.rows:
+        if row.decision == "accepted":
+            assert float(table[row.movie]["corr"]) == row.corr  # .17g round-trips exactly
+            assert float(table[row.movie]["rmse_A"]) == pytest.approx(row.rmse_px * 0.885)
+
+
+def test_star_subsets_keep_optics_verbatim_rows_unchanged_and_partition(relion31, relion5,
+                                                                        tmp_path):
+    run(relion31, relion5, tmp_path)
+    source_text = (relion31 / "corrected_micrographs.star").read_text()
+    source = gemmi.cif.read_file(str(relion31 / "corrected_micrographs.star"))
+    source_rows = {row[0]: [row[i] for i in range(len(row))]
+                   for row in source.find_block("micrographs").find(
+                       ["_rlnMicrographName", "_rlnMicrographMetadata", "_rlnOpticsGroup",
+                        "_rlnAccumMotionTotal", "_rlnAccumMotionEarly", "_rlnAccumMotionLate"])}
+    seen = {}
+    for label in ("accepted", "discarded"):
+        text = (tmp_path / f"{label}_micrographs.star").read_text()
+        preamble = source_text[: source_text.index("data_micrographs")]
+        assert text.startswith(preamble)  # version line and data_optics verbatim
+        doc = gemmi.cif.read_string(text)
+        assert doc.find_block("optics") is not None
+        table = doc.find_block("micrographs").find(
+            ["_rlnMicrographName", "_rlnMicrographMetadata", "_rlnOpticsGroup",
+             "_rlnAccumMotionTotal", "_rlnAccumMotionEarly", "_rlnAccumMotionLate",
+             "_rlnMotionConsensusScore", "_rlnMotionConsensusReason"])
+        for row in table:
+            values = [row[i] for i in range(6)]
+            assert values == source_rows[row[0]]
+            assert row[0] not in seen
+            seen[row[0]] = label
+            assert (row[7] in ("agree", "low_motion")) == (label == "accepted")
+    assert len(seen) == len(source_rows) == 24
+    movies = gemmi.cif.read_file(str(tmp_path / "accepted_movies.star"))
+    names = list(movies.find_block("movies").find_loop("_rlnMicrographMovieName"))
+    assert sorted(names) == [f"Movies/20170629_000{n}_frameImage.tiff" for n in (21, 22, 49)]
+    optics = movies.find_block("optics")
+    assert optics.find_value("_rlnMicrographPixelSize") is None  # movies have no binned size
+    assert list(optics.find_values("_rlnMicrographOriginalPixelSize")) == ["0.885000"]
+
+
+def test_every_common_movie_ends_in_exactly_one_output_and_no_temp_files(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=150, seed=4,
+                                                            failure_fraction=0.3))
+    result = run(info["reference"], info["secondary"], tmp_path / "out")
+    assert len(result.rows) == 150
+    names = []
+    for label in ("accepted", "discarded"):
+        doc = gemmi.cif.read_file(str(tmp_path / "out" / f"{label}_micrographs.star"))
+        names += list(doc.find_block("micrographs").find_loop("_rlnMicrographName"))
+    assert len(names) == len(set(names)) == 150
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_simulated_failures_are_caught(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(
+        movies=200, seed=6, failure_fraction=0.25,
+        failures=("other_direction", "flat", "flipped_axis", "noise_blowup")))
+    result = run(info["reference"], info["secondary"], tmp_path / "out")
+    truth = _truth(info)
+    wrong = [r for r in result.rows if truth[r.movie_name] != r.decision]
+    assert len(wrong) <= 4, [(r.movie, r.reason, r.corr) for r in wrong]
+
+
+def test_jumps_need_a_magnitude_criterion(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(
+        movies=120, seed=8, failure_fraction=0.3, failures=("jump",)))
+    truth = _truth(info)
+
+    def errors(options):
+        result = run(info["reference"], info["secondary"], tmp_path / "out", options)
+        return sum(truth[r.movie_name] != r.decision for r in result.rows)
+
+    corr_only = errors(Options())
+    with_rmse = errors(Options(thresholds=Thresholds(max_rmse_A=1.0)))
+    assert with_rmse < corr_only
+    assert with_rmse <= 3
+
+
+def test_flipped_gain_dataset_is_detected_and_corrected(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(
+        movies=80, seed=5, failure_fraction=0.0, secondary_convention="flip_y"))
+    result = run(info["reference"], info["secondary"], tmp_path / "out")
+    convention = result.summary["convention"]
+    assert convention["applied"] == "flip_y" and convention["estimated"] == "flip_y"
+    assert convention["votes"]["flip_y"] == convention["moving_pairs"]
+    assert any("flip_y" in w for w in result.warnings)
+    assert all(r.accepted for r in result.rows)
+    forced = run(info["reference"], info["secondary"], tmp_path / "out2",
+                 Options(convention="identity"))
+    assert sum(r.accepted for r in forced.rows) < 20
+
+
+def test_eer_fractions_are_resampled_not_failed(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=9, eer=True,
+                                                            failure_fraction=0.0))
+    result = run(info["reference"], info["secondary"], tmp_path / "out")
+    assert all(r.resampled for r in result.rows)
+    assert all(r.accepted for r in result.rows)
+
+
+def test_xmipp_and_rigid_modes_run_end_to_end(relion31, relion5, tmp_path):
+    for fit in ("xmipp", "rigid"):
+        result = run(relion31, relion5, tmp_path / fit, Options(fit=fit))
+        assert sum(r.accepted for r in result.rows) == 3
+        if fit == "xmipp":
+            assert result.summary["convention"] is None
+
+
+def _table(path, movies):
+    lines = ["movie,frame,x,y,pixel_size"]
+    for name, (frames, pixel) in movies.items():
+        lines += [f"{name},{f},{0.5 * f},{-0.3 * f},{pixel}" for f in frames]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_too_few_common_frames_and_unmatched_movies(tmp_path):
+    ref = _table(tmp_path / "r.csv", {"a": (range(1, 9), 1.0), "b": (range(1, 4), 1.0),
+                                      "c": (range(1, 9), 1.0)})
+    sec = _table(tmp_path / "s.csv", {"a": (range(1, 9), 1.0), "b": (range(3, 9), 1.0),
+                                      "d": (range(1, 9), 1.0)})
+    result = run(ref, sec, tmp_path / "out")
+    rows = {r.movie: r for r in result.rows}
+    assert rows["b"].reason == "too_few_frames" and rows["b"].decision == "discarded"
+    assert "1 common frame" in rows["b"].message
+    assert result.summary["only_in_reference"] == ["c"]
+    assert result.summary["only_in_secondary"] == ["d"]
+    assert (tmp_path / "out" / "consensus.csv").exists()
+    assert not (tmp_path / "out" / "accepted_micrographs.star").exists()
+
+
+def test_pixel_size_disagreement_is_a_warning(tmp_path):
+    ref = _table(tmp_path / "r.csv", {"a": (range(1, 9), 1.0)})
+    sec = _table(tmp_path / "s.csv", {"a": (range(1, 9), 0.5)})
+    result = run(ref, sec, tmp_path / "out")
+    assert any("pixel sizes disagree" in w for w in result.summary["warnings"])
+
+
+def test_no_common_movie_is_an_error(tmp_path):
+    ref = _table(tmp_path / "r.csv", {"a": (range(1, 9), 1.0)})
+    sec = _table(tmp_path / "s.csv", {"b": (range(1, 9), 1.0)})
+    with pytest.raises(MotionconsError, match="no movie is present in both inputs"):
+        run(ref, sec, tmp_path / "out")
+
+
+def test_magnitude_criteria_need_a_pixel_size(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("movie,frame,x,y\n" + "".join(f"a,{f},{f},0\n" for f in range(1, 9)))
+    options = Options(thresholds=Thresholds(max_rmse_A=1.0))
+    with pytest.raises(UsageError, match="--pixel-size"):
+        run(path, path, tmp_path / "out", options)
+    run(path, path, tmp_path / "out", Options(thresholds=Thresholds(max_rmse_A=1.0),
+                                              pixel_size=1.0))
+
+
+@pytest.mark.parametrize("options", [Options(fit="affine"), Options(convention="mirror"),
+                                     Options(thresholds=Thresholds(min_corr=2.0)),
+                                     Options(thresholds=Thresholds(min_range=-1)),
+                                     Options(thresholds=Thresholds(max_error_A=0))])
+def test_bad_options(options, tmp_path):
+    with pytest.raises(UsageError):
+        options.validate()
