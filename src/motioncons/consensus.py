@@ -189,12 +189,6 @@ def _sum_squares(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- convention
 
 
-def _moving(batch: Batch, min_range: float) -> np.ndarray:
-    ref_range = axis_ranges(batch.ref, batch.mask).max(axis=1)
-    sec_range = axis_ranges(batch.sec, batch.mask).max(axis=1)
-    return (ref_range > min_range) & (sec_range > min_range)
-
-
 def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") -> ConventionEstimate:
     """Which of the 8 axis symmetries maps the secondaries onto the references, dataset-wide.
 
@@ -205,36 +199,42 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     if forced != "auto" and forced not in CONVENTIONS:
         raise ValueError(f"unknown convention {forced!r}; choose auto or one of "
                          f"{', '.join(CONVENTION_NAMES)}")
-    moving = _moving(batch, min_range) if len(batch) else np.zeros(0, bool)
-    sub = batch.select(np.flatnonzero(moving))
     votes = {name: 0 for name in CONVENTION_NAMES}
     scale = None
     estimated = "identity"
     note = "no movie moves more than --min-range in both inputs; identity assumed"
-    if len(sub):
-        ref_c = _centred(sub.ref, sub.mask)
-        sec_c = _centred(sub.sec, sub.mask)
-        ref_power = np.maximum(np.einsum("nkf,nkf->n", ref_c, ref_c), 1e-300)
-        residuals = np.stack([_sum_squares(ref_c - _apply_matrix(sec_c, matrix)) / ref_power
-                              for matrix in CONVENTIONS.values()], axis=1)
-        best = residuals.argmin(axis=1)
-        counts = np.bincount(best, minlength=len(CONVENTIONS))
+    residual_groups, centred_groups = [], []
+    for _, ref, sec in _length_groups(batch):
+        moving = (np.ptp(ref, axis=2).max(axis=1) > min_range) & (
+            np.ptp(sec, axis=2).max(axis=1) > min_range)
+        ref_c = ref[moving] - ref[moving].mean(axis=2, keepdims=True)
+        sec_c = sec[moving] - sec[moving].mean(axis=2, keepdims=True)
+        ref_power = np.maximum(_sum_squares(ref_c), 1e-300)
+        residual_groups.append(np.stack([_sum_squares(ref_c - _apply_matrix(sec_c, matrix))
+                                         / ref_power for matrix in CONVENTIONS.values()], axis=1))
+        centred_groups.append((ref_c, sec_c))
+    residuals = np.concatenate(residual_groups) if residual_groups else np.zeros((0, 8))
+    moving_count = residuals.shape[0]
+    if moving_count:
+        counts = np.bincount(residuals.argmin(axis=1), minlength=len(CONVENTIONS))
         votes = {name: int(c) for name, c in zip(CONVENTION_NAMES, counts, strict=True)}
         leader = CONVENTION_NAMES[int(counts.argmax())]
-        if leader != "identity" and (counts.max() * 2 <= len(sub)
-                                     or len(sub) < MIN_MOVING_FOR_CONVENTION):
-            note = (f"'{leader}' leads with {counts.max()} of {len(sub)} moving movies, short of a "
-                    f"majority of at least {MIN_MOVING_FOR_CONVENTION}; identity kept")
+        if leader != "identity" and (counts.max() * 2 <= moving_count
+                                     or moving_count < MIN_MOVING_FOR_CONVENTION):
+            note = (f"'{leader}' leads with {counts.max()} of {moving_count} moving movies, short "
+                    f"of a majority of at least {MIN_MOVING_FOR_CONVENTION}; identity kept")
         else:
             estimated = leader
-            note = f"{votes[leader]} of {len(sub)} moving movies agree best after '{leader}'"
-        sec_t = _apply_matrix(sec_c, CONVENTIONS[forced if forced != "auto" else estimated])
+            note = f"{votes[leader]} of {moving_count} moving movies agree best after '{leader}'"
+        matrix = CONVENTIONS[forced if forced != "auto" else estimated]
         with np.errstate(invalid="ignore", divide="ignore"):
-            scales = np.einsum("nkf,nkf->n", ref_c, sec_t) / _sum_squares(sec_t)
+            scales = np.concatenate([
+                np.einsum("nkf,nkf->n", ref_c, _apply_matrix(sec_c, matrix))
+                / _sum_squares(sec_c) for ref_c, sec_c in centred_groups])
         finite = scales[np.isfinite(scales)]
         scale = float(np.median(finite)) if finite.size else None
     name = estimated if forced == "auto" else forced
-    return ConventionEstimate(name, estimated, forced != "auto", len(sub), votes, scale, note)
+    return ConventionEstimate(name, estimated, forced != "auto", moving_count, votes, scale, note)
 
 
 # --------------------------------------------------------------------------- offset / rigid

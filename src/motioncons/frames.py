@@ -40,6 +40,11 @@ def common_samples(reference: Trajectory, secondary: Trajectory) -> CommonSample
     ref_total, sec_total = reference.total_frames, secondary.total_frames
     if ref_total and sec_total and ref_total != sec_total:
         return _resampled(reference, secondary, ref_total, sec_total)
+    if np.array_equal(reference.frames, secondary.frames):
+        if reference.frames.size < MIN_COMMON_FRAMES:
+            raise TooFewFrames(f"{reference.frames.size} frame(s); at least {MIN_COMMON_FRAMES} "
+                               "needed")
+        return CommonSamples(reference.shifts, secondary.shifts, reference.frames, False)
     common, ref_index, sec_index = np.intersect1d(reference.frames, secondary.frames,
                                                   assume_unique=True, return_indices=True)
     if common.size < MIN_COMMON_FRAMES:

@@ -13,7 +13,9 @@ STAR files, or a single per-movie STAR file.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,8 @@ TILT_SERIES_STAR = "corrected_tilt_series.star"
 _NOT_PER_MOVIE = {MICROGRAPHS_STAR, TILT_SERIES_STAR, "job.star", "movies.star",
                   "default_pipeline.star", "RELION_OUTPUT_NODES.star", "job_pipeline.star"}
 _SHIFT_TAGS = ["_rlnMicrographFrameNumber", "_rlnMicrographShiftX", "_rlnMicrographShiftY"]
+PARALLEL_THRESHOLD = 4000
+"""Below this many per-movie files, reading in one process is faster than starting workers."""
 
 
 @dataclass
@@ -204,6 +208,54 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
 
+def _read_chunk(jobs: list[tuple[str, str | None]]) -> list[Trajectory | Problem]:
+    return [read_movie_star(path, fallback) for path, fallback in jobs]
+
+
+def _read_chunk_packed(jobs: list[tuple[str, str | None]]) -> tuple:
+    """Like `_read_chunk`, packed so that it crosses the process boundary cheaply."""
+    items = _read_chunk(jobs)
+    trajectories = [t for t in items if isinstance(t, Trajectory)]
+    slots = [(t.key, t.movie_name, t.pixel_size, t.total_frames, t.extras) if isinstance(
+        t, Trajectory) else t for t in items]
+    lengths = np.array([t.n_frames for t in trajectories], dtype=np.int64)
+    frames = np.concatenate([t.frames for t in trajectories]) if trajectories else np.zeros(0)
+    shifts = np.concatenate([t.shifts for t in trajectories]) if trajectories else np.zeros((0, 2))
+    return slots, lengths, frames, shifts
+
+
+def _unpack(jobs: list[tuple[str, str | None]], packed: tuple) -> list[Trajectory | Problem]:
+    slots, lengths, frames, shifts = packed
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    out: list[Trajectory | Problem] = []
+    k = 0
+    for (path, _), slot in zip(jobs, slots, strict=True):
+        if isinstance(slot, Problem):
+            out.append(slot)
+            continue
+        key, name, pixel_size, total, extras = slot
+        a, b = starts[k], ends[k]
+        out.append(Trajectory(key, name, frames[a:b], shifts[a:b], pixel_size, path, NAME, total,
+                              extras))
+        k += 1
+    return out
+
+
+def read_movie_stars(jobs: list[tuple[str, str | None]]) -> list[Trajectory | Problem]:
+    """Read many per-movie STAR files (path, fallback name), in worker processes when many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_THRESHOLD or workers < 2 or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        return _read_chunk(jobs)
+    size = max(500, len(jobs) // (workers * 4))
+    chunks = [jobs[i: i + size] for i in range(0, len(jobs), size)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return [item for chunk, packed in zip(chunks, pool.map(_read_chunk_packed, chunks),
+                                              strict=True)
+                for item in _unpack(chunk, packed)]
+
+
 # --------------------------------------------------------------------------- directories
 
 
@@ -211,18 +263,17 @@ def read_movie_star_directory(path: Path) -> TrajectorySet:
     """Every per-movie STAR below `path` (recursively); other STAR files are skipped."""
     dataset = TrajectorySet(path=str(path), format="relion per-movie STAR directory")
     skipped = 0
+    jobs: list[tuple[str, str | None]] = []
     for root, dirs, files in os.walk(path):
         dirs.sort()
-        for name in sorted(files):
-            if not name.endswith(".star") or name in _NOT_PER_MOVIE:
-                continue
-            file_path = os.path.join(root, name)
-            item = read_movie_star(file_path)
-            if isinstance(item, Problem) and item.reason == "unreadable" and not _looks_per_movie(
-                    file_path):
-                skipped += 1
-                continue
-            _add(dataset, item)
+        jobs += [(os.path.join(root, name), None) for name in sorted(files)
+                 if name.endswith(".star") and name not in _NOT_PER_MOVIE]
+    for (file_path, _), item in zip(jobs, read_movie_stars(jobs), strict=True):
+        if isinstance(item, Problem) and item.reason == "unreadable" and not _looks_per_movie(
+                file_path):
+            skipped += 1
+            continue
+        _add(dataset, item)
     if skipped:
         dataset.notes.append(f"{skipped} STAR file(s) in {path} are not per-movie motion files "
                              "and were skipped")
@@ -244,41 +295,41 @@ class _MetadataResolver:
     """Finds the per-movie STAR a micrographs table points to.
 
     The paths are relative to the RELION project directory, which is usually two levels above
-    the job directory, but results get copied around; the first rule that works is reused.
+    the job directory, but results get copied around. The first rule that finds a file (a base
+    directory, and how many leading path components to drop) is reused for every row without
+    touching the file system; a row whose file the rule misses is searched for again.
     """
 
     def __init__(self, star_path: Path) -> None:
-        star_dir = star_path.resolve().parent
-        self.bases = [Path.cwd(), star_dir.parent.parent, star_dir.parent, star_dir]
+        star_dir = str(star_path.resolve().parent)
+        parent = os.path.dirname(star_dir)
+        self.bases = [os.getcwd(), os.path.dirname(parent), parent, star_dir]
         self.star_dir = star_dir
-        self.rule: tuple[Path, int] | None = None
-
-    def _candidates(self, recorded: str):
-        parts = Path(recorded).parts
-        for base in self.bases:
-            yield base, 0
-        for strip in range(1, len(parts)):
-            yield self.star_dir, strip
+        self.rule: tuple[str, int] | None = None
 
     @staticmethod
-    def _apply(rule: tuple[Path, int], recorded: str) -> Path:
+    def _apply(rule: tuple[str, int], recorded: str) -> str:
         base, strip = rule
-        parts = Path(recorded).parts
-        return base.joinpath(*parts[strip:]) if strip else base / recorded
+        if strip:
+            recorded = "/".join(recorded.split("/")[strip:])
+        return os.path.join(base, recorded)
 
-    def resolve(self, recorded: str) -> Path:
-        if Path(recorded).is_absolute():
-            return Path(recorded)
-        if self.rule is not None:
-            candidate = self._apply(self.rule, recorded)
-            if candidate.is_file():
-                return candidate
-        for rule in self._candidates(recorded):
+    def search(self, recorded: str) -> str | None:
+        rules = [(base, 0) for base in self.bases]
+        rules += [(self.star_dir, strip) for strip in range(1, recorded.count("/") + 1)]
+        for rule in rules:
             candidate = self._apply(rule, recorded)
-            if candidate.is_file():
+            if os.path.isfile(candidate):
                 self.rule = rule
                 return candidate
-        return self._apply(self.rule or (self.bases[1], 0), recorded)
+        return None
+
+    def resolve(self, recorded: str) -> str:
+        if os.path.isabs(recorded):
+            return recorded
+        if self.rule is None:
+            return self.search(recorded) or self._apply((self.bases[1], 0), recorded)
+        return self._apply(self.rule, recorded)
 
 
 def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document]:
@@ -351,11 +402,16 @@ def read_micrographs_star(path: Path) -> TrajectorySet:
     dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
     row_keys: list[str] = []
     movie_names: list[str | None] = []
-    for row in rows:
-        recorded = gemmi.cif.as_string(row[meta_col])
-        fallback = gemmi.cif.as_string(row[movie_col if movie_col is not None else
-                                           (name_col if name_col is not None else meta_col)])
-        item = read_movie_star(resolver.resolve(recorded), fallback_name=fallback)
+    fallback_col = movie_col if movie_col is not None else (
+        name_col if name_col is not None else meta_col)
+    recorded = [gemmi.cif.as_string(row[meta_col]) for row in rows]
+    jobs = [(resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
+            for path, row in zip(recorded, rows, strict=True)]
+    for i, item in enumerate(read_movie_stars(jobs)):
+        if isinstance(item, Problem) and item.reason == "missing_metadata":
+            found = resolver.search(recorded[i])
+            if found is not None:
+                item = read_movie_star(found, jobs[i][1])
         _add(dataset, item)
         row_keys.append(item.key)
         movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
@@ -388,11 +444,12 @@ def read_tilt_series_star(path: Path) -> TrajectorySet:
     dataset = TrajectorySet(path=str(path), format="relion corrected_tilt_series.star")
     missing = []
     for recorded in column:
-        series_path = resolver.resolve(gemmi.cif.as_string(recorded))
-        if not series_path.is_file():
-            missing.append(str(series_path))
+        name = gemmi.cif.as_string(recorded)
+        series_path = resolver.search(name)
+        if series_path is None:
+            missing.append(resolver.resolve(name))
             continue
-        series = read_micrographs_star(series_path)
+        series = read_micrographs_star(Path(series_path))
         dataset.trajectories.extend(series.trajectories)
         dataset.problems.extend(series.problems)
     if missing:

@@ -77,8 +77,11 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
             + _loop("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], rows))
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _quoted(value: str) -> str:
-    return f'"{value}"' if (not value or any(c.isspace() for c in value)) else value
+    return f'"{value}"' if (not value or _WHITESPACE.search(value)) else value
 
 
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,

@@ -23,6 +23,14 @@ def write_csv(path: str | Path, rows: list[Row]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([format_value(getattr(row, column)) for column in CSV_COLUMNS])
+    columns = []
+    for column in CSV_COLUMNS:
+        values = [getattr(row, column) for row in rows]
+        if values and isinstance(values[0], float):
+            columns.append(["" if v != v else format(v, ".17g") for v in values])
+        elif values and isinstance(values[0], str):
+            columns.append(values)
+        else:
+            columns.append([format_value(v) for v in values])
+    writer.writerows(zip(*columns, strict=True))
     write_text(path, buffer.getvalue())
