@@ -104,18 +104,6 @@ class Results:
     fitted: list[np.ndarray] = field(default_factory=list)
     """The secondary after the fit actually used, (K, 2) per pair, when requested."""
 
-    @property
-    def rmse_A(self) -> np.ndarray:
-        return self._in_angstrom(self.rmse_px)
-
-    @property
-    def max_error_A(self) -> np.ndarray:
-        return self._in_angstrom(self.max_error_px)
-
-    pixel_size: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    def _in_angstrom(self, values: np.ndarray) -> np.ndarray:
-        return values * self.pixel_size
 
 
 @dataclass(frozen=True)
@@ -158,17 +146,6 @@ class ConventionEstimate:
 
 def _counts(mask: np.ndarray) -> np.ndarray:
     return mask.sum(axis=1).astype(np.float64)
-
-
-def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean over frames of (N, 2, F) values -> (N, 2, 1)."""
-    m = mask[:, None, :]
-    total = np.where(m, values, 0.0).sum(axis=2, keepdims=True)
-    return total / np.maximum(_counts(mask), 1)[:, None, None]
-
-
-def _centred(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask[:, None, :], values - _masked_mean(values, mask), 0.0)
 
 
 def axis_ranges(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -340,8 +317,7 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
     return Results(corr=corr, corr_x=per_axis[:, 0], corr_y=per_axis[:, 1], rmse_px=rmse,
                    max_error_px=max_error, range_ref_px=ref_ranges.max(axis=1),
                    range_sec_px=sec_ranges.max(axis=1), frames=batch.mask.sum(axis=1),
-                   rotation_deg=rotation, accepted=accepted, reason=reason, fitted=fitted,
-                   pixel_size=pixel_size)
+                   rotation_deg=rotation, accepted=accepted, reason=reason, fitted=fitted)
 
 
 # --------------------------------------------------------------------------- xmipp
@@ -416,4 +392,4 @@ def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = Fals
                    range_ref_px=axis_ranges(batch.ref, batch.mask).max(axis=1),
                    range_sec_px=axis_ranges(batch.sec, batch.mask).max(axis=1),
                    frames=_counts(batch.mask).astype(np.int64), rotation_deg=np.full(n, np.nan),
-                   accepted=accepted, reason=reason, fitted=fitted, pixel_size=batch.pixel_size)
+                   accepted=accepted, reason=reason, fitted=fitted)
