@@ -22,8 +22,10 @@ import numpy as np
 
 from motioncons.consensus import Batch, Thresholds, compare
 from motioncons.formats.relion import read_movie_star
-from motioncons.pipeline import CHUNK, Options, run
+from motioncons.pipeline import Options, run
 from motioncons.simulate import SimulationConfig, simulate_movies, write_simulation
+
+CHUNK = 8192
 
 
 def _rate(count: int, seconds: float) -> float:

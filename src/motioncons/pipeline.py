@@ -32,7 +32,6 @@ from .outputs.table import write_csv
 from .records import Row, RunResult
 from .trajectory import Trajectory, TrajectorySet
 
-CHUNK = 8192
 PIXEL_SIZE_TOLERANCE = 0.01
 
 
@@ -110,18 +109,15 @@ def make_batch(valid: list[_Valid]) -> Batch:
                               [v.pixel_size for v in valid])
 
 
-def decide(valid: list[_Valid], options: Options, convention: str) -> list[Row]:
-    """Decide the comparable pairs, in chunks sorted by length (little padding, bounded memory)."""
-    rows: list[Row | None] = [None] * len(valid)
-    order = sorted(range(len(valid)), key=lambda i: valid[i].samples.frames.size)
-    for start in range(0, len(order), CHUNK):
-        index = order[start: start + CHUNK]
-        chunk = [valid[i] for i in index]
-        results = compare(make_batch(chunk), options.thresholds, options.fit, convention,
-                          keep_fitted=options.keep_trajectories)
-        for j, i in enumerate(index):
-            rows[i] = _row(valid[i], results, j, options, convention)
-    return [r for r in rows if r is not None]
+def decide(valid: list[_Valid], options: Options, convention: str,
+           batch: Batch | None = None) -> list[Row]:
+    """Decide the comparable pairs (`batch`, if given, must hold exactly them, in order)."""
+    if not valid:
+        return []
+    batch = batch if batch is not None else make_batch(valid)
+    results = compare(batch, options.thresholds, options.fit, convention,
+                      keep_fitted=options.keep_trajectories)
+    return [_row(item, results, j, options, convention) for j, item in enumerate(valid)]
 
 
 def _row(item: _Valid, results: Results, j: int, options: Options, convention: str) -> Row:
@@ -233,11 +229,11 @@ def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Option
     _check_magnitude_criteria(valid, options)
     estimate = None
     convention = "identity"
+    batch = make_batch(valid)
     if options.fit != "xmipp":
-        estimate = estimate_convention(make_batch(valid), options.thresholds.min_range,
-                                       options.convention)
+        estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
         convention = estimate.name
-    rows = decide(valid, options, convention) + invalid
+    rows = decide(valid, options, convention, batch) + invalid
     order = {pair.key: i for i, pair in enumerate(matching.pairs)}
     rows.sort(key=lambda r: order[r.movie])
     warnings = [*(estimate.warnings if estimate else []), *_pixel_size_warnings(valid)]
