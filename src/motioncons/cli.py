@@ -19,7 +19,7 @@ from .errors import MotionconsError
 from .formats import read_input
 from .pipeline import Options, run
 from .records import RunResult
-from .simulate import FAILURES, SimulationConfig, write_simulation
+from .simulate import FAILURES, SimulationConfig, stream_simulation, write_simulation
 
 
 def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _add_consensus_options(p_run)
 
+    p_watch = sub.add_parser("watch", help="decide movies as results arrive, until both inputs "
+                                           "are closed")
+    p_watch.add_argument("reference")
+    p_watch.add_argument("secondary")
+    p_watch.add_argument("-o", "--out", required=True)
+    p_watch.add_argument("-q", "--quiet", action="store_true")
+    _add_consensus_options(p_watch)
+    p_watch.add_argument("--interval", type=float, default=10.0, metavar="S",
+                         help="seconds between polls (default 10)")
+    p_watch.add_argument("--settle", type=float, default=60.0, metavar="S",
+                         help="a result unreadable for this long is discarded as unreadable "
+                              "(default 60)")
+    p_watch.add_argument("--until-idle", type=float, default=None, metavar="S",
+                         help="treat the inputs as closed after S seconds without new results")
+    p_watch.add_argument("--stop-file", default=None, metavar="PATH",
+                         help="treat the inputs as closed once this file exists")
+    p_watch.add_argument("--freeze-after", type=int, default=20, metavar="N",
+                         help="moving movies needed before the convention is frozen (default 20)")
+
+    sub.add_parser("relion-external", add_help=False,
+                   help="run as a RELION External job (see README)")
+
     p_inspect = sub.add_parser("inspect", help="say what a path contains")
     p_inspect.add_argument("path")
     p_inspect.add_argument("--pixel-size", type=float, default=None)
@@ -92,6 +114,14 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
                         help="apply this axis convention to every secondary trajectory")
     parser.add_argument("--reference-first-frame", type=int, default=1,
                         help="RELION first_frame_sum of the reference (earlier frames -9999)")
+    parser.add_argument("--stream", action="store_true",
+                        help="write the results over time, as aligners do during a session")
+    parser.add_argument("--rate", type=float, default=50.0,
+                        help="--stream: reference results per second (default 50)")
+    parser.add_argument("--lag", type=float, default=2.0,
+                        help="--stream: seconds the secondary lags behind (default 2)")
+    parser.add_argument("--extra-reference", type=float, default=0.0,
+                        help="--stream: fraction of movies with no secondary result")
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -129,6 +159,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run(args.reference, args.secondary, args.out, _options(args))
     if not args.quiet:
         print(format_summary(result, Path(args.out), time.perf_counter() - start))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .stream import Watcher, WatchOptions
+
+    watch = WatchOptions(interval=args.interval, settle=args.settle, until_idle=args.until_idle,
+                         stop_file=args.stop_file, freeze_after=args.freeze_after)
+    watcher = Watcher(args.reference, args.secondary, args.out, _options(args), watch)
+    start = time.perf_counter()
+
+    def progress(report) -> None:
+        if not args.quiet and (report.decided or report.new_results):
+            print(f"[{time.perf_counter() - start:8.1f} s] {report.new_results} new result(s), "
+                  f"{report.decided} decided, {watcher.state.count()} in total", flush=True)
+
+    try:
+        report = watcher.run(progress)
+        rows = watcher.state.rows()
+    finally:
+        watcher.close()
+    if not args.quiet:
+        state = ("finished: both inputs closed" if report.finished
+                 else "stopped; run again to resume")
+        print(f"motioncons watch {state}; {len(rows)} movies decided "
+              f"({sum(r.accepted for r in rows)} accepted); outputs in {args.out}/")
     return 0
 
 
@@ -174,6 +230,13 @@ def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:
+        if args.stream:
+            info = stream_simulation(args.out, _simulation_config(args), rate=args.rate,
+                                     lag=args.lag, extra_reference=args.extra_reference,
+                                     seed=args.seed)
+            print(f"streamed {info['movies']} movies: reference {info['reference']}, secondary "
+                  f"{info['secondary']} ({info['secondary_missing']} without a secondary)")
+            return 0
         info = write_simulation(args.out, _simulation_config(args))
     except ValueError as exc:
         raise MotionconsError(str(exc)) from exc
@@ -201,10 +264,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "simulate": cmd_simulate, "demo": cmd_demo}
+COMMANDS = {"run": cmd_run, "watch": cmd_watch, "inspect": cmd_inspect,
+            "simulate": cmd_simulate, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["relion-external"]:
+        from .integrations.relion_external import run_job
+
+        return run_job(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

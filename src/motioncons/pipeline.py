@@ -24,6 +24,7 @@ from .consensus import (
 )
 from .errors import MotionconsError, UsageError
 from .formats import read_input
+from .formats.relion import RelionMicrographTable
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, pair_sets
 from .outputs.relion_star import write_relion_subsets
@@ -183,9 +184,16 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "gemmi": gemmi.__version__}
 
 
-def build_summary(reference: TrajectorySet, secondary: TrajectorySet, matching: Matching,
-                  rows: list[Row], options: Options, estimate: ConventionEstimate | None,
+def input_summaries(reference: TrajectorySet, secondary: TrajectorySet) -> dict[str, object]:
+    return {"reference": _input_summary(reference), "secondary": _input_summary(secondary)}
+
+
+def build_summary(inputs: dict[str, object], only_in_reference: list[str],
+                  only_in_secondary: list[str], duplicates: list[str], rows: list[Row],
+                  options: Options, estimate: ConventionEstimate | None,
                   warnings: list[str]) -> dict[str, object]:
+    """Everything `summary.json` says; deterministic for the same decisions (no timings)."""
+    only_in_reference, only_in_secondary = sorted(only_in_reference), sorted(only_in_secondary)
     reasons: dict[str, int] = {}
     for row in rows:
         reasons[row.reason] = reasons.get(row.reason, 0) + 1
@@ -198,22 +206,21 @@ def build_summary(reference: TrajectorySet, secondary: TrajectorySet, matching: 
                        "max_rmse_A": t.max_rmse_A, "max_error_A": t.max_error_A,
                        "fit": options.fit, "convention": options.convention,
                        "pixel_size_A": options.pixel_size},
-        "inputs": {"reference": _input_summary(reference),
-                   "secondary": _input_summary(secondary)},
+        "inputs": inputs,
         "counts": {"paired": len(rows),
                    "accepted": sum(1 for r in rows if r.accepted),
                    "discarded": sum(1 for r in rows if not r.accepted),
-                   "only_in_reference": len(matching.only_in_reference),
-                   "only_in_secondary": len(matching.only_in_secondary),
+                   "only_in_reference": len(only_in_reference),
+                   "only_in_secondary": len(only_in_secondary),
                    "invalid": invalid,
-                   "duplicates": len(matching.duplicates)},
+                   "duplicates": len(duplicates)},
         "reasons": {code: reasons[code] for code in REASONS if code in reasons},
         "reason_meanings": {code: REASONS[code] for code in REASONS if code in reasons},
         "convention": estimate.as_dict() if estimate else None,
         "warnings": warnings,
-        "only_in_reference": matching.only_in_reference,
-        "only_in_secondary": matching.only_in_secondary,
-        "duplicates": matching.duplicates,
+        "only_in_reference": only_in_reference,
+        "only_in_secondary": only_in_secondary,
+        "duplicates": duplicates,
         "versions": versions(),
     }
 
@@ -233,9 +240,7 @@ def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Option
     if options.fit != "xmipp":
         estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
         convention = estimate.name
-    rows = decide(valid, options, convention, batch) + invalid
-    order = {pair.key: i for i, pair in enumerate(matching.pairs)}
-    rows.sort(key=lambda r: order[r.movie])
+    rows = sorted(decide(valid, options, convention, batch) + invalid, key=lambda r: r.movie)
     warnings = [*(estimate.warnings if estimate else []), *_pixel_size_warnings(valid)]
     for dataset in (reference, secondary):
         warnings += dataset.notes
@@ -262,16 +267,17 @@ def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str
             f"{len(secondary.keys())} movies, e.g. {', '.join(sec_keys) or 'none'})")
 
 
-def write_outputs(out_dir: Path, reference: TrajectorySet, rows: list[Row],
-                  summary: dict[str, object]) -> list[str]:
+def write_outputs(out_dir: Path, reference_format: str, table: RelionMicrographTable | None,
+                  rows: list[Row], summary: dict[str, object]) -> list[str]:
+    """Write every output atomically; rows go out sorted by movie key in every mode."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    rows = sorted(rows, key=lambda r: r.movie)
     write_csv(out_dir / "consensus.csv", rows)
     written = ["consensus.csv"]
-    if reference.format.startswith("relion"):
+    if reference_format.startswith("relion"):
         decided = {row.movie: row for row in rows}
         movie_names = {row.movie: row.movie_name for row in rows if row.movie_name}
-        written += write_relion_subsets(out_dir, reference.micrograph_table, decided,
-                                        movie_names)
+        written += write_relion_subsets(out_dir, table, decided, movie_names)
     summary["outputs"] = [*written, "summary.json"]
     write_summary(out_dir / "summary.json", summary)
     return summary["outputs"]  # type: ignore[return-value]
@@ -284,6 +290,9 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     reference = read_input(reference_path, options.pixel_size)
     secondary = read_input(secondary_path, options.pixel_size)
     matching, rows, estimate, warnings = evaluate(reference, secondary, options)
-    summary = build_summary(reference, secondary, matching, rows, options, estimate, warnings)
-    outputs = write_outputs(Path(out_dir), reference, rows, summary)
+    summary = build_summary(input_summaries(reference, secondary), matching.only_in_reference,
+                            matching.only_in_secondary, matching.duplicates, rows, options,
+                            estimate, warnings)
+    outputs = write_outputs(Path(out_dir), reference.format, reference.micrograph_table, rows,
+                            summary)
     return RunResult(rows, summary, warnings, outputs)

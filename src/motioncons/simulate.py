@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,6 +218,74 @@ def write_relion_job(project: Path, job: str, names: list[str], per_movie: list[
                _micrographs_star(job, names, per_movie, pixel_size, version, first_frame))
     (job_dir / "RELION_JOB_EXIT_SUCCESS").touch()
     return job_dir
+
+
+def stream_simulation(out: str | Path, config: SimulationConfig, rate: float = 50.0,
+                      lag: float = 2.0, extra_reference: float = 0.0, pieces: float = 0.1,
+                      table_every: int = 25, seed: int = 0) -> dict[str, object]:
+    """Write the two jobs over time, as two aligners would during a session.
+
+    Reference results appear in random order at `rate` movies/s; each secondary result follows
+    its reference `lag` seconds later (give or take half of it); a fraction `pieces` of the
+    files is written in two parts with a pause between them; each job's
+    ``corrected_micrographs.star`` is rewritten in place (not atomically, as RELION does) every
+    `table_every` movies; a fraction `extra_reference` of the movies never gets a secondary
+    result. Each job ends with ``RELION_JOB_EXIT_SUCCESS``.
+    """
+    rng = np.random.default_rng(seed)
+    project = Path(out)
+    movies = simulate_movies(config)
+    names = [m.name for m in movies]
+    jobs = {"reference": project / REFERENCE_JOB, "secondary": project / SECONDARY_JOB}
+    for job in jobs.values():
+        (job / "Movies").mkdir(parents=True, exist_ok=True)
+    write_text(project / "ground_truth.csv", ground_truth_csv(movies))
+    skipped = set(rng.choice(len(movies), size=round(extra_reference * len(movies)),
+                             replace=False).tolist())
+    start = time.monotonic()
+    events = []
+    for slot, index in enumerate(rng.permutation(len(movies))):
+        at = slot / rate
+        events.append((at, "reference", int(index)))
+        if int(index) not in skipped:
+            events.append((at + lag * rng.uniform(0.5, 1.5), "secondary", int(index)))
+    events.sort()
+    done: dict[str, list[int]] = {"reference": [], "secondary": []}
+    for at, side, index in events:
+        delay = start + at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        movie = movies[index]
+        shifts = movie.reference if side == "reference" else movie.secondary
+        version = "# version 30001" if side == "reference" else "# version 50001"
+        text = _movie_star(movie.name, shifts, config.pixel_size, 1, version, None)
+        stem = movie.name.rsplit(".", 1)[0].replace(".", "_")
+        with open(jobs[side] / f"{stem}.star", "w") as handle:
+            if rng.random() < pieces:
+                handle.write(text[: len(text) // 2])
+                handle.flush()
+                time.sleep(0.05)
+            handle.write(text[len(text) // 2:] if handle.tell() else text)
+        done[side].append(index)
+        if len(done[side]) % table_every == 0:
+            _write_table_in_place(jobs[side], side, done[side], movies, config)
+    for side, job in jobs.items():
+        _write_table_in_place(job, side, done[side], movies, config)
+        (job / "RELION_JOB_EXIT_SUCCESS").touch()
+    return {"project": str(project), "reference": str(jobs["reference"]),
+            "secondary": str(jobs["secondary"]), "movies": len(names),
+            "secondary_missing": len(skipped)}
+
+
+def _write_table_in_place(job: Path, side: str, indices: list[int],
+                          movies: list[SimulatedMovie], config: SimulationConfig) -> None:
+    chosen = [movies[i] for i in sorted(indices)]
+    job_name = REFERENCE_JOB if side == "reference" else SECONDARY_JOB
+    text = _micrographs_star(job_name, [m.name for m in chosen],
+                             [m.reference if side == "reference" else m.secondary
+                              for m in chosen], config.pixel_size,
+                             "# version 30001", 1)
+    (job / "corrected_micrographs.star").write_text(text)
 
 
 def ground_truth_csv(movies: list[SimulatedMovie]) -> str:

@@ -388,8 +388,12 @@ def _optics(doc: gemmi.cif.Document) -> dict[str, list[str]]:
     return {}
 
 
-def read_micrographs_star(path: Path) -> TrajectorySet:
-    """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie."""
+def read_micrographs_star(path: Path, read_movies: bool = True) -> TrajectorySet:
+    """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie.
+
+    With ``read_movies=False`` only the table is parsed (the keys then come from the names it
+    records), for callers that read the per-movie files themselves.
+    """
     text, doc = _parse_star(path)
     block, loop = _micrographs_loop(doc, path)
     block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
@@ -404,6 +408,14 @@ def read_micrographs_star(path: Path) -> TrajectorySet:
     movie_names: list[str | None] = []
     fallback_col = movie_col if movie_col is not None else (
         name_col if name_col is not None else meta_col)
+    if not rows:
+        raise InputError(path, "the micrographs table is empty")
+    if not read_movies:
+        keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
+        dataset.micrograph_table = RelionMicrographTable(
+            str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
+            [None] * len(rows), _optics(doc))
+        return dataset
     recorded = [gemmi.cif.as_string(row[meta_col]) for row in rows]
     jobs = [(resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
             for path, row in zip(recorded, rows, strict=True)]
@@ -415,8 +427,6 @@ def read_micrographs_star(path: Path) -> TrajectorySet:
         _add(dataset, item)
         row_keys.append(item.key)
         movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
-    if not rows:
-        raise InputError(path, "the micrographs table is empty")
     dataset.micrograph_table = RelionMicrographTable(
         path=str(path),
         preamble=_preamble(text, block_name, path),

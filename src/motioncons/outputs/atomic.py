@@ -8,6 +8,15 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()
+
+
 def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
@@ -18,6 +27,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                          dir=target.parent)
     try:
+        os.chmod(temporary, _MODE)  # mkstemp makes private files; outputs are ordinary ones
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()

@@ -1,0 +1,1 @@
+"""Integrations with other programs (RELION External job, ...)."""

@@ -1,0 +1,151 @@
+"""RELION External job: ``motioncons relion-external --o External/jobNNN/ --in_mics R --in_mics2 S``
+
+RELION's contract (``shared/reference/anchors_ecosystem.md`` §3): the job runs from the project
+directory; extra options arrive as ``--<label> <value>`` pairs; ``--j`` and
+``--pipeline_control`` are always accepted; on success the job writes ``RELION_OUTPUT_NODES.star``
+in the dialect of the project's RELION version and then ``RELION_JOB_EXIT_SUCCESS``; on failure
+``RELION_JOB_EXIT_FAILURE`` with the reason in ``run.err``; ``RELION_JOB_ABORT_NOW`` aborts.
+
+In a Scheme the job is re-run in ``continue`` mode in the same directory: every run is one pass
+of the streaming engine over what exists now, so it only decides new movies, is idempotent, and
+succeeds when there is nothing new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..consensus import CONVENTION_NAMES, FITS, Thresholds
+from ..errors import MotionconsError
+from ..outputs.atomic import write_text
+from ..pipeline import Options
+from ..stream import Watcher, WatchOptions
+
+SUCCESS = "RELION_JOB_EXIT_SUCCESS"
+FAILURE = "RELION_JOB_EXIT_FAILURE"
+ABORTED = "RELION_JOB_EXIT_ABORTED"
+ABORT_NOW = "RELION_JOB_ABORT_NOW"
+NODES = "RELION_OUTPUT_NODES.star"
+OUTPUT_FILES = ("accepted_micrographs.star", "discarded_micrographs.star")
+
+# Node type of a micrographs STAR per RELION release (pipeline_jobs.h at each tag).
+_NODE_TYPES = {"3.1": "1", "4.0": "MicrographsData.star.relion",
+               "5.0": "MicrographGroupMetadata.star.relion"}
+
+
+class Aborted(Exception):
+    pass
+
+
+def relion_version(project: Path) -> str:
+    """``3.1``, ``4.0`` or ``5.0`` from the project's ``default_pipeline.star`` (5.0 if absent)."""
+    path = project / "default_pipeline.star"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "5.0"
+    if "# version 50001" in text:
+        return "5.0"
+    if "_rlnPipeLineNodeTypeLabel" in text:
+        return "4.0"
+    return "3.1"
+
+
+def output_nodes(job_dir: str, version: str) -> str:
+    names = [f"{job_dir.rstrip('/')}/{name}" for name in OUTPUT_FILES]
+    node_type = _NODE_TYPES[version]
+    if version == "3.1":
+        header = "data_output_nodes\nloop_\n_rlnPipeLineNodeName #1\n_rlnPipeLineNodeType #2\n"
+        return header + "".join(f"{n} {node_type}\n" for n in names)
+    if version == "4.0":
+        header = ("# version 30001\n\ndata_output_nodes\n\nloop_\n_rlnPipeLineNodeName #1\n"
+                  "_rlnPipeLineNodeTypeLabel #2\n")
+        return header + "".join(f"{n} {node_type}\n" for n in names) + "\n"
+    header = ("# version 50001\n\ndata_output_nodes\n\nloop_\n_rlnPipeLineNodeName #1\n"
+              "_rlnPipeLineNodeTypeLabel #2\n_rlnPipeLineNodeTypeLabelDepth #3\n")
+    return header + "".join(f"{n} {node_type} 1\n" for n in names) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="motioncons relion-external",
+        description="Movie alignment consensus as a RELION External job.")
+    parser.add_argument("--o", required=True, help="the job directory, e.g. External/job012/")
+    parser.add_argument("--in_mics", required=True,
+                        help="reference corrected_micrographs.star (its alignment is kept)")
+    parser.add_argument("--in_mics2", required=True,
+                        help="secondary corrected_micrographs.star (give it as a parameter: "
+                             "label in_mics2)")
+    for name, kind, default in (("min_corr", float, 0.75), ("min_range", float, 3.0),
+                                ("max_rmse", float, None), ("max_error", float, None),
+                                ("pixel_size", float, None), ("settle", float, 300.0),
+                                ("freeze_after", int, 20)):
+        parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", type=kind,
+                            default=default, dest=name)
+    parser.add_argument("--fit", choices=FITS, default="offset")
+    parser.add_argument("--convention", choices=("auto", *CONVENTION_NAMES), default="auto")
+    parser.add_argument("--j", type=int, default=1, help="accepted and ignored (RELION threads)")
+    parser.add_argument("--pipeline_control", default=None, help="accepted and ignored")
+    return parser
+
+
+def _stderr_is(path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stderr.fileno()), os.stat(path))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def run_job(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    job = Path(args.o)
+    job.mkdir(parents=True, exist_ok=True)
+    for marker in (SUCCESS, FAILURE, ABORTED):
+        (job / marker).unlink(missing_ok=True)
+
+    def check_abort() -> None:
+        if (job / ABORT_NOW).exists():
+            raise Aborted
+
+    try:
+        check_abort()
+        options = Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
+                                                args.max_error),
+                          fit=args.fit, convention=args.convention, pixel_size=args.pixel_size)
+        watcher = Watcher(args.in_mics, args.in_mics2, job, options,
+                          WatchOptions(interval=0.0, settle=args.settle,
+                                       freeze_after=args.freeze_after))
+        try:
+            report = watcher.poll()
+            check_abort()
+            rows = watcher.state.count()
+        finally:
+            watcher.close()
+        for name in OUTPUT_FILES:
+            if not (job / name).exists():
+                raise MotionconsError(f"{args.in_mics}: no reference micrographs table to subset "
+                                      f"yet, so {name} cannot be written")
+        version = relion_version(Path.cwd())
+        write_text(job / NODES, output_nodes(args.o, version))
+        print(f"motioncons: {report.decided} new decision(s), {rows} in total; "
+              f"{'inputs closed' if report.finished else 'inputs still open'}; "
+              f"RELION {version} output nodes written")
+        check_abort()
+        (job / SUCCESS).touch()
+        return 0
+    except Aborted:
+        (job / ABORT_NOW).unlink(missing_ok=True)
+        (job / ABORTED).touch()
+        print("motioncons: aborted on request (RELION_JOB_ABORT_NOW)", file=sys.stderr)
+        return 1
+    except (MotionconsError, OSError) as exc:
+        message = f"motioncons: error: {exc}"
+        print(message, file=sys.stderr)
+        if not _stderr_is(job / "run.err"):
+            with open(job / "run.err", "a") as handle:
+                handle.write(message + "\n")
+        (job / FAILURE).touch()
+        return 1

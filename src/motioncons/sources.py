@@ -1,0 +1,202 @@
+"""Inputs that grow: each poll says which result files are new or changed since the last one.
+
+A file's identity is a token (size and modification time for per-movie files, a content hash
+for a movie's rows in a table), so a file rewritten by a re-run aligner is seen again while an
+untouched one is never parsed twice. Listing the directory on every poll is unavoidable; parsing
+is only done for what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .formats import read_input
+from .formats.relion import (
+    _NOT_PER_MOVIE,
+    MICROGRAPHS_STAR,
+    RelionMicrographTable,
+    read_micrographs_star,
+    read_movie_star,
+)
+from .trajectory import Problem, Trajectory
+
+RELION_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
+
+
+@dataclass(frozen=True)
+class Change:
+    source: str
+    """The file (or, for tables, ``file#movie``) the item comes from."""
+    token: str
+
+
+class Source:
+    format = ""
+
+    def poll(self) -> list[Change]:
+        raise NotImplementedError
+
+    def read(self, change: Change) -> Trajectory | Problem:
+        raise NotImplementedError
+
+    def closed(self) -> bool:
+        """The program that writes this input has said it is done."""
+        return False
+
+    def table(self) -> RelionMicrographTable | None:
+        return None
+
+    def listed(self) -> list[Problem]:
+        """Movies the input's index lists whose result file was never seen (at close)."""
+        return []
+
+    def forget(self, source: str) -> None:
+        """Poll this file again next time, even if unchanged (it was incomplete)."""
+
+
+class RelionJobSource(Source):
+    """A RELION MotionCorr job directory (or any directory) of per-movie STAR files."""
+
+    format = "relion job directory (polled)"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = str(directory.resolve())
+        self.known: dict[str, str] = {}
+        self._table: RelionMicrographTable | None = None
+        self._table_token: str | None = None
+
+    def remember(self, source: str, token: str) -> None:
+        self.known[source] = token
+
+    def forget(self, source: str) -> None:
+        self.known.pop(source, None)
+
+    def _scan(self, directory: str) -> Iterator[os.DirEntry]:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._scan(entry.path)
+            elif entry.name.endswith(".star") and entry.name not in _NOT_PER_MOVIE:
+                yield entry
+
+    def poll(self) -> list[Change]:
+        changes = []
+        for entry in self._scan(self.directory):
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            token = f"{stat.st_size}:{stat.st_mtime_ns}"
+            if self.known.get(entry.path) != token:
+                changes.append(Change(entry.path, token))
+        return changes
+
+    def read(self, change: Change) -> Trajectory | Problem:
+        return read_movie_star(change.source)
+
+    def closed(self) -> bool:
+        return os.path.exists(os.path.join(self.directory, RELION_SUCCESS))
+
+    def table(self) -> RelionMicrographTable | None:
+        """The job's micrographs table, re-read only when it changed; None while unreadable."""
+        path = os.path.join(self.directory, MICROGRAPHS_STAR)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return self._table
+        token = f"{stat.st_size}:{stat.st_mtime_ns}"
+        if token != self._table_token:
+            try:
+                dataset = read_micrographs_star(Path(path), read_movies=False)
+            except InputError:
+                return self._table  # being rewritten: keep the last complete one
+            self._table, self._table_token = dataset.micrograph_table, token
+        return self._table
+
+    def listed(self) -> list[Problem]:
+        table = self.table()
+        if table is None:
+            return []
+        return [listed_problem(key, table.path) for key in table.row_keys]
+
+
+class TableSource(Source):
+    """A CSV/TSV table, re-read when the file changes; a movie changes when its rows do."""
+
+    format = "table (polled)"
+
+    def __init__(self, path: Path, pixel_size: float | None) -> None:
+        self.path = path
+        self.pixel_size = pixel_size
+        self.known: dict[str, str] = {}
+        self.items: dict[str, Trajectory | Problem] = {}
+        self._file_token: str | None = None
+
+    def remember(self, source: str, token: str) -> None:
+        self.known[source] = token
+
+    def forget(self, source: str) -> None:
+        self.known.pop(source, None)
+
+    def poll(self) -> list[Change]:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return []
+        token = f"{stat.st_size}:{stat.st_mtime_ns}"
+        if token != self._file_token:
+            try:
+                dataset = read_input(self.path, self.pixel_size)
+            except InputError:
+                return []  # empty or being written
+            self._file_token = token
+            self.items = {}
+            for item in [*dataset.trajectories, *dataset.problems]:
+                self.items[f"{self.path}#{item.movie_name}"] = item
+        changes = []
+        for source, item in self.items.items():
+            digest = _digest(item)
+            if self.known.get(source) != digest:
+                changes.append(Change(source, digest))
+        return changes
+
+    def read(self, change: Change) -> Trajectory | Problem:
+        return self.items[change.source]
+
+
+def listed_problem(key: str, index: str) -> Problem:
+    """A movie that an input's index lists but whose result file never appeared."""
+    return Problem(key, key, index, "missing_metadata",
+                   f"{index}: lists movie {key} but its metadata STAR file was never found")
+
+
+def _digest(item: Trajectory | Problem) -> str:
+    if isinstance(item, Problem):
+        return "problem:" + item.message
+    hasher = hashlib.sha1(item.frames.tobytes())
+    hasher.update(item.shifts.tobytes())
+    hasher.update(repr(item.pixel_size).encode())
+    return hasher.hexdigest()
+
+
+def open_source(path: str | Path, pixel_size: float | None = None) -> Source:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file or directory")
+    if p.is_dir():
+        return RelionJobSource(p)
+    if p.name == MICROGRAPHS_STAR:
+        return RelionJobSource(p.parent)
+    if p.suffix.lower() in (".csv", ".tsv", ".txt"):
+        return TableSource(p, pixel_size)
+    raise InputError(p, "cannot be watched: give a RELION job directory, its "
+                        "corrected_micrographs.star, a directory of per-movie STAR files or a "
+                        "CSV/TSV table")

@@ -1,0 +1,289 @@
+"""Incremental run during data collection (DESIGN §6), on the same pipeline as the batch run.
+
+Each poll lists both inputs, parses only the result files that are new or changed, and decides
+every movie whose two results are complete. Decisions go to an SQLite state file in one
+transaction per poll; the outputs are then rewritten atomically. A result that cannot be parsed
+yet (still being written) is retried on later polls and only declared ``unreadable`` once it has
+stayed so for `settle` seconds. The dataset-level convention is estimated from the first
+`freeze_after` movies that move, frozen and stored; nothing is decided before that. The run ends
+when both inputs are closed and everything is decided. Killing the process at any moment and
+starting it again gives the same final outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .consensus import ConventionEstimate, estimate_convention
+from .errors import MotionconsError
+from .matching import Pair
+from .pipeline import (
+    Options,
+    build_summary,
+    decide,
+    make_batch,
+    split_pairs,
+    write_outputs,
+)
+from .records import Row
+from .sources import Change, Source, listed_problem, open_source
+from .state import STATE_FILE, StateStore
+from .trajectory import Problem, Trajectory
+
+SIDES = ("reference", "secondary")
+# Reasons that may only mean "still being written": retried until the settle time has passed.
+_RETRY_REASONS = ("unreadable",)
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    interval: float = 10.0
+    settle: float = 60.0
+    until_idle: float | None = None
+    stop_file: str | None = None
+    freeze_after: int = 20
+    """Moving movies needed before the convention is estimated and frozen."""
+
+
+@dataclass
+class PollReport:
+    new_results: int
+    decided: int
+    finished: bool
+
+
+def clean_temporary_files(out_dir: Path) -> int:
+    """Remove what an atomic write killed half-way left behind (``.<name>.*.tmp``)."""
+    removed = 0
+    for path in out_dir.glob(".*.tmp"):
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _estimate_from_dict(data: dict) -> ConventionEstimate:
+    return ConventionEstimate(data["applied"], data["estimated"], data["forced"],
+                              data["moving_pairs"], data["votes"], data["scale"], data["note"])
+
+
+class Watcher:
+    def __init__(self, reference: str | Path, secondary: str | Path, out_dir: str | Path,
+                 options: Options | None = None, watch: WatchOptions | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.options = options or Options()
+        self.options.validate()
+        self.watch = watch or WatchOptions()
+        self.clock = clock
+        self.paths = {"reference": str(reference), "secondary": str(secondary)}
+        self.sources: dict[str, Source] = {
+            "reference": open_source(reference, self.options.pixel_size),
+            "secondary": open_source(secondary, self.options.pixel_size)}
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        clean_temporary_files(self.out)
+        self.state = StateStore(self.out / STATE_FILE)
+        self._check_options()
+        for _, rs, rt, ss, st in self.state.sources():
+            self.sources["reference"].remember(rs, rt)
+            self.sources["secondary"].remember(ss, st)
+        self.pending: dict[str, dict[str, tuple[Trajectory | Problem, Change]]] = {
+            side: {} for side in SIDES}
+        self.retry_since: dict[str, float] = self.state.get("retry_since") or {}  # type: ignore
+        stored = self.state.get("convention")
+        self.estimate = _estimate_from_dict(stored) if isinstance(stored, dict) else None
+        self.last_new = clock()
+        self.stop_requested = False
+        self.finished = False
+
+    # ----------------------------------------------------------------- setup
+
+    def _check_options(self) -> None:
+        fingerprint = {"thresholds": asdict(self.options.thresholds), "fit": self.options.fit,
+                       "convention": self.options.convention,
+                       "pixel_size": self.options.pixel_size,
+                       "inputs": [os.path.abspath(p) for p in (self.paths["reference"],
+                                                               self.paths["secondary"])]}
+        stored = self.state.get("options")
+        if stored is None:
+            self.state.put("options", fingerprint)
+        elif stored != fingerprint:
+            raise MotionconsError(
+                f"{self.state.path}: this output directory was made with other inputs or "
+                f"options ({json.dumps(stored)}); use a new output directory")
+
+    # ----------------------------------------------------------------- one poll
+
+    def _collect(self, now: float, final: bool) -> int:
+        new = 0
+        for side in SIDES:
+            source = self.sources[side]
+            for change in source.poll():
+                item = source.read(change)
+                if isinstance(item, Problem) and item.reason in _RETRY_REASONS and not final:
+                    first = self.retry_since.setdefault(change.source, now)
+                    if now - first < self.watch.settle:
+                        continue  # not remembered, so the next poll reads it again
+                self.retry_since.pop(change.source, None)
+                source.remember(change.source, change.token)
+                self.pending[side][item.key] = (item, change)
+                self._load_partner(side, item.key)
+                new += 1
+        return new
+
+    def _load_partner(self, side: str, key: str) -> None:
+        """A result changed after its movie was decided: bring back the other side's result."""
+        other = "secondary" if side == "reference" else "reference"
+        if key in self.pending[other]:
+            return
+        found = self.state.db.execute(
+            f"SELECT {other}_source, {other}_token FROM decisions WHERE key = ?",
+            (key,)).fetchone()
+        if found is None:
+            return
+        change = Change(found[0], found[1])
+        source = self.sources[other]
+        item = listed_problem(key, found[0]) if found[1] == "listed" else source.read(change)
+        self.pending[other][key] = (item, change)
+
+    def _ready(self) -> list[str]:
+        return sorted(k for k in self.pending["reference"] if k in self.pending["secondary"])
+
+    def _freeze(self, pairs: list[Pair], final: bool) -> bool:
+        """Estimate and store the convention once enough movies move; True when frozen."""
+        if self.options.fit == "xmipp" or self.estimate is not None:
+            return True
+        valid, _ = split_pairs(pairs, self.options)
+        estimate = estimate_convention(make_batch(valid), self.options.thresholds.min_range,
+                                       self.options.convention)
+        if not final and self.options.convention == "auto" and \
+                estimate.moving_pairs < self.watch.freeze_after:
+            return False
+        self.estimate = estimate
+        self.state.put("convention", estimate.as_dict())
+        return True
+
+    def _decide(self, final: bool) -> int:
+        keys = self._ready()
+        if not keys:
+            return 0
+        pairs = [Pair(k, self.pending["reference"][k][0], self.pending["secondary"][k][0])
+                 for k in keys]
+        if not self._freeze(pairs, final):
+            return 0
+        convention = self.estimate.name if self.estimate else "identity"
+        valid, invalid = split_pairs(pairs, self.options)
+        rows = decide(valid, self.options, convention) + invalid
+        records = []
+        for row in rows:
+            ref_change = self.pending["reference"].pop(row.movie)[1]
+            sec_change = self.pending["secondary"].pop(row.movie)[1]
+            records.append((row, ref_change.source, ref_change.token, sec_change.source,
+                            sec_change.token))
+        self.state.record(records)
+        return len(records)
+
+    def _closed(self, now: float) -> bool:
+        if self.watch.stop_file and os.path.exists(self.watch.stop_file):
+            return True
+        if self.watch.until_idle is not None and now - self.last_new >= self.watch.until_idle:
+            return True
+        return all(source.closed() for source in self.sources.values())
+
+    def _finalise(self) -> None:
+        """Inputs are closed: movies their indexes list without a result become invalid pairs."""
+        decided = {key for (key,) in self.state.db.execute("SELECT key FROM decisions")}
+        for side in SIDES:
+            for problem in self.sources[side].listed():
+                if problem.key not in decided and problem.key not in self.pending[side]:
+                    self.pending[side][problem.key] = (problem, Change(problem.source, "listed"))
+
+    def poll(self) -> PollReport:
+        now = self.clock()
+        new = self._collect(now, final=False)
+        if new:
+            self.last_new = now
+        decided = self._decide(final=False)
+        finished = False
+        if not new and not self.retry_since and self._closed(now):
+            self._finalise()
+            decided += self._decide(final=True)
+            finished = True
+        self.state.put("retry_since", self.retry_since)
+        if decided or finished or not (self.out / "consensus.csv").exists():
+            self.write_outputs()
+        self.finished = finished
+        return PollReport(new, decided, finished)
+
+    # ----------------------------------------------------------------- outputs
+
+    def summary(self, rows: list[Row]) -> dict[str, object]:
+        only = {side: sorted(k for k in self.pending[side]
+                             if k not in self.pending["secondary" if side == "reference"
+                                                      else "reference"]) for side in SIDES}
+        warnings = list(self.estimate.warnings) if self.estimate else []
+        if self.options.fit != "xmipp" and self.estimate is None and not self.finished:
+            warnings.append(f"waiting for {self.watch.freeze_after} moving movies before the "
+                            "convention is frozen and movies are decided")
+        if only["reference"] or only["secondary"]:
+            warnings.append(f"{len(only['reference'])} movie(s) only in the reference, "
+                            f"{len(only['secondary'])} only in the secondary so far")
+        inputs = {side: {"path": self.paths[side], "format": self.sources[side].format,
+                         "closed": self.sources[side].closed()} for side in SIDES}
+        summary = build_summary(inputs, only["reference"], only["secondary"], [], rows,
+                                self.options, self.estimate, warnings)
+        summary["stream"] = {"finished": self.finished, "pending_retries": len(self.retry_since)}
+        return summary
+
+    def write_outputs(self) -> list[str]:
+        rows = self.state.rows()
+        reference = self.sources["reference"]
+        return write_outputs(self.out, "relion" if reference.format.startswith("relion") else
+                             reference.format, reference.table(), rows, self.summary(rows))
+
+    # ----------------------------------------------------------------- loop
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stop_requested = True
+        # A second signal ends the process at once; state and outputs are always consistent.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def run(self, on_poll: Callable[[PollReport], None] | None = None,
+            max_polls: int | None = None) -> PollReport:
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in previous:
+            signal.signal(s, self._on_signal)
+        try:
+            polls = 0
+            while True:
+                report = self.poll()
+                polls += 1
+                if on_poll:
+                    on_poll(report)
+                if report.finished or self.stop_requested or (max_polls and polls >= max_polls):
+                    return report
+                deadline = time.monotonic() + self.watch.interval
+                while not self.stop_requested:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    time.sleep(min(0.05, left))
+                if self.stop_requested:
+                    self.poll()
+                    return report
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def close(self) -> None:
+        self.state.close()
+
