@@ -33,6 +33,11 @@ def _same_outputs(a: Path, b: Path) -> None:
     assert sa["convention"]["applied"] == sb["convention"]["applied"]
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def _rewrite_shifts(path: Path, change) -> None:
     """Rewrite the data_global_shift rows of a per-movie STAR with change(frame, x, y)."""
     text = path.read_text()
@@ -160,7 +165,7 @@ def test_a_result_rewritten_after_its_decision_is_decided_again(tmp_path):
     watcher.close()
     assert sum(p.decided for p in polls) == 1 and len(rows) == 30
     assert rows[key].decision == "discarded" or rows[key].reason == "low_motion"
-    table = {r["movie"]: r for r in csv.DictReader(open(tmp_path / "out" / "consensus.csv"))}
+    table = {r["movie"]: r for r in _csv_rows(tmp_path / "out" / "consensus.csv")}
     assert table[key]["decision"] == rows[key].decision
 
 
@@ -241,7 +246,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     assert not list(out.glob(".*.tmp"))
     run(project / "MotionCorr/job002", project / "MotionCorr/job003", tmp_path / "run")
     _same_outputs(tmp_path / "run", out)
-    rows = list(csv.DictReader(open(out / "consensus.csv")))
+    rows = _csv_rows(out / "consensus.csv")
     assert len(rows) == len({r["movie"] for r in rows}) == 2000
 
 
@@ -259,6 +264,6 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(tmp_path):
     output, _ = process.communicate(timeout=20)
     assert process.returncode == 0
     assert "stopped; run again to resume" in output
-    rows = list(csv.DictReader(open(tmp_path / "out" / "consensus.csv")))
+    rows = _csv_rows(tmp_path / "out" / "consensus.csv")
     assert len(rows) == 40
     assert np.isfinite([float(r["rmse_px"]) for r in rows]).all()

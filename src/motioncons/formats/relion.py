@@ -137,8 +137,7 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
     name = gemmi.cif.as_string(movie_name) if movie_name else (
         fallback_name or source.rsplit("/", 1)[-1])
     shifts_block = doc.find_block("global_shift")
-    column = shifts_block.find_loop("_rlnMicrographShiftX") if shifts_block else None
-    loop = column.get_loop() if column is not None else None
+    loop = shifts_block.find_loop("_rlnMicrographShiftX").get_loop() if shifts_block else None
     tags = loop.tags if loop is not None else []
     if loop is None or loop.length() == 0 or not all(t in tags for t in _SHIFT_TAGS):
         return problem("unreadable", "data_global_shift has no frame rows "
@@ -357,10 +356,10 @@ def _micrographs_loop(doc: gemmi.cif.Document,
                       path: Path) -> tuple[gemmi.cif.Block, gemmi.cif.Loop]:
     for block in doc:
         column = block.find_loop("_rlnMicrographMetadata")
-        if column is not None and column.get_loop() is not None:
+        if column.get_loop() is not None:
             return block, column.get_loop()
     for block in doc:
-        if block.find_loop("_rlnMicrographName") is not None:
+        if block.find_loop("_rlnMicrographName").get_loop() is not None:
             raise InputError(path, "micrographs table has no _rlnMicrographMetadata column: the "
                                    "per-movie motion STAR files cannot be found (is this a "
                                    "MotionCorr output?)")
@@ -445,8 +444,9 @@ def read_tilt_series_star(path: Path) -> TrajectorySet:
     _, doc = _parse_star(path)
     column = None
     for block in doc:
-        column = block.find_loop("_rlnTomoTiltSeriesStarFile")
-        if column is not None:
+        found = block.find_loop("_rlnTomoTiltSeriesStarFile")
+        if found.get_loop() is not None:
+            column = found
             break
     if column is None or len(column) == 0:
         raise InputError(path, "no _rlnTomoTiltSeriesStarFile entries")

@@ -120,6 +120,11 @@ def run_job(argv: list[str]) -> int:
                                        freeze_after=args.freeze_after))
         try:
             report = watcher.poll()
+            decided = report.decided
+            if report.new_results and not report.finished:
+                # Finishing needs a poll that finds nothing new: closed inputs end in one run.
+                report = watcher.poll()
+                decided += report.decided
             check_abort()
             rows = watcher.state.count()
         finally:
@@ -130,7 +135,7 @@ def run_job(argv: list[str]) -> int:
                                       f"yet, so {name} cannot be written")
         version = relion_version(Path.cwd())
         write_text(job / NODES, output_nodes(args.o, version))
-        print(f"motioncons: {report.decided} new decision(s), {rows} in total; "
+        print(f"motioncons: {decided} new decision(s), {rows} in total; "
               f"{'inputs closed' if report.finished else 'inputs still open'}; "
               f"RELION {version} output nodes written")
         check_abort()

@@ -1,0 +1,127 @@
+"""The External job in fake RELION projects, one per release, with pipeline files written by the
+test as each RELION version writes them (formats: shared/reference/anchors_ecosystem.md §3)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import gemmi
+import pytest
+
+from motioncons.integrations.relion_external import relion_version
+from motioncons.simulate import SimulationConfig, write_simulation
+
+PIPELINES = {
+    "3.1": ("data_pipeline_general\n\n_rlnPipeLineJobCounter 3\n\n"
+            "data_pipeline_nodes\nloop_\n_rlnPipeLineNodeName #1\n_rlnPipeLineNodeType #2\n"
+            "Import/job001/movies.star 0\nMotionCorr/job002/corrected_micrographs.star 1\n"),
+    "4.0": ("# version 30001\n\ndata_pipeline_general\n\n_rlnPipeLineJobCounter 3\n\n"
+            "# version 30001\n\ndata_pipeline_nodes\n\nloop_\n_rlnPipeLineNodeName #1\n"
+            "_rlnPipeLineNodeTypeLabel #2\n_rlnPipeLineNodeTypeLabelDepth #3\n"
+            "MotionCorr/job002/corrected_micrographs.star MicrographsData.star.relion 1\n"),
+    "5.0": ("# version 50001\n\ndata_pipeline_general\n\n_rlnPipeLineJobCounter 3\n\n"
+            "# version 50001\n\ndata_pipeline_nodes\n\nloop_\n_rlnPipeLineNodeName #1\n"
+            "_rlnPipeLineNodeTypeLabel #2\n_rlnPipeLineNodeTypeLabelDepth #3\n"
+            "MotionCorr/job002/corrected_micrographs.star "
+            "MicrographGroupMetadata.star.relion 1\n"),
+}
+EXPECTED_TYPE = {"3.1": "1", "4.0": "MicrographsData.star.relion",
+                 "5.0": "MicrographGroupMetadata.star.relion"}
+
+
+def _project(tmp_path: Path, version: str, movies: int = 40) -> Path:
+    project = tmp_path / f"relion{version}"
+    write_simulation(project, SimulationConfig(movies=movies, seed=17))
+    (project / "default_pipeline.star").write_text(PIPELINES[version])
+    return project
+
+
+def _job(project: Path, *extra: str, job: str = "External/job004/"):
+    # RELION runs the job from the project directory with project-relative paths, appending
+    # --j and, for executables named relion_*, --pipeline_control.
+    command = [sys.executable, "-m", "motioncons.cli", "relion-external", "--o", job,
+               "--in_mics", "MotionCorr/job002/corrected_micrographs.star",
+               "--in_mics2", "MotionCorr/job003/corrected_micrographs.star", *extra,
+               "--j", "1", "--pipeline_control", job]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("version", ["3.1", "4.0", "5.0"])
+def test_output_nodes_in_the_projects_dialect(tmp_path, version):
+    project = _project(tmp_path, version)
+    assert relion_version(project) == version
+    result = _job(project, "--min_corr", "0.8")
+    assert result.returncode == 0, result.stderr
+    job = project / "External/job004"
+    assert (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    nodes = gemmi.cif.read_file(str(job / "RELION_OUTPUT_NODES.star"))
+    block = nodes.find_block("output_nodes")
+    names = list(block.find_loop("_rlnPipeLineNodeName"))
+    assert names == ["External/job004/accepted_micrographs.star",
+                     "External/job004/discarded_micrographs.star"]
+    type_tag = "_rlnPipeLineNodeType" if version == "3.1" else "_rlnPipeLineNodeTypeLabel"
+    assert set(block.find_loop(type_tag)) == {EXPECTED_TYPE[version]}
+    depth = block.find_loop("_rlnPipeLineNodeTypeLabelDepth").get_loop() is not None
+    assert depth == (version == "5.0")
+    header = (job / "RELION_OUTPUT_NODES.star").read_text().splitlines()[0]
+    assert header == {"3.1": "data_output_nodes", "4.0": "# version 30001",
+                      "5.0": "# version 50001"}[version]
+    for name in ("accepted_micrographs.star", "discarded_micrographs.star"):
+        doc = gemmi.cif.read_file(str(job / name))
+        assert doc.find_block("optics") is not None
+    accepted = gemmi.cif.read_file(str(job / "accepted_micrographs.star"))
+    assert len(accepted.find_block("micrographs").find_loop("_rlnMicrographName")) > 30
+
+
+def test_continue_mode_is_incremental_idempotent_and_fine_with_nothing_new(tmp_path):
+    full = _project(tmp_path, "5.0", movies=60)
+    project = tmp_path / "growing"
+    shutil.copytree(full, project)
+    # The first pass sees only the first 30 movies of each job.
+    for job in ("MotionCorr/job002", "MotionCorr/job003"):
+        for path in sorted((project / job / "Movies").glob("*.star"))[30:]:
+            path.unlink()
+        lines = (full / job / "corrected_micrographs.star").read_text().splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith("MotionCorr/"))
+        (project / job / "corrected_micrographs.star").write_text(
+            "\n".join(lines[: first + 30]) + "\n")
+        (project / job / "RELION_JOB_EXIT_SUCCESS").unlink()
+    first = _job(project)
+    assert first.returncode == 0, first.stderr
+    assert "30 new decision(s), 30 in total" in first.stdout
+    again = _job(project)
+    assert again.returncode == 0 and "0 new decision(s), 30 in total" in again.stdout
+    for job in ("MotionCorr/job002", "MotionCorr/job003"):
+        shutil.copytree(full / job, project / job, dirs_exist_ok=True)
+    third = _job(project)
+    assert third.returncode == 0 and "30 new decision(s), 60 in total" in third.stdout
+    assert "inputs closed" in third.stdout
+    out = project / "External/job004"
+    total = sum(len(gemmi.cif.read_file(str(out / name)).find_block("micrographs")
+                    .find_loop("_rlnMicrographName"))
+                for name in ("accepted_micrographs.star", "discarded_micrographs.star"))
+    assert total == 60
+
+
+def test_abort_and_failure_markers(tmp_path):
+    project = _project(tmp_path, "4.0", movies=10)
+    job = project / "External/job004"
+    job.mkdir(parents=True)
+    (job / "RELION_JOB_ABORT_NOW").touch()
+    aborted = _job(project)
+    assert aborted.returncode != 0
+    assert (job / "RELION_JOB_EXIT_ABORTED").exists()
+    assert not (job / "RELION_JOB_ABORT_NOW").exists()
+    assert not (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    command = [sys.executable, "-m", "motioncons.cli", "relion-external", "--o",
+               "External/job005/", "--in_mics", "MotionCorr/job099/corrected_micrographs.star",
+               "--in_mics2", "MotionCorr/job003/corrected_micrographs.star", "--j", "4"]
+    failed = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    failed_job = project / "External/job005"
+    assert (failed_job / "RELION_JOB_EXIT_FAILURE").exists()
+    reason = (failed_job / "run.err").read_text()
+    assert "MotionCorr/job099/corrected_micrographs.star" in reason and "no such file" in reason
