@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Set up a virtual environment with the development tools, lint, and run the test suite.
-# The tests read real files from ../shared/samples (override with MOTIONCONS_SHARED).
+# The tests read real files from ../shared/samples (override with MOTIONCONS_SHARED). The report
+# is tested in Debian's Chromium, installed here when missing and when we may (root, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+        && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"

@@ -18,6 +18,7 @@ from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError
 from .formats import read_input
 from .pipeline import Options, run
+from .plots import PLOT_CHOICES
 from .records import RunResult
 from .simulate import FAILURES, SimulationConfig, stream_simulation, write_simulation
 
@@ -42,6 +43,10 @@ def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
                              "many Å")
     parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
                         help="Å per unbinned movie pixel, for inputs that do not record it")
+    parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded",
+                        help="per-movie trajectory overlays in OUT/plots/ (default discarded)")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not write summary.png and report.html")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,12 +127,32 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
                         help="--stream: seconds the secondary lags behind (default 2)")
     parser.add_argument("--extra-reference", type=float, default=0.0,
                         help="--stream: fraction of movies with no secondary result")
+    parser.add_argument("--pieces", type=float, default=0.1,
+                        help="--stream: fraction of files written in two parts (default 0.1)")
+    parser.add_argument("--table-every", type=int, default=25,
+                        help="--stream: rewrite corrected_micrographs.star every N movies")
 
 
 def _options(args: argparse.Namespace) -> Options:
     return Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
                                          args.max_error),
-                   fit=args.fit, convention=args.convention, pixel_size=args.pixel_size)
+                   fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
+                   plots=args.plots, report=args.report)
+
+
+def progress_bar(label: str, quiet: bool):
+    """A one-line progress bar on a terminal; nothing when quiet or not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        end = "\n" if done >= total else ""
+        print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
+              file=sys.stderr, flush=True)
+
+    return show
 
 
 def format_summary(result: RunResult, out: Path, seconds: float) -> str:
@@ -156,7 +181,8 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    result = run(args.reference, args.secondary, args.out, _options(args))
+    result = run(args.reference, args.secondary, args.out, _options(args),
+                 progress=progress_bar("plots", args.quiet))
     if not args.quiet:
         print(format_summary(result, Path(args.out), time.perf_counter() - start))
     return 0
@@ -233,6 +259,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.stream:
             info = stream_simulation(args.out, _simulation_config(args), rate=args.rate,
                                      lag=args.lag, extra_reference=args.extra_reference,
+                                     pieces=args.pieces, table_every=args.table_every,
                                      seed=args.seed)
             print(f"streamed {info['movies']} movies: reference {info['reference']}, secondary "
                   f"{info['secondary']} ({info['secondary_missing']} without a secondary)")

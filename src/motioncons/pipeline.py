@@ -30,7 +30,9 @@ from .matching import Matching, Pair, pair_sets
 from .outputs.relion_star import write_relion_subsets
 from .outputs.summary import write_summary
 from .outputs.table import write_csv
+from .plots import PLOT_CHOICES, plot_name, render_overlays, save_summary, wanted
 from .records import Row, RunResult
+from .report import row_overlay, write_report
 from .trajectory import Trajectory, TrajectorySet
 
 PIXEL_SIZE_TOLERANCE = 0.01
@@ -44,8 +46,19 @@ class Options:
     pixel_size: float | None = None
     keep_trajectories: bool = False
     """Keep each pair's reference and fitted secondary on the rows (for plots)."""
+    plots: str = "discarded"
+    """Per-movie overlay PNGs: ``none``, ``discarded`` or ``all``."""
+    report: bool = True
+    """Write ``summary.png`` and ``report.html``."""
+
+    @property
+    def needs_trajectories(self) -> bool:
+        return self.keep_trajectories or self.report or self.plots != "none"
 
     def validate(self) -> None:
+        if self.plots not in PLOT_CHOICES:
+            raise UsageError(f"--plots must be one of {', '.join(PLOT_CHOICES)}, not "
+                             f"{self.plots!r}")
         if self.fit not in FITS:
             raise UsageError(f"--fit must be one of {', '.join(FITS)}, not {self.fit!r}")
         if self.convention != "auto" and self.convention not in CONVENTIONS:
@@ -117,7 +130,7 @@ def decide(valid: list[_Valid], options: Options, convention: str,
         return []
     batch = batch if batch is not None else make_batch(valid)
     results = compare(batch, options.thresholds, options.fit, convention,
-                      keep_fitted=options.keep_trajectories)
+                      keep_fitted=options.needs_trajectories)
     return [_row(item, results, j, options, convention) for j, item in enumerate(valid)]
 
 
@@ -140,7 +153,7 @@ def _row(item: _Valid, results: Results, j: int, options: Options, convention: s
         rotation_deg=float(results.rotation_deg[j]), resampled=item.samples.resampled,
         pixel_size_A=pixel, movie_name=ref.movie_name,
     )
-    if options.keep_trajectories:
+    if options.needs_trajectories:
         row.reference_shifts = item.samples.reference
         row.secondary_fitted = results.fitted[j]
         row.sample_frames = item.samples.frames
@@ -268,7 +281,8 @@ def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: RelionMicrographTable | None,
-                  rows: list[Row], summary: dict[str, object]) -> list[str]:
+                  rows: list[Row], summary: dict[str, object],
+                  figures: list[str] | None = None) -> list[str]:
     """Write every output atomically; rows go out sorted by movie key in every mode."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: r.movie)
@@ -278,13 +292,32 @@ def write_outputs(out_dir: Path, reference_format: str, table: RelionMicrographT
         decided = {row.movie: row for row in rows}
         movie_names = {row.movie: row.movie_name for row in rows if row.movie_name}
         written += write_relion_subsets(out_dir, table, decided, movie_names)
-    summary["outputs"] = [*written, "summary.json"]
+    if any(row.plot_path for row in rows):
+        written.append("plots/")
+    summary["outputs"] = [*written, *(figures or []), "summary.json"]
     write_summary(out_dir / "summary.json", summary)
     return summary["outputs"]  # type: ignore[return-value]
 
 
+def draw_overlays(out_dir: Path, rows: list[Row], choice: str, progress=None) -> int:
+    """Render the wanted per-movie overlays and record their paths on the rows."""
+    chosen = wanted(rows, choice)
+    for row in chosen:
+        row.plot_path = plot_name(row.movie)
+    return render_overlays(chosen, out_dir, progress=progress)
+
+
+def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
+                  summary: dict[str, object]) -> list[str]:
+    """``summary.png`` and the self-contained ``report.html``."""
+    save_summary(rows, summary, out_dir / "summary.png")
+    write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
+                 (out_dir / "summary.png").read_bytes())
+    return ["summary.png", "report.html"]
+
+
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
-        options: Options | None = None) -> RunResult:
+        options: Options | None = None, progress=None) -> RunResult:
     options = options or Options()
     options.validate()
     reference = read_input(reference_path, options.pixel_size)
@@ -293,6 +326,14 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     summary = build_summary(input_summaries(reference, secondary), matching.only_in_reference,
                             matching.only_in_secondary, matching.duplicates, rows, options,
                             estimate, warnings)
-    outputs = write_outputs(Path(out_dir), reference.format, reference.micrograph_table, rows,
-                            summary)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    draw_overlays(out, rows, options.plots, progress)
+    figures = []
+    if options.report:
+        summary["outputs"] = []
+        overlays = {r.movie: blob for r in rows if (blob := row_overlay(r)) is not None}
+        figures = write_figures(out, rows, overlays, summary)
+    outputs = write_outputs(out, reference.format, reference.micrograph_table, rows, summary,
+                            figures)
     return RunResult(rows, summary, warnings, outputs)

@@ -11,7 +11,7 @@ CSV_COLUMNS = (
     "movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px", "max_error_px",
     "rmse_A", "max_error_A", "range_ref_px", "range_sec_px", "frames", "reference_path",
     "secondary_path", "fit", "convention", "rotation_deg", "resampled", "pixel_size_A",
-    "movie_name", "message",
+    "movie_name", "message", "plot_path",
 )
 
 
@@ -40,6 +40,8 @@ class Row:
     pixel_size_A: float = math.nan
     movie_name: str = ""
     message: str = ""
+    plot_path: str = ""
+    """The movie's overlay PNG, relative to the output directory, when one was drawn."""
     reference_shifts: np.ndarray | None = field(default=None, repr=False)
     secondary_fitted: np.ndarray | None = field(default=None, repr=False)
     sample_frames: np.ndarray | None = field(default=None, repr=False)

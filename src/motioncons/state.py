@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     reference_token TEXT NOT NULL,
     secondary_source TEXT NOT NULL,
     secondary_token TEXT NOT NULL,
-    row TEXT NOT NULL
+    row TEXT NOT NULL,
+    overlay BLOB
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -72,17 +73,24 @@ class StateStore:
         self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
                         (name, json.dumps(value)))
 
-    def record(self, decisions: Iterable[tuple[Row, str, str, str, str]]) -> int:
-        """Store (row, ref source, ref token, sec source, sec token) tuples in one transaction."""
-        items = [(row.movie, rs, rt, ss, st, _row_to_json(row))
-                 for row, rs, rt, ss, st in decisions]
+    def record(self, decisions: Iterable[tuple[Row, str, str, str, str, bytes | None]]) -> int:
+        """Store (row, ref source, ref token, sec source, sec token, overlay) in one transaction.
+
+        The overlay is the movie's encoded trajectories for the report (`report.encode_overlay`).
+        """
+        items = [(row.movie, rs, rt, ss, st, _row_to_json(row), overlay)
+                 for row, rs, rt, ss, st, overlay in decisions]
         if not items:
             return 0
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+            self.db.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 items)
         return len(items)
+
+    def overlays(self) -> dict[str, bytes]:
+        return dict(self.db.execute(
+            "SELECT key, overlay FROM decisions WHERE overlay IS NOT NULL"))
 
     def sources(self) -> Iterator[tuple[str, str, str, str, str]]:
         """(key, ref source, ref token, sec source, sec token) of every decision."""

@@ -13,6 +13,7 @@ starting it again gives the same final outputs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import time
@@ -27,11 +28,14 @@ from .pipeline import (
     Options,
     build_summary,
     decide,
+    draw_overlays,
     make_batch,
     split_pairs,
+    write_figures,
     write_outputs,
 )
 from .records import Row
+from .report import row_overlay
 from .sources import Change, Source, listed_problem, open_source
 from .state import STATE_FILE, StateStore
 from .trajectory import Problem, Trajectory
@@ -49,6 +53,8 @@ class WatchOptions:
     stop_file: str | None = None
     freeze_after: int = 20
     """Moving movies needed before the convention is estimated and frozen."""
+    report_every: float = 30.0
+    """Seconds between refreshes of the report and summary figure (also refreshed at the end)."""
 
 
 @dataclass
@@ -101,6 +107,7 @@ class Watcher:
         stored = self.state.get("convention")
         self.estimate = _estimate_from_dict(stored) if isinstance(stored, dict) else None
         self.last_new = clock()
+        self.last_report = -math.inf
         self.stop_requested = False
         self.finished = False
 
@@ -182,12 +189,13 @@ class Watcher:
         convention = self.estimate.name if self.estimate else "identity"
         valid, invalid = split_pairs(pairs, self.options)
         rows = decide(valid, self.options, convention) + invalid
+        draw_overlays(self.out, rows, self.options.plots)
         records = []
         for row in rows:
             ref_change = self.pending["reference"].pop(row.movie)[1]
             sec_change = self.pending["secondary"].pop(row.movie)[1]
             records.append((row, ref_change.source, ref_change.token, sec_change.source,
-                            sec_change.token))
+                            sec_change.token, row_overlay(row)))
         self.state.record(records)
         return len(records)
 
@@ -246,8 +254,17 @@ class Watcher:
     def write_outputs(self) -> list[str]:
         rows = self.state.rows()
         reference = self.sources["reference"]
+        summary = self.summary(rows)
+        figures = []
+        if self.options.report:
+            now = time.monotonic()
+            if self.finished or now - self.last_report >= self.watch.report_every or \
+                    not (self.out / "report.html").exists():
+                write_figures(self.out, rows, self.state.overlays(), summary)
+                self.last_report = now
+            figures = ["summary.png", "report.html"]
         return write_outputs(self.out, "relion" if reference.format.startswith("relion") else
-                             reference.format, reference.table(), rows, self.summary(rows))
+                             reference.format, reference.table(), rows, summary, figures)
 
     # ----------------------------------------------------------------- loop
 

@@ -61,9 +61,12 @@ def test_output_nodes_in_the_projects_dialect(tmp_path, version):
     block = nodes.find_block("output_nodes")
     names = list(block.find_loop("_rlnPipeLineNodeName"))
     assert names == ["External/job004/accepted_micrographs.star",
-                     "External/job004/discarded_micrographs.star"]
+                     "External/job004/discarded_micrographs.star",
+                     "External/job004/logfile.pdf"]
     type_tag = "_rlnPipeLineNodeType" if version == "3.1" else "_rlnPipeLineNodeTypeLabel"
-    assert set(block.find_loop(type_tag)) == {EXPECTED_TYPE[version]}
+    assert list(block.find_loop(type_tag)) == [EXPECTED_TYPE[version]] * 2 + [
+        {"3.1": "13"}.get(version, "LogFile.pdf.relion")]
+    assert (job / "logfile.pdf").read_bytes().startswith(b"%PDF")
     depth = block.find_loop("_rlnPipeLineNodeTypeLabelDepth").get_loop() is not None
     assert depth == (version == "5.0")
     header = (job / "RELION_OUTPUT_NODES.star").read_text().splitlines()[0]

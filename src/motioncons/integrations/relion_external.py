@@ -22,6 +22,7 @@ from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
 from ..outputs.atomic import write_text
 from ..pipeline import Options
+from ..plots import PLOT_CHOICES, save_summary
 from ..stream import Watcher, WatchOptions
 
 SUCCESS = "RELION_JOB_EXIT_SUCCESS"
@@ -30,10 +31,12 @@ ABORTED = "RELION_JOB_EXIT_ABORTED"
 ABORT_NOW = "RELION_JOB_ABORT_NOW"
 NODES = "RELION_OUTPUT_NODES.star"
 OUTPUT_FILES = ("accepted_micrographs.star", "discarded_micrographs.star")
+LOGFILE = "logfile.pdf"
 
 # Node type of a micrographs STAR per RELION release (pipeline_jobs.h at each tag).
 _NODE_TYPES = {"3.1": "1", "4.0": "MicrographsData.star.relion",
                "5.0": "MicrographGroupMetadata.star.relion"}
+_LOG_TYPES = {"3.1": "13", "4.0": "LogFile.pdf.relion", "5.0": "LogFile.pdf.relion"}
 
 
 class Aborted(Exception):
@@ -54,19 +57,21 @@ def relion_version(project: Path) -> str:
     return "3.1"
 
 
-def output_nodes(job_dir: str, version: str) -> str:
-    names = [f"{job_dir.rstrip('/')}/{name}" for name in OUTPUT_FILES]
-    node_type = _NODE_TYPES[version]
+def output_nodes(job_dir: str, version: str, logfile: bool = False) -> str:
+    base = job_dir.rstrip("/")
+    nodes = [(f"{base}/{name}", _NODE_TYPES[version]) for name in OUTPUT_FILES]
+    if logfile:
+        nodes.append((f"{base}/{LOGFILE}", _LOG_TYPES[version]))
     if version == "3.1":
         header = "data_output_nodes\nloop_\n_rlnPipeLineNodeName #1\n_rlnPipeLineNodeType #2\n"
-        return header + "".join(f"{n} {node_type}\n" for n in names)
+        return header + "".join(f"{n} {t}\n" for n, t in nodes)
     if version == "4.0":
         header = ("# version 30001\n\ndata_output_nodes\n\nloop_\n_rlnPipeLineNodeName #1\n"
                   "_rlnPipeLineNodeTypeLabel #2\n")
-        return header + "".join(f"{n} {node_type}\n" for n in names) + "\n"
+        return header + "".join(f"{n} {t}\n" for n, t in nodes) + "\n"
     header = ("# version 50001\n\ndata_output_nodes\n\nloop_\n_rlnPipeLineNodeName #1\n"
               "_rlnPipeLineNodeTypeLabel #2\n_rlnPipeLineNodeTypeLabelDepth #3\n")
-    return header + "".join(f"{n} {node_type} 1\n" for n in names) + "\n"
+    return header + "".join(f"{n} {t} 1\n" for n, t in nodes) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", type=kind,
                             default=default, dest=name)
     parser.add_argument("--fit", choices=FITS, default="offset")
+    parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded")
     parser.add_argument("--convention", choices=("auto", *CONVENTION_NAMES), default="auto")
     parser.add_argument("--j", type=int, default=1, help="accepted and ignored (RELION threads)")
     parser.add_argument("--pipeline_control", default=None, help="accepted and ignored")
@@ -114,7 +120,8 @@ def run_job(argv: list[str]) -> int:
         check_abort()
         options = Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
                                                 args.max_error),
-                          fit=args.fit, convention=args.convention, pixel_size=args.pixel_size)
+                          fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
+                          plots=args.plots)
         watcher = Watcher(args.in_mics, args.in_mics2, job, options,
                           WatchOptions(interval=0.0, settle=args.settle,
                                        freeze_after=args.freeze_after))
@@ -127,6 +134,9 @@ def run_job(argv: list[str]) -> int:
                 decided += report.decided
             check_abort()
             rows = watcher.state.count()
+            decided_rows = watcher.state.rows()
+            if decided_rows:
+                save_summary(decided_rows, watcher.summary(decided_rows), job / LOGFILE)
         finally:
             watcher.close()
         for name in OUTPUT_FILES:
@@ -134,7 +144,7 @@ def run_job(argv: list[str]) -> int:
                 raise MotionconsError(f"{args.in_mics}: no reference micrographs table to subset "
                                       f"yet, so {name} cannot be written")
         version = relion_version(Path.cwd())
-        write_text(job / NODES, output_nodes(args.o, version))
+        write_text(job / NODES, output_nodes(args.o, version, (job / LOGFILE).exists()))
         print(f"motioncons: {decided} new decision(s), {rows} in total; "
               f"{'inputs closed' if report.finished else 'inputs still open'}; "
               f"RELION {version} output nodes written")
@@ -154,3 +164,7 @@ def run_job(argv: list[str]) -> int:
                 handle.write(message + "\n")
         (job / FAILURE).touch()
         return 1
+
+
+def main() -> None:
+    sys.exit(run_job(sys.argv[1:]))

@@ -23,6 +23,7 @@ CONSENSUS_LABELS = (
     ("_rlnMotionConsensusRmsePx", "rmse_px"),
     ("_rlnMotionConsensusMaxErrorPx", "max_error_px"),
     ("_rlnMotionConsensusReason", "reason"),
+    ("_rlnMotionConsensusPlot", "plot_path"),
 )
 _VERSION = re.compile(r"^# version \d+\s*$", re.MULTILINE)
 
@@ -30,7 +31,7 @@ _VERSION = re.compile(r"^# version \d+\s*$", re.MULTILINE)
 def _format(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.6f}"
-    return str(value)
+    return _quoted(str(value))
 
 
 def _loop(block: str, tags: list[str], rows: list[list[str]]) -> str:

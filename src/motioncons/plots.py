@@ -1,0 +1,338 @@
+"""Figures: the per-movie trajectory overlay (PNG) and the dataset summary (PNG or PDF).
+
+Metrics are never recomputed here: the rows carry them, and the reference and fitted secondary
+trajectories the decision was made on.
+
+Speed: one figure per process is built once and reused; each movie only replaces the data of
+its artists and the texts, and movies are rendered by a pool of worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .records import Row
+
+PLOT_CHOICES = ("none", "discarded", "all")
+PLOT_DIR = "plots"
+_COLOURS = {"reference": "#1f77b4", "secondary": "#d62728", "accepted": "#2ca02c",
+            "discarded": "#d62728"}
+
+
+def _matplotlib():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return matplotlib, plt
+
+
+def plot_name(movie: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in movie)
+    return f"{PLOT_DIR}/{safe}.png"
+
+
+def wanted(rows: Iterable[Row], choice: str) -> list[Row]:
+    if choice == "none":
+        return []
+    return [r for r in rows if r.reference_shifts is not None and r.secondary_fitted is not None
+            and (choice == "all" or not r.accepted)]
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 5 x 10^n steps) covering [low, high]."""
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        return [low]
+    raw = span / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = min((m * magnitude for m in (1, 2, 2.5, 5, 10)),
+               key=lambda s: abs(span / s - (count - 1)))
+    first = math.ceil(low / step) * step
+    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:.4g}"
+
+
+class OverlayPlotter:
+    """Draws one movie after another with Pillow on a background rendered once.
+
+    Layout: title and metrics on top; the trajectory panel (px, equal aspect, Å on the top and
+    right axes, start marker, sparse frame labels, legend); below it the per-frame error panel.
+    """
+
+    WIDTH, HEIGHT = 560, 500
+    MAIN = (70, 92, 480, 370)  # left, top, right, bottom
+    ERROR = (70, 408, 480, 470)
+
+    def __init__(self) -> None:
+        from matplotlib import font_manager
+        from PIL import Image, ImageDraw, ImageFont
+
+        self.Image, self.ImageDraw = Image, ImageDraw
+        path = font_manager.findfont("DejaVu Sans")
+        self.font = ImageFont.truetype(path, 11)
+        self.small = ImageFont.truetype(path, 9)
+        self.bold = ImageFont.truetype(font_manager.findfont(
+            font_manager.FontProperties(family="DejaVu Sans", weight="bold")), 13)
+        self.background = self._background()
+
+    def _small(self, draw, xy: tuple[float, float], text: str, anchor: str) -> None:
+        draw.text(xy, text, font=self.small, fill="black", anchor=anchor)
+
+    def _rotated(self, text: str, font) -> object:
+        box = font.getbbox(text)
+        image = self.Image.new("RGBA", (box[2] + 4, box[3] + 4), (255, 255, 255, 0))
+        self.ImageDraw.Draw(image).text((2, 2), text, font=font, fill="black")
+        return image.rotate(90, expand=True)
+
+    def _background(self):
+        image = self.Image.new("RGB", (self.WIDTH, self.HEIGHT), "white")
+        draw = self.ImageDraw.Draw(image)
+        left, top, right, bottom = self.MAIN
+        draw.text(((left + right) / 2, bottom + 28), "x shift (px)", font=self.font,
+                  fill="black", anchor="mm")
+        self._small(draw, ((left + right) / 2, top - 30), "x (Å)", "mm")
+        image.paste(ylabel := self._rotated("y shift (px)", self.font),
+                    (8, (top + bottom) // 2 - ylabel.size[1] // 2), ylabel)
+        image.paste(angstrom := self._rotated("y (Å)", self.small),
+                    (self.WIDTH - 24, (top + bottom) // 2 - angstrom.size[1] // 2), angstrom)
+        left, top, right, bottom = self.ERROR
+        draw.text(((left + right) / 2, bottom + 22), "frame", font=self.font, fill="black",
+                  anchor="mm")
+        image.paste(err := self._rotated("error (px)", self.small),
+                    (14, (top + bottom) // 2 - err.size[1] // 2), err)
+        return image
+
+    def draw(self, row: Row, path: Path) -> None:
+        ref = np.asarray(row.reference_shifts, dtype=float)
+        sec = np.asarray(row.secondary_fitted, dtype=float)
+        frames = (np.asarray(row.sample_frames) if row.sample_frames is not None
+                  else np.arange(1, len(ref) + 1))
+        image = self.background.copy()
+        draw = self.ImageDraw.Draw(image)
+        colour = _COLOURS["accepted" if row.accepted else "discarded"]
+        draw.text((self.WIDTH / 2, 14), f"{row.movie}: {row.decision} ({row.reason})",
+                  font=self.bold, fill=colour, anchor="mm")
+        draw.text((self.WIDTH / 2, 34),
+                  f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
+                  f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / {_fmt(row.rmse_A)} Å   "
+                  f"max {_fmt(row.max_error_px)} px", font=self.small, fill="black",
+                  anchor="mm")
+        self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
+        self._errors(draw, frames, np.hypot(*(ref - sec).T))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        image.save(temporary, format="PNG", compress_level=1)
+        os.replace(temporary, path)
+
+    def _trajectories(self, draw, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,
+                      pixel_size: float) -> None:
+        left, top, right, bottom = self.MAIN
+        both = np.vstack([ref, sec])
+        low, high = both.min(axis=0), both.max(axis=0)
+        centre = (low + high) / 2
+        span = max(float((high - low).max()) * 1.12, 0.5)
+        scale = min((right - left) / span, (bottom - top) / span)  # equal aspect
+        x0 = centre[0] - (right - left) / scale / 2
+        y0 = centre[1] - (bottom - top) / scale / 2
+
+        def px(points: np.ndarray) -> list[tuple[float, float]]:
+            xs = left + (points[:, 0] - x0) * scale
+            ys = bottom - (points[:, 1] - y0) * scale  # y up, as in a plot
+            return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+        x_range = (x0, x0 + (right - left) / scale)
+        y_range = (y0, y0 + (bottom - top) / scale)
+        for value in nice_ticks(*x_range, 6):
+            x = left + (value - x0) * scale
+            draw.line([(x, top), (x, bottom)], fill="#e6e6e6")
+            draw.line([(x, bottom), (x, bottom + 4)], fill="black")
+            self._small(draw, (x, bottom + 12), _tick_text(value), "mm")
+        for value in nice_ticks(*y_range, 6):
+            y = bottom - (value - y0) * scale
+            draw.line([(left, y), (right, y)], fill="#e6e6e6")
+            draw.line([(left - 4, y), (left, y)], fill="black")
+            self._small(draw, (left - 6, y), _tick_text(value), "rm")
+        if math.isfinite(pixel_size) and pixel_size > 0:
+            for value in nice_ticks(x_range[0] * pixel_size, x_range[1] * pixel_size, 6):
+                x = left + (value / pixel_size - x0) * scale
+                draw.line([(x, top - 4), (x, top)], fill="black")
+                self._small(draw, (x, top - 12), _tick_text(value), "mm")
+            for value in nice_ticks(y_range[0] * pixel_size, y_range[1] * pixel_size, 6):
+                y = bottom - (value / pixel_size - y0) * scale
+                draw.line([(right, y), (right + 4, y)], fill="black")
+                self._small(draw, (right + 6, y), _tick_text(value), "lm")
+        draw.rectangle([left, top, right, bottom], outline="black")
+        for points, colour in ((px(ref), _COLOURS["reference"]),
+                               (px(sec), _COLOURS["secondary"])):
+            draw.line(points, fill=colour, width=2)
+            for x, y in points:
+                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+        start = px(ref[:1])[0]
+        draw.regular_polygon((start[0], start[1], 7), 5, fill="black")
+        step = max(1, math.ceil(len(frames) / 6))
+        for (x, y), frame in list(zip(px(ref), frames.tolist(), strict=True))[::step]:
+            draw.text((x + 5, y - 5), str(int(frame)), font=self.small, fill="#444",
+                      anchor="lb")
+        legend = ((_COLOURS["reference"], "reference"), (_COLOURS["secondary"],
+                                                          "secondary (fitted)"),
+                  ("black", "first frame"))
+        draw.rectangle([left + 6, top + 6, left + 140, top + 52], fill="white", outline="#bbbbbb")
+        for i, (colour, label) in enumerate(legend):
+            y = top + 15 + 14 * i
+            draw.line([(left + 12, y), (left + 32, y)], fill=colour, width=2)
+            self._small(draw, (left + 38, y), label, "lm")
+
+    def _errors(self, draw, frames: np.ndarray, error: np.ndarray) -> None:
+        left, top, right, bottom = self.ERROR
+        f0 = float(frames[0])
+        f1 = float(frames[-1]) if frames[-1] > frames[0] else f0 + 1
+        ceiling = max(float(error.max()) * 1.15, 0.05)
+        for value in nice_ticks(0, ceiling, 3):
+            y = bottom - value / ceiling * (bottom - top)
+            draw.line([(left, y), (right, y)], fill="#e6e6e6")
+            self._small(draw, (left - 6, y), _tick_text(value), "rm")
+        for value in nice_ticks(f0, f1, 8):
+            x = left + (value - f0) / (f1 - f0) * (right - left)
+            draw.line([(x, bottom), (x, bottom + 4)], fill="black")
+            self._small(draw, (x, bottom + 11), _tick_text(value), "mm")
+        xs = left + (frames - f0) / (f1 - f0) * (right - left)
+        ys = bottom - error / ceiling * (bottom - top)
+        draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill="#555555", width=1)
+        draw.rectangle([left, top, right, bottom], outline="black")
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+_PLOTTER: OverlayPlotter | None = None
+
+
+def _draw_chunk(job: tuple[str, list[Row]]) -> int:
+    global _PLOTTER
+    out_dir, rows = job
+    if _PLOTTER is None:
+        _PLOTTER = OverlayPlotter()
+    for row in rows:
+        _PLOTTER.draw(row, Path(out_dir) / plot_name(row.movie))
+    return len(rows)
+
+
+def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
+                    progress=None) -> int:
+    """Draw the overlay of every row (that carries trajectories) into ``out_dir/plots``."""
+    if not rows:
+        return 0
+    workers = workers or min(os.cpu_count() or 1, 8)
+    size = max(1, min(50, math.ceil(len(rows) / workers)))
+    chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
+    done = 0
+    if workers < 2 or len(rows) < 20 or "fork" not in multiprocessing.get_all_start_methods():
+        for chunk in chunks:
+            done += _draw_chunk(chunk)
+            if progress:
+                progress(done, len(rows))
+        return done
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for count in pool.map(_draw_chunk, chunks):
+            done += count
+            if progress:
+                progress(done, len(rows))
+    return done
+
+
+# --------------------------------------------------------------------------- summary figure
+
+
+def summary_figure(rows: list[Row], summary: dict[str, object]):
+    """The dataset at a glance: score, RMSE and max error histograms, score vs motion, acceptance
+    along acquisition order, and the convention votes."""
+    _, plt = _matplotlib()
+    params = summary["parameters"]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), dpi=90)
+    compared = [r for r in rows if math.isfinite(r.corr)]
+    accepted = np.array([r.accepted for r in rows], dtype=bool)
+    ax = axes[0, 0]
+    scores = np.array([r.corr for r in compared])
+    ax.hist(scores, bins=np.linspace(-1, 1, 81), color="#777")
+    ax.axvline(params["min_corr"], color="#d62728", ls="--",
+               label=f"--min-corr {params['min_corr']}")
+    ax.set_title("consensus score (min corr over informative axes)", fontsize=9)
+    ax.set_xlabel("score")
+    ax.set_ylabel("movies")
+    ax.legend(fontsize=8)
+    for ax, field, limit, title in ((axes[0, 1], "rmse_A", params["max_rmse_A"], "RMSE (Å)"),
+                                    (axes[0, 2], "max_error_A", params["max_error_A"],
+                                     "largest per-frame error (Å)")):
+        values = np.array([getattr(r, field) for r in rows])
+        values = values[np.isfinite(values)]
+        if values.size:
+            upper = float(np.percentile(values, 99.5)) * 1.1 or 1.0
+            ax.hist(np.clip(values, 0, upper), bins=80, range=(0, upper), color="#777")
+        if limit:
+            ax.axvline(limit, color="#d62728", ls="--", label=f"limit {limit} Å")
+            ax.legend(fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("movies")
+    ax = axes[1, 0]
+    for decision, colour in (("accepted", _COLOURS["accepted"]),
+                             ("discarded", _COLOURS["discarded"])):
+        chosen = [r for r in compared if r.decision == decision]
+        ax.scatter([r.range_ref_px for r in chosen], [r.corr for r in chosen], s=6, alpha=0.6,
+                   color=colour, label=decision)
+    ax.axhline(params["min_corr"], color="#555", ls="--", lw=0.8)
+    ax.axvline(params["min_range_px"], color="#555", ls=":", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("reference motion range (px)")
+    ax.set_ylabel("score")
+    ax.set_title("score vs motion range", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    if accepted.size:
+        window = max(1, min(200, accepted.size // 10))
+        rolling = np.convolve(accepted.astype(float), np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(rolling.size) + window, rolling * 100, color="#1f77b4")
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("movie (acquisition order of the names)")
+    ax.set_ylabel("% accepted (rolling)")
+    ax.set_title("acceptance along the session", fontsize=9)
+    ax = axes[1, 2]
+    convention = summary.get("convention")
+    if convention:
+        names = list(convention["votes"])
+        ax.barh(names, [convention["votes"][n] for n in names],
+                color=["#2ca02c" if n == convention["applied"] else "#999" for n in names])
+        scale = convention["scale"]
+        ax.set_title(f"convention: {convention['applied']}"
+                     + (f", scale {scale:.3f}" if scale is not None else ""), fontsize=9)
+        ax.set_xlabel("moving movies voting")
+        ax.tick_params(labelsize=7)
+    else:
+        ax.axis("off")
+        ax.set_title("convention: not estimated (--fit xmipp)", fontsize=9)
+    counts = summary["counts"]
+    fig.suptitle(f"motioncons: {counts['paired']} movies, {counts['accepted']} accepted, "
+                 f"{counts['discarded']} discarded (fit {params['fit']})", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def save_summary(rows: list[Row], summary: dict[str, object], path: Path) -> None:
+    _, plt = _matplotlib()
+    fig = summary_figure(rows, summary)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fig.savefig(temporary, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    os.replace(temporary, path)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import csv
+
+import gemmi
+import numpy as np
+import pytest
+
+from motioncons.pipeline import Options, run
+from motioncons.plots import OverlayPlotter, nice_ticks, plot_name
+from motioncons.records import Row
+from motioncons.simulate import SimulationConfig, write_simulation
+
+
+def test_nice_ticks():
+    assert nice_ticks(0, 10, 6) == [0, 2, 4, 6, 8, 10]
+    assert nice_ticks(-3.2, 7.9, 5) == [-2.5, 0, 2.5, 5, 7.5]
+    assert nice_ticks(1, 1) == [1]
+
+
+def test_overlay_png_is_drawn(tmp_path):
+    ref = np.cumsum(np.full((30, 2), 0.4), axis=0)
+    row = Row(movie="m/1", decision="discarded", reason="low_correlation", corr=0.2,
+              corr_x=0.2, corr_y=0.9, rmse_px=1.0, rmse_A=0.9, max_error_px=2.0,
+              pixel_size_A=0.9, reference_shifts=ref, secondary_fitted=ref + [3.0, -2.0],
+              sample_frames=np.arange(1, 31))
+    path = tmp_path / plot_name(row.movie)
+    OverlayPlotter().draw(row, path)
+    assert path.name == "m_1.png"
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    image = np.asarray(Image.open(path).convert("RGB"))
+    assert image.shape == (500, 560, 3)
+    red = (image[..., 0] > 200) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    blue = (image[..., 2] > 150) & (image[..., 0] < 80)
+    assert red.sum() > 200 and blue.sum() > 200  # both trajectories are on the picture
+
+
+@pytest.mark.parametrize(("choice", "expected"), [("none", 0), ("discarded", None), ("all", 80)])
+def test_plots_option_and_paths_in_outputs(tmp_path, choice, expected):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=80, seed=12,
+                                                            failure_fraction=0.2))
+    result = run(info["reference"], info["secondary"], tmp_path / "out", Options(plots=choice))
+    discarded = sum(not r.accepted for r in result.rows)
+    pngs = sorted((tmp_path / "out" / "plots").glob("*.png")) if choice != "none" else []
+    assert len(pngs) == (discarded if expected is None else expected)
+    with open(tmp_path / "out" / "consensus.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    with_plot = [r for r in table if r["plot_path"]]
+    assert len(with_plot) == len(pngs)
+    for r in with_plot:
+        assert (tmp_path / "out" / r["plot_path"]).exists()
+    doc = gemmi.cif.read_file(str(tmp_path / "out" / "discarded_micrographs.star"))
+    plots = list(doc.find_block("micrographs").find_loop("_rlnMotionConsensusPlot"))
+    assert len(plots) == discarded
+    if choice != "none":
+        assert all(p.startswith("plots/") for p in plots)
+    assert (tmp_path / "out" / "summary.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from motioncons.pipeline import Options, run
+from motioncons.report import decode_overlay, encode_overlay
+from motioncons.simulate import SimulationConfig, write_simulation
+
+
+def test_overlay_encoding_round_trip():
+    rng = np.random.default_rng(0)
+    frames = np.array([2, 3, 4, 7, 8])
+    ref = rng.normal(0, 20, (5, 2))
+    sec = ref + rng.normal(0, 1, (5, 2))
+    blob = encode_overlay(frames, ref, sec)
+    assert len(blob) < 5 * 5 * 3
+    got_frames, got_ref, got_sec = decode_overlay(blob)
+    assert got_frames.tolist() == frames.tolist()
+    np.testing.assert_allclose(got_ref, ref, atol=0.005 + 1e-12)
+    np.testing.assert_allclose(got_sec, sec, atol=0.005 + 1e-12)
+
+
+def test_report_is_self_contained(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=50, seed=2))
+    run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
+    text = (tmp_path / "out" / "report.html").read_text()
+    assert "<link" not in text
+    assert not re.search(r"""(src|href)=["']?https?:""", text)
+    assert not re.search(r"""\b(fetch|XMLHttpRequest|import\()""", text)
+    assert "data:image/png;base64," in text and text.count("<script") == 3
+
+
+def _chromium():
+    found = [shutil.which(name) for name in ("chromium", "chromium-browser")]
+    driver = shutil.which("chromedriver")
+    binary = next((f for f in found if f), None)
+    if not binary or not driver:
+        message = "Debian's chromium and chromium-driver are needed for the browser test"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary, driver
+
+
+def test_report_in_a_real_browser(tmp_path):
+    binary, driver = _chromium()
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=230, seed=3,
+                                                            failure_fraction=0.2))
+    result = run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        browser.get((tmp_path / "out" / "report.html").as_uri())
+        assert browser.find_element(By.ID, "count").text == "230 of 230 movies"
+        Select(browser.find_element(By.ID, "pagesize")).select_by_visible_text("all")
+        listed = [tr.get_attribute("data-movie")
+                  for tr in browser.find_elements(By.CSS_SELECTOR, "#body tr")]
+        assert sorted(listed) == sorted(r.movie for r in result.rows)
+        Select(browser.find_element(By.ID, "fdecision")).select_by_visible_text("discarded")
+        discarded = [r for r in result.rows if not r.accepted]
+        assert browser.find_element(By.ID, "count").text == f"{len(discarded)} of 230 movies"
+        row = browser.find_elements(By.CSS_SELECTOR, "#body tr")[0]
+        movie = row.get_attribute("data-movie")
+        row.click()
+        overlay = browser.find_element(By.ID, "overlay")
+        assert overlay.get_attribute("data-movie") == movie
+        svg = overlay.find_element(By.TAG_NAME, "svg")
+        assert movie in svg.text and "discarded" in svg.text
+        expected = next(r for r in result.rows if r.movie == movie)
+        points = svg.find_element(By.CSS_SELECTOR, "polyline.reference").get_attribute("points")
+        assert len(points.split()) == expected.frames
+        assert svg.find_element(By.CSS_SELECTOR, "polyline.secondary")
+        assert svg.find_element(By.CSS_SELECTOR, "polyline.error")
+        browser.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        browser.quit()
+    assert (tmp_path / "report.png").stat().st_size > 10000
