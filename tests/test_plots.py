@@ -22,7 +22,7 @@ def test_overlay_png_is_drawn(tmp_path):
     ref = np.cumsum(np.full((30, 2), 0.4), axis=0)
     row = Row(movie="m/1", decision="discarded", reason="low_correlation", corr=0.2,
               corr_x=0.2, corr_y=0.9, rmse_px=1.0, rmse_A=0.9, max_error_px=2.0,
-              pixel_size_A=0.9, reference_shifts=ref, secondary_fitted=ref + [3.0, -2.0],
+              pixel_size_A=0.9, reference_shifts=ref, secondary_fitted=ref + np.array([3.0, -2.0]),
               sample_frames=np.arange(1, 31))
     path = tmp_path / plot_name(row.movie)
     OverlayPlotter().draw(row, path)
