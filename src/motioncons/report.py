@@ -2,8 +2,11 @@
 
 It holds the summary numbers and figure, a sortable and filterable table of every movie, and each
 movie's trajectories; clicking a movie draws its overlay in the browser (SVG) with the same
-information as the PNG. Trajectories are stored compactly: frame numbers and shifts quantised to
-0.01 px, delta-encoded, zigzag varints, base64 (a 50,000-movie report stays under ~20 MB).
+information as the PNG. The table and the trajectories are embedded zlib-compressed and base64
+encoded, and inflated by the browser's own DecompressionStream. Trajectories are stored
+compactly (zigzag varints): the frame
+numbers as a first frame and count when consecutive, the reference quantised to 0.01 px and
+delta-encoded, the fitted secondary as its quantised difference from the reference.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import base64
 import html
 import json
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +25,8 @@ from .records import Row
 
 QUANTUM = 0.01
 TABLE_FIELDS = ("movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px",
-                "rmse_A", "max_error_px", "max_error_A", "range_ref_px", "range_sec_px",
-                "frames", "pixel_size_A", "plot_path")
+                "max_error_px", "range_ref_px", "range_sec_px", "frames", "pixel_size_A",
+                "plot_path")
 
 
 def _varints(values: np.ndarray) -> bytes:
@@ -37,13 +41,22 @@ def _varints(values: np.ndarray) -> bytes:
 
 
 def encode_overlay(frames: np.ndarray, reference: np.ndarray, fitted: np.ndarray) -> bytes:
-    """Frames, reference x/y and fitted secondary x/y of one movie, in a few bytes per frame."""
-    series = [np.asarray(frames, dtype=np.int64)]
-    series += [np.rint(np.asarray(values, dtype=float) / QUANTUM).astype(np.int64)
-               for values in (reference[:, 0], reference[:, 1], fitted[:, 0], fitted[:, 1])]
-    deltas = [np.array([len(series[0])], dtype=np.int64)]
-    deltas += [np.diff(s, prepend=0) for s in series]
-    return _varints(np.concatenate(deltas))
+    """Frames, reference x/y and fitted secondary x/y of one movie, in a few bytes per frame.
+
+    Layout: n, first frame, consecutive flag, [frame deltas if not consecutive], reference x and
+    y deltas, then (secondary - reference) x and y, all in units of `QUANTUM`.
+    """
+    frames = np.asarray(frames, dtype=np.int64)
+    n = len(frames)
+    consecutive = bool(n and np.array_equal(frames, np.arange(frames[0], frames[0] + n)))
+    ref = np.rint(np.asarray(reference, dtype=float) / QUANTUM).astype(np.int64)
+    sec = np.rint(np.asarray(fitted, dtype=float) / QUANTUM).astype(np.int64)
+    parts = [np.array([n, frames[0] if n else 0, int(consecutive)], dtype=np.int64)]
+    if not consecutive:
+        parts.append(np.diff(frames, prepend=0))
+    parts += [np.diff(ref[:, 0], prepend=0), np.diff(ref[:, 1], prepend=0),
+              sec[:, 0] - ref[:, 0], sec[:, 1] - ref[:, 1]]
+    return _varints(np.concatenate(parts))
 
 
 def decode_overlay(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,12 +69,15 @@ def decode_overlay(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             continue
         values.append((current >> 1) ^ -(current & 1))
         current, shift = 0, 0
-    n = values[0]
-    series = [np.cumsum(values[1 + i * n: 1 + (i + 1) * n]) for i in range(5)]
-    frames = np.asarray(series[0])
-    reference = np.column_stack(series[1:3]) * QUANTUM
-    fitted = np.column_stack(series[3:5]) * QUANTUM
-    return frames, reference, fitted
+    n, first, consecutive = values[:3]
+    rest = values[3:]
+    if consecutive:
+        frames = np.arange(first, first + n)
+    else:
+        frames, rest = np.cumsum(rest[:n]), rest[n:]
+    ref = np.column_stack([np.cumsum(rest[:n]), np.cumsum(rest[n: 2 * n])])
+    sec = ref + np.column_stack([rest[2 * n: 3 * n], rest[3 * n: 4 * n]])
+    return np.asarray(frames), ref * QUANTUM, sec * QUANTUM
 
 
 def row_overlay(row: Row) -> bytes | None:
@@ -75,22 +91,33 @@ def row_overlay(row: Row) -> bytes | None:
 
 def _number(value: object) -> object:
     if isinstance(value, float):
-        return None if not math.isfinite(value) else float(f"{value:.5g}")
+        return None if not math.isfinite(value) else float(f"{value:.4g}")
     return value
+
+
+def _cell(row: Row, field: str, reasons: dict[str, int]) -> object:
+    if field == "decision":
+        return int(row.accepted)
+    if field == "reason":
+        return reasons.setdefault(row.reason, len(reasons))
+    if field == "plot_path":
+        return row.plot_path or 0
+    return _number(getattr(row, field))
 
 
 def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str, object],
                  summary_png: bytes | None) -> str:
     table = []
     blob = bytearray()
+    reasons: dict[str, int] = {}
     for row in rows:
         data = overlays.get(row.movie)
         start = len(blob)
         if data:
             blob += data
-        table.append([_number(getattr(row, f)) for f in TABLE_FIELDS] + [start, len(blob) - start])
+        table.append([_cell(row, f, reasons) for f in TABLE_FIELDS] + [start, len(blob) - start])
     payload = {"fields": [*TABLE_FIELDS, "offset", "length"], "rows": table,
-               "summary": summary, "quantum": QUANTUM}
+               "reasons": list(reasons), "summary": summary, "quantum": QUANTUM}
     data_json = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     image = (f'<img alt="summary figures" src="data:image/png;base64,'
              f'{base64.b64encode(summary_png).decode()}">' if summary_png else "")
@@ -111,8 +138,12 @@ def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str,
     return (_TEMPLATE.replace("%FACTS%", fact_html)
             .replace("%WARNINGS%", f"<ul class=warn>{warnings}</ul>" if warnings else "")
             .replace("%IMAGE%", image)
-            .replace("%DATA%", data_json.replace("</", "<\\/"))
-            .replace("%TRAJ%", base64.b64encode(bytes(blob)).decode()))
+            .replace("%DATA%", _packed(data_json.encode()))
+            .replace("%TRAJ%", _packed(bytes(blob))))
+
+
+def _packed(data: bytes) -> str:
+    return base64.b64encode(zlib.compress(data, 9)).decode()
 
 
 def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
@@ -161,14 +192,24 @@ tbody tr{cursor:pointer}tbody tr:hover{background:#f0f6ff}tr.sel{background:#dbe
 <div id=layout><div id=tablebox><div id=pager></div>
 <table><thead><tr id=head></tr></thead><tbody id=body></tbody></table></div>
 <div id=overlay><p>Click a movie to draw its trajectories.</p></div></div>
-<script id=data type="application/json">%DATA%</script>
+<script id=data type="text/plain">%DATA%</script>
 <script id=traj type="text/plain">%TRAJ%</script>
 <script>
 "use strict";
-const D=JSON.parse(document.getElementById("data").textContent);
-const F=D.fields, ix=Object.fromEntries(F.map((f,i)=>[f,i]));
+async function inflate(id){
+  const s=atob(document.getElementById(id).textContent.trim()),b=new Uint8Array(s.length);
+  for(let i=0;i<s.length;i++)b[i]=s.charCodeAt(i);
+  const out=new Blob([b]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(out).arrayBuffer());
+}
+async function main(){
+const D=JSON.parse(new TextDecoder().decode(await inflate("data")));
+const bytes=await inflate("traj");
+const F=D.fields.concat(["rmse_A","max_error_A"]), ix=Object.fromEntries(F.map((f,i)=>[f,i]));
+for(const r of D.rows){r[ix.decision]=r[ix.decision]?"accepted":"discarded";r[ix.reason]=D.reasons[r[ix.reason]];
+  const p=r[ix.pixel_size_A];r.push(p&&r[ix.rmse_px]!==null?+(r[ix.rmse_px]*p).toPrecision(4):null,p&&r[ix.max_error_px]!==null?+(Math.abs(r[ix.max_error_px])*p).toPrecision(4):null);}
 const SHOW=["movie","decision","reason","corr","corr_x","corr_y","rmse_A","max_error_A","range_ref_px","frames"];
-let rows=D.rows, view=rows, sortKey="movie", sortDir=1, page=0, bytes=null, selected=null;
+let rows=D.rows, view=rows, sortKey="movie", sortDir=1, page=0, selected=null;
 const $=id=>document.getElementById(id);
 const fmt=v=>v===null?"":(typeof v==="number"?(Number.isInteger(v)?String(v):v.toPrecision(4)):v);
 for(const r of [...new Set(rows.map(r=>r[ix.reason]))].sort()){const o=document.createElement("option");o.textContent=r;$("freason").appendChild(o);}
@@ -195,11 +236,13 @@ function render(){
 }
 $("body").onclick=e=>{const tr=e.target.closest("tr");if(!tr)return;const x=rows.find(r=>r[ix.movie]===tr.dataset.movie);selected=x;render();draw(x);};
 function decode(x){
-  if(!bytes){const s=atob(document.getElementById("traj").textContent.trim());bytes=new Uint8Array(s.length);for(let i=0;i<s.length;i++)bytes[i]=s.charCodeAt(i);}
   const off=x[ix.offset],len=x[ix.length],v=[];let cur=0,sh=0;
   for(let i=off;i<off+len;i++){const b=bytes[i];cur+=(b&127)*Math.pow(2,sh);if(b&128){sh+=7;continue;}v.push(cur%2?-(cur+1)/2:cur/2);cur=0;sh=0;}
-  const n=v[0],S=[];for(let k=0;k<5;k++){let acc=0;S.push(v.slice(1+k*n,1+(k+1)*n).map(d=>acc+=d));}
-  const q=D.quantum;return {frames:S[0],ref:S[1].map((a,i)=>[a*q,S[2][i]*q]),sec:S[3].map((a,i)=>[a*q,S[4][i]*q])};
+  const n=v[0],first=v[1];let k=3,frames;
+  if(v[2]){frames=Array.from({length:n},(_,i)=>first+i);}else{let a=0;frames=v.slice(3,3+n).map(d=>a+=d);k+=n;}
+  const cum=s=>{let a=0;return s.map(d=>a+=d);},rx=cum(v.slice(k,k+n)),ry=cum(v.slice(k+n,k+2*n));
+  const dx=v.slice(k+2*n,k+3*n),dy=v.slice(k+3*n,k+4*n),q=D.quantum;
+  return {frames,ref:rx.map((a,i)=>[a*q,ry[i]*q]),sec:rx.map((a,i)=>[(a+dx[i])*q,(ry[i]+dy[i])*q])};
 }
 function ticks(lo,hi,n){const span=hi-lo;if(!(span>0))return[lo];const raw=span/(n-1),m=Math.pow(10,Math.floor(Math.log10(raw)));
   const step=[1,2,2.5,5,10].map(k=>k*m).reduce((a,b)=>Math.abs(span/b-(n-1))<Math.abs(span/a-(n-1))?b:a);const out=[];for(let v=Math.ceil(lo/step)*step;v<=hi+1e-9;v+=step)out.push(+v.toPrecision(6));return out;}
@@ -242,5 +285,8 @@ function draw(x){
   box.dataset.movie=x[ix.movie];
 }
 apply();
+document.body.dataset.firstRenderMs=performance.now().toFixed(0);
+}
+main();
 </script></body></html>
 """
