@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Set up a virtual environment with the development tools, lint, and run the test suite.
 # The tests read real files from ../shared/samples (override with MOTIONCONS_SHARED). The report
-# is tested in Debian's Chromium, installed here when missing and when we may (root, apt-get).
+# is tested in Debian's Chromium and the consensus on Debian's RELION 3.1 (a real aligner); both
+# are installed here when missing and when we may (root, apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-        && [ "$(id -u)" = 0 ]; then
+if { ! command -v chromedriver || ! command -v relion_run_motioncorr; } >/dev/null 2>&1 \
+        && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver relion \
+        >/dev/null
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip

@@ -17,6 +17,7 @@ from . import __version__
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError
 from .formats import read_input
+from .movies import MOVIE_FAILURES, MovieConfig, relion_movies_star, simulate_movie_files
 from .pipeline import Options, run
 from .plots import PLOT_CHOICES
 from .records import RunResult
@@ -93,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_sim = sub.add_parser("simulate", help="write a synthetic pair of RELION motion results")
     p_sim.add_argument("out", help="project directory to create")
     _add_simulation_options(p_sim)
+
+    p_movies = sub.add_parser("simulate-movies",
+                              help="write synthetic movies (MRC) with known motion and a "
+                                   "RELION movies.star, to test an aligner")
+    p_movies.add_argument("out")
+    p_movies.add_argument("--movies", type=int, default=8)
+    p_movies.add_argument("--size", type=int, default=512)
+    p_movies.add_argument("--frames", type=int, default=24)
+    p_movies.add_argument("--dose", type=float, default=1.0, help="e/Å² per frame (default 1)")
+    p_movies.add_argument("--pixel-size", type=float, default=1.0)
+    p_movies.add_argument("--seed", type=int, default=0)
+    p_movies.add_argument("--failure", action="append", default=[], metavar="INDEX:MODE",
+                          help=f"give movie INDEX a failure mode ({', '.join(MOVIE_FAILURES)}); "
+                               "repeatable")
 
     p_demo = sub.add_parser("demo", help="simulate a dataset, run the consensus, print a summary")
     p_demo.add_argument("out", nargs="?", default="motioncons-demo",
@@ -273,6 +288,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate_movies(args: argparse.Namespace) -> int:
+    failures = {}
+    for item in args.failure:
+        index, _, mode = item.partition(":")
+        if not index.isdigit() or mode not in MOVIE_FAILURES:
+            raise MotionconsError(f"--failure {item!r}: expected INDEX:MODE with MODE one of "
+                                  f"{', '.join(MOVIE_FAILURES)}")
+        failures[int(index)] = mode
+    config = MovieConfig(movies=args.movies, size=args.size, frames=args.frames, dose=args.dose,
+                         pixel_size=args.pixel_size, seed=args.seed)
+    start = time.perf_counter()
+    movies = simulate_movie_files(args.out, config, failures)
+    (Path(args.out) / "movies.star").write_text(relion_movies_star(movies, config))
+    print(f"wrote {len(movies)} movies ({args.size}x{args.size}x{args.frames}) in "
+          f"{time.perf_counter() - start:.1f} s: {args.out}/movies.star, "
+          f"{args.out}/movies_truth.csv (RELION convention: the shift that re-aligns each frame)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     project = out / "project"
@@ -292,7 +326,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "watch": cmd_watch, "inspect": cmd_inspect,
-            "simulate": cmd_simulate, "demo": cmd_demo}
+            "simulate": cmd_simulate, "simulate-movies": cmd_simulate_movies, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

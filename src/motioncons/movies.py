@@ -218,7 +218,7 @@ def truth_csv(movies: list[SimulatedMovieFile]) -> str:
     writer.writerow(["movie", "frame", "x", "y", "failure"])
     for movie in movies:
         for frame, (x, y) in enumerate(movie.truth, start=1):
-            writer.writerow([movie.name, frame, f"{x:.4f}", f"{y:.4f}", movie.failure])
+            writer.writerow([movie.name, frame, f"{x + 0.0:.4f}", f"{y + 0.0:.4f}", movie.failure])
     return buffer.getvalue()
 
 
