@@ -25,9 +25,11 @@ from .consensus import (
 from .errors import MotionconsError, UsageError
 from .formats import read_input
 from .formats.relion import RelionMicrographTable
+from .formats.scipion import ScipionSet
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, pair_sets
 from .outputs.relion_star import write_relion_subsets
+from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
 from .outputs.table import write_csv
 from .plots import PLOT_CHOICES, plot_name, render_overlays, save_summary, wanted
@@ -280,7 +282,8 @@ def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str
             f"{len(secondary.keys())} movies, e.g. {', '.join(sec_keys) or 'none'})")
 
 
-def write_outputs(out_dir: Path, reference_format: str, table: RelionMicrographTable | None,
+def write_outputs(out_dir: Path, reference_format: str,
+                  table: RelionMicrographTable | ScipionSet | None,
                   rows: list[Row], summary: dict[str, object],
                   figures: list[str] | None = None) -> list[str]:
     """Write every output atomically; rows go out sorted by movie key in every mode."""
@@ -288,10 +291,12 @@ def write_outputs(out_dir: Path, reference_format: str, table: RelionMicrographT
     rows = sorted(rows, key=lambda r: r.movie)
     write_csv(out_dir / "consensus.csv", rows)
     written = ["consensus.csv"]
+    decided = {row.movie: row for row in rows}
     if reference_format.startswith("relion"):
-        decided = {row.movie: row for row in rows}
         movie_names = {row.movie: row.movie_name for row in rows if row.movie_name}
         written += write_relion_subsets(out_dir, table, decided, movie_names)
+    elif reference_format.startswith("scipion") and isinstance(table, ScipionSet):
+        written += write_scipion_lists(out_dir, table, decided)
     if any(row.plot_path for row in rows):
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..trajectory import TrajectorySet
-from . import relion, table
+from . import motioncor, relion, scipion, table
 
-READERS = (relion, table)
+READERS = (relion, motioncor, scipion, table)
 
 
 def detect(path: Path) -> str | None:
@@ -31,4 +31,6 @@ def read_input(path: str | Path, pixel_size: float | None = None) -> TrajectoryS
             return reader.read(p, pixel_size=pixel_size)
     raise InputError(p, "not a recognised motion-correction result (expected a RELION MotionCorr "
                         "job directory, corrected_micrographs.star, a directory of per-movie STAR "
-                        "files, or a CSV/TSV table with columns movie,frame,x,y)")
+                        "files, MotionCor2/3 output, a Scipion SetOfMovies .sqlite, or a CSV/TSV "
+                        "table with columns "
+                        "movie,frame,x,y)")
