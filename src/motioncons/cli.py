@@ -48,6 +48,11 @@ def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
                         help="per-movie trajectory overlays in OUT/plots/ (default discarded)")
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="do not write summary.png and report.html")
+    parser.add_argument("--match-regex", default=None, metavar="RE",
+                        help="pair movies by the first group (or whole match) of RE on their "
+                             "file names instead of the built-in movie key")
+    parser.add_argument("--cryosparc-project-dir", default=None, metavar="DIR",
+                        help="cryoSPARC project directory the .cs paths are relative to")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +157,7 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
                                          args.max_error),
                    fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
-                   plots=args.plots, report=args.report)
+                   plots=args.plots, report=args.report, match_regex=args.match_regex)
 
 
 def progress_bar(label: str, quiet: bool):
@@ -194,7 +199,15 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _cryosparc_project(args: argparse.Namespace) -> None:
+    if getattr(args, "cryosparc_project_dir", None):
+        from .formats import cryosparc
+
+        cryosparc.PROJECT_DIR = Path(args.cryosparc_project_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _cryosparc_project(args)
     start = time.perf_counter()
     result = run(args.reference, args.secondary, args.out, _options(args),
                  progress=progress_bar("plots", args.quiet))

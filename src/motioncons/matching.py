@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .trajectory import Problem, Trajectory, TrajectorySet
 
@@ -62,6 +62,18 @@ class Matching:
     only_in_secondary: list[str]
     duplicates: list[str]
     """Keys that occur more than once in one input (the first occurrence is used)."""
+
+
+def rekey(dataset: TrajectorySet, pattern: re.Pattern[str]) -> None:
+    """Recompute every key of an input with ``--match-regex`` (applied to the movie names)."""
+    renamed = {}
+    for item in dataset.trajectories:
+        renamed[item.key] = item.key = movie_key(item.movie_name, pattern)
+    dataset.problems = [replace(p, key=movie_key(p.movie_name, pattern))
+                        for p in dataset.problems]
+    table = dataset.micrograph_table
+    if table is not None and hasattr(table, "row_keys"):
+        table.row_keys = [renamed.get(k, k) for k in table.row_keys]
 
 
 def _index(dataset: TrajectorySet, duplicates: list[str]) -> dict[str, Trajectory | Problem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import platform
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from .formats import read_input
 from .formats.relion import RelionMicrographTable
 from .formats.scipion import ScipionSet
 from .frames import CommonSamples, TooFewFrames, common_samples
-from .matching import Matching, Pair, pair_sets
+from .matching import Matching, Pair, pair_sets, rekey
+from .outputs.cryosparc_subsets import write_cryosparc_subsets
 from .outputs.relion_star import write_relion_subsets
 from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
@@ -52,6 +54,8 @@ class Options:
     """Per-movie overlay PNGs: ``none``, ``discarded`` or ``all``."""
     report: bool = True
     """Write ``summary.png`` and ``report.html``."""
+    match_regex: str | None = None
+    """Pair movies by the first group (or whole match) of this pattern on their names."""
 
     @property
     def needs_trajectories(self) -> bool:
@@ -109,6 +113,18 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[_Valid], list
             continue
         ref, sec = pair.reference, pair.secondary
         assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
+        for side, partner in ((ref, sec), (sec, ref)):
+            if side.extras.get("needs_pixel_size") and partner.pixel_size:
+                # Å-only formats take the pixel size of the paired movie of the other input.
+                side.shifts = np.asarray(side.extras["angstrom"]) / partner.pixel_size
+                side.pixel_size = partner.pixel_size
+                side.extras["needs_pixel_size"] = False
+                side.extras["pixel_size_from"] = "paired movie"
+        unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
+        if unresolved is not None:
+            invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
+                                        "and no pixel size (give --pixel-size)", options))
+            continue
         try:
             samples = common_samples(ref, sec)
         except TooFewFrames as exc:
@@ -283,7 +299,7 @@ def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str
 
 
 def write_outputs(out_dir: Path, reference_format: str,
-                  table: RelionMicrographTable | ScipionSet | None,
+                  table: RelionMicrographTable | ScipionSet | tuple | None,
                   rows: list[Row], summary: dict[str, object],
                   figures: list[str] | None = None) -> list[str]:
     """Write every output atomically; rows go out sorted by movie key in every mode."""
@@ -297,6 +313,8 @@ def write_outputs(out_dir: Path, reference_format: str,
         written += write_relion_subsets(out_dir, table, decided, movie_names)
     elif reference_format.startswith("scipion") and isinstance(table, ScipionSet):
         written += write_scipion_lists(out_dir, table, decided)
+    elif reference_format.startswith("cryosparc") and table is not None:
+        written += write_cryosparc_subsets(out_dir, table[1], decided)
     if any(row.plot_path for row in rows):
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]
@@ -327,6 +345,10 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     options.validate()
     reference = read_input(reference_path, options.pixel_size)
     secondary = read_input(secondary_path, options.pixel_size)
+    if options.match_regex:
+        pattern = re.compile(options.match_regex)
+        rekey(reference, pattern)
+        rekey(secondary, pattern)
     matching, rows, estimate, warnings = evaluate(reference, secondary, options)
     summary = build_summary(input_summaries(reference, secondary), matching.only_in_reference,
                             matching.only_in_secondary, matching.duplicates, rows, options,

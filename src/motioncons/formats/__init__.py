@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..trajectory import TrajectorySet
-from . import motioncor, relion, scipion, table
+from . import cistem, cryosparc, imod, motioncor, relion, scipion, table, warp, xmipp
 
-READERS = (relion, motioncor, scipion, table)
+READERS = (relion, motioncor, scipion, cryosparc, warp, xmipp, imod, cistem, table)
 
 
 def detect(path: Path) -> str | None:
@@ -31,6 +31,7 @@ def read_input(path: str | Path, pixel_size: float | None = None) -> TrajectoryS
             return reader.read(p, pixel_size=pixel_size)
     raise InputError(p, "not a recognised motion-correction result (expected a RELION MotionCorr "
                         "job directory, corrected_micrographs.star, a directory of per-movie STAR "
-                        "files, MotionCor2/3 output, a Scipion SetOfMovies .sqlite, or a CSV/TSV "
-                        "table with columns "
+                        "files, MotionCor2/3 output, a Scipion SetOfMovies .sqlite, cryoSPARC "
+                        ".cs exposures, Warp .xml, Xmipp _shifts.xmd, IMOD .xf, Unblur/cisTEM "
+                        "shift files, or a CSV/TSV table with columns "
                         "movie,frame,x,y)")

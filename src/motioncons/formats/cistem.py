@@ -1,0 +1,76 @@
+"""Unblur 1.0.x shift files and cisTEM ``unblur`` shift text files, both in Å.
+
+Unblur 1.0.x: ``#`` header (with ``Pixel size (A): p``), then two lines: all x, all y. cisTEM:
+``# X/Y Shifts for file ...`` then one ``x y`` line per frame (zero at the middle frame). Both use
+RELION's sign. Å become pixels with the pixel size in the file, else that of the paired movie of
+the other input, else ``--pixel-size``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..matching import movie_key
+from ..trajectory import Problem, Trajectory, TrajectorySet
+
+NAME = "cistem"
+_PIXEL = re.compile(r"Pixel size \(A\):\s*([\d.eE+-]+)")
+
+
+def _kind(path: Path) -> str | None:
+    try:
+        head = path.read_text(errors="replace")[:2000]
+    except OSError:
+        return None
+    if "Unblur shifts file" in head or "Shifts below are given in Angstroms" in head:
+        return "unblur"
+    if "X/Y Shifts for file" in head:
+        return "cistem"
+    return None
+
+
+def detect(path: Path) -> bool:
+    if path.is_dir():
+        return any(_kind(p) for p in path.glob("*.txt"))
+    return path.is_file() and path.suffix == ".txt" and _kind(path) is not None
+
+
+def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
+    files = [p for p in sorted(path.glob("*.txt")) if _kind(p)] if path.is_dir() else [path]
+    if not files:
+        raise InputError(path, "no Unblur/cisTEM shift files")
+    dataset = TrajectorySet(path=str(path), format="unblur/cistem shifts (Å)")
+    for file in files:
+        item = read_file(file, pixel_size)
+        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
+    return dataset
+
+
+def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
+    key, name = movie_key(file.name), file.name
+    text = file.read_text(errors="replace")
+    data = [line.split() for line in text.splitlines() if line.strip() and
+            not line.lstrip().startswith("#")]
+    try:
+        if _kind(file) == "unblur":
+            if len(data) < 2 or len(data[0]) != len(data[1]):
+                raise ValueError("two lines of equal length expected")
+            angstrom = np.column_stack([np.array(data[0], float), np.array(data[1], float)])
+            found = _PIXEL.search(text)
+            pixel_size = float(found.group(1)) if found else pixel_size
+        else:
+            angstrom = np.array(data, dtype=float).reshape(-1, 2)
+    except ValueError as exc:
+        return Problem(key, name, str(file), "unreadable", f"{file}: malformed shifts ({exc})")
+    if not np.isfinite(angstrom).all():
+        return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
+    extras = {"units": "Å", "angstrom": angstrom}
+    # Converted to pixels by the pipeline once the pixel size is known (see pixels_from_A).
+    shifts = angstrom / pixel_size if pixel_size else angstrom
+    extras["needs_pixel_size"] = not pixel_size
+    return Trajectory(key, name, np.arange(1, len(angstrom) + 1), shifts, pixel_size, str(file),
+                      NAME, None, extras)

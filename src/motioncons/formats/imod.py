@@ -1,0 +1,52 @@
+"""IMOD ``alignframes -xfext`` transform files: ``1 0 0 1 DX DY`` per frame, in line order.
+
+DX, DY are unbinned frame pixels and the shift applied to the frame (RELION's sign, from the
+code; the y sign for TIFF input is unconfirmed, and the dataset convention check would expose a
+flip). No pixel size is stored: it comes from the paired movie or ``--pixel-size``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..matching import movie_key
+from ..trajectory import Problem, Trajectory, TrajectorySet
+
+NAME = "imod"
+
+
+def detect(path: Path) -> bool:
+    if path.is_dir():
+        return any(path.glob("*.xf"))
+    return path.suffix == ".xf"
+
+
+def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
+    files = sorted(path.glob("*.xf")) if path.is_dir() else [path]
+    if not files:
+        raise InputError(path, "no .xf files")
+    dataset = TrajectorySet(path=str(path), format="imod xf")
+    for file in files:
+        item = read_file(file, pixel_size)
+        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
+    return dataset
+
+
+def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
+    key, name = movie_key(file.name), file.name
+    try:
+        rows = [line.split() for line in file.read_text().splitlines() if line.strip()]
+        values = np.array(rows, dtype=np.float64)
+    except (OSError, ValueError):
+        return Problem(key, name, str(file), "unreadable",
+                       f"{file}: not an IMOD transform file (6 numbers per line)")
+    if values.ndim != 2 or values.shape[1] != 6 or not len(values):
+        return Problem(key, name, str(file), "unreadable",
+                       f"{file}: expected lines of 6 numbers (A11 A12 A21 A22 DX DY)")
+    if not np.isfinite(values).all():
+        return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
+    return Trajectory(key, name, np.arange(1, len(values) + 1), values[:, 4:6].copy(),
+                      pixel_size, str(file), NAME, None, {})

@@ -1,0 +1,113 @@
+"""Warp 1.0.9 / Warp 2 per-movie XML: the global motion ``GridMovementX`` / ``GridMovementY``.
+
+The grid holds Z temporal control points (Å, mean-centred) of an interpolating cubic spline
+with natural boundary conditions through nodes evenly spaced on [0, 1]; frame f (0-based) of N
+sits at t = f / (N - 1) (``OptionsMovement/Dimensions`` gives N). The value is the shift applied to
+the frame (RELION's sign). Å become pixels with ``PixelSizeX`` (1.0.9) or ``PixelSize`` (Warp 2)
+from ``OptionsMovement``. Files are UTF-16 (1.0.9) or UTF-8 with a byte-order mark (Warp 2).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..matching import movie_key
+from ..trajectory import Problem, Trajectory, TrajectorySet
+
+NAME = "warp"
+
+
+def _text(path: Path) -> str | None:
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    for bom, codec in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+                       (b"\xef\xbb\xbf", "utf-8-sig")):
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _is_movie_xml(path: Path) -> bool:
+    text = _text(path) or ""
+    return "<Movie" in text[:2000] and "GridMovementX" in text
+
+
+def detect(path: Path) -> bool:
+    if path.is_dir():
+        return any(_is_movie_xml(p) for p in path.glob("*.xml"))
+    return path.suffix == ".xml" and _is_movie_xml(path)
+
+
+def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
+    files = [p for p in sorted(path.glob("*.xml")) if _is_movie_xml(p)] if path.is_dir() \
+        else [path]
+    if not files:
+        raise InputError(path, "no Warp movie XML files")
+    dataset = TrajectorySet(path=str(path), format="warp xml")
+    for file in files:
+        item = read_file(file, pixel_size)
+        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
+    return dataset
+
+
+def natural_spline(nodes: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Interpolating cubic spline with natural boundaries through nodes on linspace(0, 1)."""
+    z = len(nodes)
+    if z == 1:
+        return np.full(t.shape, nodes[0])
+    if z == 2:
+        return nodes[0] + (nodes[1] - nodes[0]) * t
+    h = 1.0 / (z - 1)
+    system = np.zeros((z, z))
+    rhs = np.zeros(z)
+    system[0, 0] = system[-1, -1] = 1.0
+    for i in range(1, z - 1):
+        system[i, i - 1:i + 2] = (h, 4 * h, h)
+        rhs[i] = 6 * (nodes[i + 1] - 2 * nodes[i] + nodes[i - 1]) / h
+    second = np.linalg.solve(system, rhs)
+    k = np.clip((t / h).astype(int), 0, z - 2)
+    a = (k + 1) * h - t
+    b = t - k * h
+    left, right = second[k], second[k + 1]
+    return (left * a ** 3 / (6 * h) + right * b ** 3 / (6 * h)
+            + (nodes[k] / h - left * h / 6) * a + (nodes[k + 1] / h - right * h / 6) * b)
+
+
+def _grid(root: ET.Element, name: str) -> np.ndarray:
+    grid = root.find(name)
+    if grid is None:
+        raise ValueError(f"no {name}")
+    nodes = sorted((int(n.get("Z", 0)), float(n.get("Value", "nan"))) for n in grid.iter("Node")
+                    if n.get("X", "0") == "0" and n.get("Y", "0") == "0")
+    return np.array([v for _, v in nodes])
+
+
+def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
+    key, name = movie_key(file.name), file.name
+    try:
+        root = ET.fromstring(_text(file) or "")
+        params = {p.get("Name"): p.get("Value") for p in root.iter("Param")}
+        x_nodes, y_nodes = _grid(root, "GridMovementX"), _grid(root, "GridMovementY")
+        frames = int(float(params.get("Dimensions", "0,0,0").split(",")[2]))
+        size = float(params.get("PixelSizeX") or params.get("PixelSize") or pixel_size or "nan")
+    except (ET.ParseError, ValueError, IndexError) as exc:
+        return Problem(key, name, str(file), "unreadable", f"{file}: not a readable Warp movie "
+                                                           f"XML ({' '.join(str(exc).split())})")
+    if frames < 1 or not len(x_nodes) or len(x_nodes) != len(y_nodes):
+        return Problem(key, name, str(file), "unreadable",
+                       f"{file}: no frame count or movement grid")
+    if not np.isfinite(size):
+        return Problem(key, name, str(file), "unreadable",
+                       f"{file}: no pixel size to convert Å to pixels (give --pixel-size)")
+    t = np.arange(frames) / max(frames - 1, 1)
+    shifts = np.column_stack([natural_spline(x_nodes, t), natural_spline(y_nodes, t)]) / size
+    if not np.isfinite(shifts).all():
+        return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN in the movement grid")
+    return Trajectory(key, name, np.arange(1, frames + 1), shifts, size, str(file), NAME,
+                      frames, {})
