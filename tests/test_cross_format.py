@@ -6,6 +6,7 @@ documented in shared/reference (motioncons.simulate_formats)."""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,33 @@ def test_match_regex_pairs_other_names(inputs, tmp_path):
                  Options(plots="none", report=False, pixel_size=PIXEL,
                          match_regex=r"Data_(\d+)"))
     assert len(result.rows) == 12 and result.rows[0].movie.isdigit()
+
+
+def test_motioncor3_star_and_warptools_json(inputs, tmp_path):
+    """MotionCor3 -OutStar and WarpTools _motion.json, written as documented (no real files)."""
+    _, paths = inputs
+    relion = read_input(paths["relion"])
+    first = relion.trajectories[0]
+    rows = "\n".join(f"{i:13d} {x:13.6f} {y:13.6f}" for i, (x, y) in
+                     enumerate(first.shifts - first.shifts[0], start=1))
+    star = tmp_path / "mc3" / f"{Path(first.movie_name).stem}.star"
+    star.parent.mkdir()
+    star.write_text(
+        "# version 30001\n\ndata_general\n\n_rlnImageSizeX 4096\n_rlnImageSizeY 4096\n"
+        f"_rlnImageSizeZ {first.n_frames}\n_rlnMicrographMovieName {Path(first.movie_name).name}\n"
+        f"_rlnMicrographOriginalPixelSize {PIXEL}\nrlnMicrographBinning 1.0\n"
+        "_rlnMicrographStartFrame 1\n_rlnMotionModelVersion 0\n\n# version 30001\n\n"
+        "data_global_shift\n\nloop\n_rlnMicrographFrameNumber #1\n_rlnMicrographShiftX #2\n"
+        f"_rlnMicrographShiftY #3\n{rows}\n\ndata_hot_pixels\n\nloop_\n_rlnCoordinateX #1\n")
+    mc3 = read_input(star)
+    assert mc3.trajectories and mc3.trajectories[0].key == first.key
+    np.testing.assert_allclose(mc3.trajectories[0].shifts, first.shifts - first.shifts[0],
+                               atol=1e-6)
+    tracks = {f"{i}_{j}": {"x": (first.shifts[:, 0] * PIXEL + i - j).tolist(),
+                           "y": (first.shifts[:, 1] * PIXEL + j - i).tolist()}
+              for i in range(2) for j in range(2)}
+    motion = tmp_path / "warptools" / f"{Path(first.movie_name).stem}_motion.json"
+    motion.parent.mkdir()
+    motion.write_text(json.dumps(tracks))
+    result = run(star, motion.parent, tmp_path / "out", Options(plots="none", report=False))
+    assert result.rows[0].movie == first.key and result.rows[0].rmse_px < 1e-6

@@ -270,3 +270,29 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(tmp_path):
     rows = _csv_rows(tmp_path / "out" / "consensus.csv")
     assert len(rows) == 40
     assert np.isfinite([float(r["rmse_px"]) for r in rows]).all()
+
+
+def test_watch_a_scipion_set_until_it_closes(samples, tmp_path):
+    run_dir = samples / "scipion_xmipp_consensus_run"
+    reference = tmp_path / "reference.sqlite"
+    secondary = tmp_path / "secondary.sqlite"
+    for source, target in ((run_dir / "reference_alignment/movies.sqlite", reference),
+                           (run_dir / "secondary_alignment/movies.sqlite", secondary)):
+        target.write_bytes(source.read_bytes())
+    import sqlite3
+
+    def set_state(path: Path, state: str) -> None:
+        db = sqlite3.connect(path)
+        db.execute("UPDATE Properties SET value = ? WHERE key = '_streamState'", (state,))
+        db.commit()
+        db.close()
+
+    set_state(secondary, "1")  # still open
+    watcher = Watcher(reference, secondary, tmp_path / "out", Options(fit="xmipp"),
+                      WatchOptions(interval=0.01))
+    first = watcher.poll()
+    assert first.decided == 9 and not watcher.poll().finished
+    set_state(secondary, "2")
+    assert watcher.poll().finished
+    assert (tmp_path / "out" / "discarded_scipion_ids.txt").read_text().count("\n") == 2
+    watcher.close()

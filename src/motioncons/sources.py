@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .formats import read_input
+from .formats import read_input, scipion
 from .formats.relion import (
     _NOT_PER_MOVIE,
     MICROGRAPHS_STAR,
@@ -128,10 +128,11 @@ class RelionJobSource(Source):
         return [listed_problem(key, table.path) for key in table.row_keys]
 
 
-class TableSource(Source):
-    """A CSV/TSV table, re-read when the file changes; a movie changes when its rows do."""
+class FileSource(Source):
+    """A single-file input (a table, a Scipion set, a cryoSPARC .cs, a MotionCor batch log),
+    re-read when the file changes; a movie changes when its trajectory does."""
 
-    format = "table (polled)"
+    format = "file (polled)"
 
     def __init__(self, path: Path, pixel_size: float | None) -> None:
         self.path = path
@@ -139,6 +140,7 @@ class TableSource(Source):
         self.known: dict[str, str] = {}
         self.items: dict[str, Trajectory | Problem] = {}
         self._file_token: str | None = None
+        self._table = None
 
     def remember(self, source: str, token: str) -> None:
         self.known[source] = token
@@ -158,6 +160,8 @@ class TableSource(Source):
             except InputError:
                 return []  # empty or being written
             self._file_token = token
+            self.format = f"{dataset.format} (polled)"
+            self._table = dataset.micrograph_table
             self.items = {}
             for item in [*dataset.trajectories, *dataset.problems]:
                 self.items[f"{self.path}#{item.movie_name}"] = item
@@ -170,6 +174,18 @@ class TableSource(Source):
 
     def read(self, change: Change) -> Trajectory | Problem:
         return self.items[change.source]
+
+    def table(self):
+        return self._table
+
+    def closed(self) -> bool:
+        """A Scipion set says so itself (``_streamState`` 2); other files never do."""
+        if self.path.suffix == ".sqlite":
+            try:
+                return scipion.stream_closed(self.path)
+            except InputError:
+                return False
+        return False
 
 
 def listed_problem(key: str, index: str) -> Problem:
@@ -195,8 +211,4 @@ def open_source(path: str | Path, pixel_size: float | None = None) -> Source:
         return RelionJobSource(p)
     if p.name == MICROGRAPHS_STAR:
         return RelionJobSource(p.parent)
-    if p.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return TableSource(p, pixel_size)
-    raise InputError(p, "cannot be watched: give a RELION job directory, its "
-                        "corrected_micrographs.star, a directory of per-movie STAR files or a "
-                        "CSV/TSV table")
+    return FileSource(p, pixel_size)

@@ -129,7 +129,7 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
     end = raw.find(b"\ndata_", start)
     try:
         text = (raw if end < 0 else raw[: end + 1]).decode("utf-8")
-        doc = gemmi.cif.read_string(text)
+        doc = gemmi.cif.read_string(_motioncor3_star(text))
     except (UnicodeDecodeError, ValueError, RuntimeError) as exc:
         return problem("unreadable", f"malformed STAR: {_one_line(exc)}")
     general = doc.find_block("general")
@@ -201,6 +201,17 @@ def _number(block: gemmi.cif.Block | None, tag: str) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _motioncor3_star(text: str) -> str:
+    """MotionCor3's ``-OutStar`` writes ``loop`` and ``rlnMicrographBinning`` without their
+    underscores (reference §6.2); RELION's own files are returned unchanged."""
+    if "\nloop\n" not in text and "\nrln" not in text:
+        return text
+    lines = ["loop_" if line.strip() == "loop" else
+             "_" + line.lstrip() if line.lstrip().startswith("rln") else line
+             for line in text.splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from ``OptionsMovement``. Files are UTF-16 (1.0.9) or UTF-8 with a byte-order ma
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def _text(path: Path) -> str | None:
     return raw.decode("utf-8", errors="replace")
 
 
+def _is_motion_json(path: Path) -> bool:
+    return path.name.endswith("_motion.json")
+
+
 def _is_movie_xml(path: Path) -> bool:
     text = _text(path) or ""
     return "<Movie" in text[:2000] and "GridMovementX" in text
@@ -40,20 +45,44 @@ def _is_movie_xml(path: Path) -> bool:
 
 def detect(path: Path) -> bool:
     if path.is_dir():
-        return any(_is_movie_xml(p) for p in path.glob("*.xml"))
-    return path.suffix == ".xml" and _is_movie_xml(path)
+        return any(_is_movie_xml(p) for p in path.glob("*.xml")) or any(
+            path.glob("*_motion.json"))
+    return (path.suffix == ".xml" and _is_movie_xml(path)) or _is_motion_json(path)
 
 
 def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
-    files = [p for p in sorted(path.glob("*.xml")) if _is_movie_xml(p)] if path.is_dir() \
-        else [path]
+    if path.is_dir():
+        files = [p for p in sorted(path.glob("*.xml")) if _is_movie_xml(p)]
+        files += sorted(path.glob("*_motion.json"))
+    else:
+        files = [path]
     if not files:
-        raise InputError(path, "no Warp movie XML files")
-    dataset = TrajectorySet(path=str(path), format="warp xml")
+        raise InputError(path, "no Warp movie XML or WarpTools _motion.json files")
+    dataset = TrajectorySet(path=str(path), format="warp")
     for file in files:
-        item = read_file(file, pixel_size)
+        item = (read_motion_json(file, pixel_size) if _is_motion_json(file)
+                else read_file(file, pixel_size))
         (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
     return dataset
+
+
+def read_motion_json(file: Path, pixel_size: float | None) -> Trajectory | Problem:
+    """WarpTools ``average/<movie>_motion.json``: per grid cell ``"x_y": {"x": [...], "y": [...]}``
+    in Å (global plus local motion at the cell); the global trajectory is their mean."""
+    key, name = movie_key(file.name.removesuffix("_motion.json")), file.name
+    try:
+        cells = json.loads(file.read_text(encoding="utf-8-sig"))
+        tracks = np.array([[cell["x"], cell["y"]] for cell in cells.values()], dtype=float)
+        angstrom = tracks.mean(axis=0).T
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return Problem(key, name, str(file), "unreadable",
+                       f"{file}: not a WarpTools motion JSON ({' '.join(str(exc).split())})")
+    if angstrom.ndim != 2 or not len(angstrom) or not np.isfinite(angstrom).all():
+        return Problem(key, name, str(file), "unreadable", f"{file}: empty or NaN tracks")
+    extras = {"units": "Å", "angstrom": angstrom, "needs_pixel_size": not pixel_size}
+    shifts = angstrom / pixel_size if pixel_size else angstrom
+    return Trajectory(key, name, np.arange(1, len(angstrom) + 1), shifts, pixel_size, str(file),
+                      NAME, None, extras)
 
 
 def natural_spline(nodes: np.ndarray, t: np.ndarray) -> np.ndarray:
