@@ -193,6 +193,19 @@ def _pixel_size_warnings(valid: list[_Valid]) -> list[str]:
             f"{ref_size:g} Å, secondary {sec_size:g} Å (the reference's is used for Å values)"]
 
 
+def pixel_size_sources(valid: list[_Valid]) -> dict[str, int]:
+    """How many trajectories took their pixel size from the file, the paired movie of the other
+    input, or ``--pixel-size`` (formats that store none: IMOD, cisTEM, WarpTools JSON, tables)."""
+    counts: dict[str, int] = {}
+    for item in valid:
+        for side in (item.pair.reference, item.pair.secondary):
+            if isinstance(side, Trajectory):
+                source = str(side.extras.get("pixel_size_from",
+                                             "file" if side.pixel_size else "unknown"))
+                counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
 def _check_magnitude_criteria(valid: list[_Valid], options: Options) -> None:
     t = options.thresholds
     if t.max_rmse_A is None and t.max_error_A is None:
@@ -272,6 +285,7 @@ def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Option
         estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
         convention = estimate.name
     rows = sorted(decide(valid, options, convention, batch) + invalid, key=lambda r: r.movie)
+    sources = pixel_size_sources(valid)
     warnings = [*(estimate.warnings if estimate else []), *_pixel_size_warnings(valid)]
     for dataset in (reference, secondary):
         warnings += dataset.notes
@@ -282,6 +296,9 @@ def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Option
     if matching.duplicates:
         warnings.append(f"{len(matching.duplicates)} duplicate movie key(s), first one used: "
                         f"{', '.join(matching.duplicates[:3])}")
+    if set(sources) - {"file"}:
+        warnings.append("pixel sizes: " + ", ".join(f"{n} from {k}" for k, n in sources.items())
+                        + " (trajectories counted once per input)")
     return matching, rows, estimate, warnings
 
 

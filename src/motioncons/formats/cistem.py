@@ -72,5 +72,8 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
     # Converted to pixels by the pipeline once the pixel size is known (see pixels_from_A).
     shifts = angstrom / pixel_size if pixel_size else angstrom
     extras["needs_pixel_size"] = not pixel_size
+    if pixel_size and "pixel_size_from" not in extras:
+        extras["pixel_size_from"] = "file" if _kind(file) == "unblur" and _PIXEL.search(text) \
+            else "--pixel-size"
     return Trajectory(key, name, np.arange(1, len(angstrom) + 1), shifts, pixel_size, str(file),
                       NAME, None, extras)

@@ -49,4 +49,5 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
     if not np.isfinite(values).all():
         return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
     return Trajectory(key, name, np.arange(1, len(values) + 1), values[:, 4:6].copy(),
-                      pixel_size, str(file), NAME, None, {})
+                      pixel_size, str(file), NAME, None,
+                      {"pixel_size_from": "--pixel-size"} if pixel_size else {})

@@ -80,6 +80,8 @@ def read_motion_json(file: Path, pixel_size: float | None) -> Trajectory | Probl
     if angstrom.ndim != 2 or not len(angstrom) or not np.isfinite(angstrom).all():
         return Problem(key, name, str(file), "unreadable", f"{file}: empty or NaN tracks")
     extras = {"units": "Å", "angstrom": angstrom, "needs_pixel_size": not pixel_size}
+    if pixel_size:
+        extras["pixel_size_from"] = "--pixel-size"
     shifts = angstrom / pixel_size if pixel_size else angstrom
     return Trajectory(key, name, np.arange(1, len(angstrom) + 1), shifts, pixel_size, str(file),
                       NAME, None, extras)
