@@ -191,3 +191,17 @@ def test_motioncor3_star_and_warptools_json(inputs, tmp_path):
     motion.write_text(json.dumps(tracks))
     result = run(star, motion.parent, tmp_path / "out", Options(plots="none", report=False))
     assert result.rows[0].movie == first.key and result.rows[0].rmse_px < 1e-6
+
+
+def test_cryosparc_fractions_against_relion_fractions_are_resampled(tmp_path):
+    """EER grouped by 32 in RELION and by 25 in cryoSPARC: other fraction counts, one exposure."""
+    movies = simulate_movies(SimulationConfig(movies=10, seed=8, eer=True, failure_fraction=0))
+    write_relion_job(tmp_path / "relion", "MotionCorr/job002", [m.name for m in movies],
+                     [m.reference for m in movies], PIXEL, eer_grouping=32)
+    cs = fmt.cryosparc_job(tmp_path / "cryosparc", [m.name for m in movies],
+                           [m.secondary for m in movies], PIXEL)
+    result = run(tmp_path / "relion" / "MotionCorr/job002", cs, tmp_path / "out",
+                 Options(plots="none", report=False))
+    assert all(r.resampled for r in result.rows)
+    assert all(r.accepted for r in result.rows), [(r.movie, r.reason) for r in result.rows]
+    assert result.summary["convention"]["applied"] == "identity"

@@ -95,6 +95,13 @@ def _exposure(row, names, project: Path, file: Path, pixel_size: float | None):
     start = int(row["rigid_motion/frame_start"]) if "rigid_motion/frame_start" in names else 0
     size = float(row["rigid_motion/psize_A"]) if "rigid_motion/psize_A" in names else pixel_size
     shifts = np.column_stack([-values[:, 0], values[:, 1]])
+    # Frames (or EER fractions) in the movie, so that other groupings can be resampled.
+    if "movie_blob/shape" in names:
+        total = int(np.atleast_1d(row["movie_blob/shape"])[0])
+    elif "rigid_motion/frame_end" in names:
+        total = int(row["rigid_motion/frame_end"])
+    else:
+        total = None
     return Trajectory(key, movie, np.arange(start + 1, start + 1 + len(values)), shifts,
-                      size or pixel_size, str(trajectory_path), NAME, None,
+                      size or pixel_size, str(trajectory_path), NAME, total,
                       {"uid": int(row["uid"]) if "uid" in names else None})

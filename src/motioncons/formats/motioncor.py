@@ -76,7 +76,8 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
 
 
 def _trajectory(name: str, rows: list[tuple[str, str, str]], source: Path, offset: int,
-                pixel_size: float | None, extras: dict) -> Trajectory | Problem:
+                pixel_size: float | None, extras: dict,
+                total: int | None = None) -> Trajectory | Problem:
     key = movie_key(name)
     if len(rows) < 1:
         return Problem(key, name, str(source), "unreadable",
@@ -94,7 +95,7 @@ def _trajectory(name: str, rows: list[tuple[str, str, str]], source: Path, offse
         return Problem(key, name, str(source), "unreadable",
                        f"{source}: frame numbers are not increasing for {name}")
     return Trajectory(key, name, frames, np.ascontiguousarray(values[:, 1:]), pixel_size,
-                      str(source), NAME, None, extras)
+                      str(source), NAME, total, extras)
 
 
 def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajectory | Problem]:
@@ -106,6 +107,7 @@ def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajec
             params.setdefault(match.group(1), match.group(2))
     pixel_size = _float(params.get("PixSize")) or default_pixel
     throw = int(_float(params.get("Throw")) or 0)
+    trunc = int(_float(params.get("Trunc")) or 0)
     inputs = [params[k] for k in ("InMrc", "InTiff", "InEer") if k in params]
     single_input = next((p for p in inputs if Path(p).suffix), None)
     blocks: list[tuple[list, str | None, str]] = []
@@ -144,7 +146,8 @@ def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajec
     for rows, saved, layout in blocks:
         name = single_input if len(blocks) == 1 and single_input else saved or source.name
         out.append(_trajectory(name, rows, source, throw, pixel_size,
-                               {"layout": layout, "throw": throw}))
+                               {"layout": layout, "throw": throw},
+                               throw + len(rows) + trunc if rows else None))
     return out
 
 
