@@ -65,5 +65,8 @@ class TrajectorySet:
     """Format-specific handle on the table the outputs subset (e.g. a RELION micrographs STAR)."""
     notes: list[str] = field(default_factory=list)
 
+    def add(self, item: Trajectory | Problem) -> None:
+        (self.trajectories if isinstance(item, Trajectory) else self.problems).append(item)
+
     def keys(self) -> set[str]:
         return {t.key for t in self.trajectories} | {p.key for p in self.problems}

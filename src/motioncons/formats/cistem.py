@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import read_files
 
 NAME = "cistem"
 _PIXEL = re.compile(r"Pixel size \(A\):\s*([\d.eE+-]+)")
@@ -41,13 +41,8 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
     files = [p for p in sorted(path.glob("*.txt")) if _kind(p)] if path.is_dir() else [path]
-    if not files:
-        raise InputError(path, "no Unblur/cisTEM shift files")
-    dataset = TrajectorySet(path=str(path), format="unblur/cistem shifts (Å)")
-    for file in files:
-        item = read_file(file, pixel_size)
-        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
-    return dataset
+    return read_files(path, files, "unblur/cistem shifts (Å)",
+                      lambda f: read_file(f, pixel_size), "no Unblur/cisTEM shift files")
 
 
 def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:

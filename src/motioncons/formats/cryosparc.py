@@ -68,8 +68,7 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         project = PROJECT_DIR or file.resolve().parent.parent
         for row in data:
             item = _exposure(row, data.dtype.names, project, file, pixel_size)
-            (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(
-                item)
+            dataset.add(item)
     dataset.micrograph_table = records[0]
     return dataset
 

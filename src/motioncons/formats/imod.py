@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import read_files
 
 NAME = "imod"
 
@@ -26,13 +26,8 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
     files = sorted(path.glob("*.xf")) if path.is_dir() else [path]
-    if not files:
-        raise InputError(path, "no .xf files")
-    dataset = TrajectorySet(path=str(path), format="imod xf")
-    for file in files:
-        item = read_file(file, pixel_size)
-        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
-    return dataset
+    return read_files(path, files, "imod xf", lambda f: read_file(f, pixel_size),
+                      "no .xf files")
 
 
 def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:

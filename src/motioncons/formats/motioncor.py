@@ -68,8 +68,7 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         else:
             items = _stdout(text, file, pixel_size)
         for item in items:
-            (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(
-                item)
+            dataset.add(item)
     if not dataset.trajectories and not dataset.problems:
         raise InputError(path, "no MotionCor2/3 output with a full-frame shift table found")
     return dataset

@@ -81,7 +81,7 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         return read_tilt_series_star(path)
     result = read_movie_star(path)
     dataset = TrajectorySet(path=str(path), format="relion per-movie STAR")
-    _add(dataset, result)
+    dataset.add(result)
     return dataset
 
 
@@ -91,13 +91,6 @@ def _read_head(path: Path, size: int = 65536) -> bytes:
             return handle.read(size)
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-
-
-def _add(dataset: TrajectorySet, item: Trajectory | Problem) -> None:
-    if isinstance(item, Trajectory):
-        dataset.trajectories.append(item)
-    else:
-        dataset.problems.append(item)
 
 
 # --------------------------------------------------------------------------- per-movie STAR
@@ -283,7 +276,7 @@ def read_movie_star_directory(path: Path) -> TrajectorySet:
                 file_path):
             skipped += 1
             continue
-        _add(dataset, item)
+        dataset.add(item)
     if skipped:
         dataset.notes.append(f"{skipped} STAR file(s) in {path} are not per-movie motion files "
                              "and were skipped")
@@ -434,7 +427,7 @@ def read_micrographs_star(path: Path, read_movies: bool = True) -> TrajectorySet
             found = resolver.search(recorded[i])
             if found is not None:
                 item = read_movie_star(found, jobs[i][1])
-        _add(dataset, item)
+        dataset.add(item)
         row_keys.append(item.key)
         movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
     dataset.micrograph_table = RelionMicrographTable(

@@ -89,7 +89,7 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         name = filename or mic_name or f"movie_{object_id}"
         item = _movie(path, object_id, name, first, last, xs, ys,
                       _float(sampling) or default)
-        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
+        dataset.add(item)
         ids[item.key] = object_id
         names[item.key] = name
     dataset.micrograph_table = ScipionSet(str(path), ids, names)

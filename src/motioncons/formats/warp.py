@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import read_files
 
 NAME = "warp"
 
@@ -56,14 +56,10 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         files += sorted(path.glob("*_motion.json"))
     else:
         files = [path]
-    if not files:
-        raise InputError(path, "no Warp movie XML or WarpTools _motion.json files")
-    dataset = TrajectorySet(path=str(path), format="warp")
-    for file in files:
-        item = (read_motion_json(file, pixel_size) if _is_motion_json(file)
-                else read_file(file, pixel_size))
-        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
-    return dataset
+    return read_files(path, files, "warp",
+                      lambda f: read_motion_json(f, pixel_size) if _is_motion_json(f)
+                      else read_file(f, pixel_size),
+                      "no Warp movie XML or WarpTools _motion.json files")
 
 
 def read_motion_json(file: Path, pixel_size: float | None) -> Trajectory | Problem:

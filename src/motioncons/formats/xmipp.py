@@ -13,9 +13,9 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import read_files
 
 NAME = "xmipp"
 
@@ -28,13 +28,8 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
     files = sorted(path.glob("*_shifts.xmd")) if path.is_dir() else [path]
-    dataset = TrajectorySet(path=str(path), format="xmipp shifts.xmd")
-    for file in files:
-        item = read_file(file, pixel_size)
-        (dataset.trajectories if isinstance(item, Trajectory) else dataset.problems).append(item)
-    if not files:
-        raise InputError(path, "no *_shifts.xmd files")
-    return dataset
+    return read_files(path, files, "xmipp shifts.xmd", lambda f: read_file(f, pixel_size),
+                      "no *_shifts.xmd files")
 
 
 def _column(block: gemmi.cif.Block, *tags: str) -> list[str] | None:
