@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from motioncons.consensus import Batch, Thresholds, compare
 from motioncons.formats.relion import read_movie_star
 from motioncons.pipeline import Options, run
 from motioncons.simulate import SimulationConfig, simulate_movies, write_simulation
+from scratch import scratch
 
 CHUNK = 8192
 
@@ -118,18 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-files", type=int, default=300)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="motioncons-bench-"))
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, workdir {workdir}\n")
-    try:
+    with scratch(args.workdir, "motioncons-bench-") as workdir:
+        print(f"python {sys.version.split()[0]}, numpy {np.__version__}, workdir {workdir}\n")
         bench_consensus(args.pairs, args.loop_pairs)
         print()
         bench_end_to_end(args.movies, workdir)
         print()
         bench_parse(workdir / "project" / "MotionCorr" / "job002", args.parse_files,
                     args.baseline_files)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

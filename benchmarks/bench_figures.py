@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from motioncons.pipeline import Options, draw_overlays, run
 from motioncons.plots import _matplotlib
 from motioncons.simulate import SimulationConfig, write_simulation
+from scratch import scratch
 
 
 def naive_plot(row, path: Path) -> None:
@@ -102,14 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-movies", type=int, default=50000)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="motioncons-bench-figures-"))
-    try:
+    with scratch(args.workdir, "motioncons-bench-figures-") as workdir:
         bench_plots(args.plots, workdir)
         print()
         bench_report(args.report_movies, workdir)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 from motioncons.pipeline import Options
 from motioncons.simulate import SimulationConfig, write_simulation
 from motioncons.stream import Watcher, WatchOptions
+from scratch import scratch
 
 
 def _completion_times(project: Path) -> dict[str, float]:
@@ -109,16 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-movies", type=int, default=50000)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="motioncons-bench-stream-"))
-    try:
+    with scratch(args.workdir, "motioncons-bench-stream-") as workdir:
         bench_latency(args.latency_movies, args.rate, workdir)
         print()
         bench_latency(args.movies, 1e5, workdir)
         print()
         bench_idle_poll(args.idle_movies, workdir)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -12,15 +12,14 @@ setting the table says how many bad alignments were caught and how many good one
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from motioncons.movies import MovieConfig
 from motioncons.validation import relion_available, validate
+from scratch import scratch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
                          ("low_dose", float(rng.uniform(3.0, 15.0))))
                 for k, i in enumerate(chosen)}
     base = {int(i): "jump" for i in rng.choice(args.movies, size=3, replace=False)}
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="motioncons-validation-"))
-    try:
+    with scratch(args.workdir, "motioncons-validation-") as workdir:
         results = {}
         for label, limit in (("correlation only", None), ("--max-rmse 1.5 Å", 1.5)):
             verdicts = validate(workdir / label.split()[0].strip("-"),
@@ -71,9 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nRELION's own error on good movies: first run median "
               f"{np.median([r[0] for r in ratio_good]):.2f} px, second run median "
               f"{np.median([r[1] for r in ratio_good]):.2f} px")
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
