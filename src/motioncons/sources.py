@@ -36,7 +36,16 @@ class Change:
 
 
 class Source:
+    """An input that grows. `known` maps each consumed result to its token; a result that was
+    not consumed (still incomplete) is not remembered, so the next poll reads it again."""
+
     format = ""
+
+    def __init__(self) -> None:
+        self.known: dict[str, str] = {}
+
+    def remember(self, source: str, token: str) -> None:
+        self.known[source] = token
 
     def poll(self) -> list[Change]:
         raise NotImplementedError
@@ -55,9 +64,6 @@ class Source:
         """Movies the input's index lists whose result file was never seen (at close)."""
         return []
 
-    def forget(self, source: str) -> None:
-        """Poll this file again next time, even if unchanged (it was incomplete)."""
-
 
 class RelionJobSource(Source):
     """A RELION MotionCorr job directory (or any directory) of per-movie STAR files."""
@@ -65,16 +71,10 @@ class RelionJobSource(Source):
     format = "relion job directory (polled)"
 
     def __init__(self, directory: Path) -> None:
+        super().__init__()
         self.directory = str(directory.resolve())
-        self.known: dict[str, str] = {}
         self._table: RelionMicrographTable | None = None
         self._table_token: str | None = None
-
-    def remember(self, source: str, token: str) -> None:
-        self.known[source] = token
-
-    def forget(self, source: str) -> None:
-        self.known.pop(source, None)
 
     def _scan(self, directory: str) -> Iterator[os.DirEntry]:
         try:
@@ -135,18 +135,12 @@ class FileSource(Source):
     format = "file (polled)"
 
     def __init__(self, path: Path, pixel_size: float | None) -> None:
+        super().__init__()
         self.path = path
         self.pixel_size = pixel_size
-        self.known: dict[str, str] = {}
         self.items: dict[str, Trajectory | Problem] = {}
         self._file_token: str | None = None
         self._table = None
-
-    def remember(self, source: str, token: str) -> None:
-        self.known[source] = token
-
-    def forget(self, source: str) -> None:
-        self.known.pop(source, None)
 
     def poll(self) -> list[Change]:
         try:
