@@ -21,16 +21,20 @@ NAME = "cistem"
 _PIXEL = re.compile(r"Pixel size \(A\):\s*([\d.eE+-]+)")
 
 
-def _kind(path: Path) -> str | None:
-    try:
-        head = path.read_text(errors="replace")[:2000]
-    except OSError:
-        return None
-    if "Unblur shifts file" in head or "Shifts below are given in Angstroms" in head:
+def _kind_of(text: str) -> str | None:
+    if "Unblur shifts file" in text or "Shifts below are given in Angstroms" in text:
         return "unblur"
-    if "X/Y Shifts for file" in head:
+    if "X/Y Shifts for file" in text:
         return "cistem"
     return None
+
+
+def _kind(path: Path) -> str | None:
+    try:
+        with open(path, errors="replace") as handle:
+            return _kind_of(handle.read(2000))
+    except OSError:
+        return None
 
 
 def detect(path: Path) -> bool:
@@ -47,28 +51,32 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
 
 def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
     key, name = movie_key(file.name), file.name
-    text = file.read_text(errors="replace")
+    try:
+        text = file.read_text(errors="replace")
+    except OSError as exc:
+        return Problem(key, name, str(file), "unreadable", f"{file}: cannot read: {exc}")
     data = [line.split() for line in text.splitlines() if line.strip() and
             not line.lstrip().startswith("#")]
+    source = "--pixel-size" if pixel_size else None
     try:
-        if _kind(file) == "unblur":
+        if _kind_of(text[:2000]) == "unblur":
             if len(data) < 2 or len(data[0]) != len(data[1]):
                 raise ValueError("two lines of equal length expected")
             angstrom = np.column_stack([np.array(data[0], float), np.array(data[1], float)])
             found = _PIXEL.search(text)
-            pixel_size = float(found.group(1)) if found else pixel_size
+            if found:
+                pixel_size, source = float(found.group(1)), "file"
         else:
             angstrom = np.array(data, dtype=float).reshape(-1, 2)
     except ValueError as exc:
         return Problem(key, name, str(file), "unreadable", f"{file}: malformed shifts ({exc})")
     if not np.isfinite(angstrom).all():
         return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
-    extras = {"units": "Å", "angstrom": angstrom}
-    # Converted to pixels by the pipeline once the pixel size is known (see pixels_from_A).
+    # Without a pixel size the pipeline converts once it knows the paired movie's.
+    extras: dict[str, object] = {"units": "Å", "angstrom": angstrom,
+                                 "needs_pixel_size": not pixel_size}
+    if source:
+        extras["pixel_size_from"] = source
     shifts = angstrom / pixel_size if pixel_size else angstrom
-    extras["needs_pixel_size"] = not pixel_size
-    if pixel_size and "pixel_size_from" not in extras:
-        extras["pixel_size_from"] = "file" if _kind(file) == "unblur" and _PIXEL.search(text) \
-            else "--pixel-size"
     return Trajectory(key, name, np.arange(1, len(angstrom) + 1), shifts, pixel_size, str(file),
                       NAME, None, extras)
