@@ -17,8 +17,8 @@ from pathlib import Path
 from .errors import InputError
 from .formats import read_input, scipion
 from .formats.relion import (
-    _NOT_PER_MOVIE,
     MICROGRAPHS_STAR,
+    NOT_PER_MOVIE,
     RelionMicrographTable,
     read_micrographs_star,
     read_movie_star,
@@ -84,7 +84,7 @@ class RelionJobSource(Source):
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 yield from self._scan(entry.path)
-            elif entry.name.endswith(".star") and entry.name not in _NOT_PER_MOVIE:
+            elif entry.name.endswith(".star") and entry.name not in NOT_PER_MOVIE:
                 yield entry
 
     def poll(self) -> list[Change]:

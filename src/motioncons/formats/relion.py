@@ -31,7 +31,7 @@ NOT_OBSERVED = -9999.0
 
 MICROGRAPHS_STAR = "corrected_micrographs.star"
 TILT_SERIES_STAR = "corrected_tilt_series.star"
-_NOT_PER_MOVIE = {MICROGRAPHS_STAR, TILT_SERIES_STAR, "job.star", "movies.star",
+NOT_PER_MOVIE = {MICROGRAPHS_STAR, TILT_SERIES_STAR, "job.star", "movies.star",
                   "default_pipeline.star", "RELION_OUTPUT_NODES.star", "job_pipeline.star"}
 _SHIFT_TAGS = ["_rlnMicrographFrameNumber", "_rlnMicrographShiftX", "_rlnMicrographShiftY"]
 PARALLEL_THRESHOLD = 4000
@@ -270,7 +270,7 @@ def read_movie_star_directory(path: Path) -> TrajectorySet:
     for root, dirs, files in os.walk(path):
         dirs.sort()
         jobs += [(os.path.join(root, name), None) for name in sorted(files)
-                 if name.endswith(".star") and name not in _NOT_PER_MOVIE]
+                 if name.endswith(".star") and name not in NOT_PER_MOVIE]
     for (file_path, _), item in zip(jobs, read_movie_stars(jobs), strict=True):
         if isinstance(item, Problem) and item.reason == "unreadable" and not _looks_per_movie(
                 file_path):
