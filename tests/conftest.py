@@ -40,3 +40,17 @@ def relion31(samples: Path) -> Path:
 @pytest.fixture
 def relion5(samples: Path) -> Path:
     return samples / "relion_own" / "relion5_Conecsion-sppractice"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Every process the suite starts carries a marker; none may outlive the suite."""
+    from .processes import MARKER, wait_until_gone
+
+    value = f"suite-{os.getpid()}"
+    os.environ[MARKER] = value
+    yield
+    if not Path("/proc").is_dir():
+        return
+    left = wait_until_gone(value, 10.0)
+    assert not left, f"processes left running by the test suite: {left[:5]}"

@@ -68,7 +68,7 @@ def test_usage_errors_exit_2(tmp_path):
     assert _cli("run", "a").returncode == 2
     assert _cli("run", "a", "b", "-o", tmp_path, "--fit", "affine").returncode == 2
     result = _cli("run", tmp_path, tmp_path, "-o", tmp_path / "o", "--min-corr", "3")
-    assert result.returncode == 1 and "--min-corr" in result.stderr
+    assert result.returncode == 2 and "--min-corr" in result.stderr
 
 
 def test_quiet_run_prints_nothing(relion31, relion5, tmp_path):

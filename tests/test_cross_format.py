@@ -126,12 +126,8 @@ def test_bad_input_per_format(inputs, tmp_path):
     dataset = read_input(moved / "exposures.cs")
     assert {p.reason for p in dataset.problems} == {"missing_metadata"}
     assert "--cryosparc-project-dir" in dataset.problems[0].message
-    from motioncons.formats import cryosparc
-    cryosparc.PROJECT_DIR = root / "cryosparc"
-    try:
-        assert not read_input(moved / "exposures.cs").problems
-    finally:
-        cryosparc.PROJECT_DIR = None
+    assert not read_input(moved / "exposures.cs",
+                          cryosparc_project_dir=root / "cryosparc").problems
     empty = np.zeros(0, dtype=[("uid", "<u8"), ("rigid_motion/path", "S10")])
     np.save(tmp_path / "empty.npy", empty)
     (tmp_path / "empty.npy").rename(tmp_path / "empty.cs")

@@ -49,3 +49,20 @@ def test_pairing_by_key_not_order_and_unmatched_reports():
 def test_duplicate_keys_are_reported():
     matching = pair_sets(_set("r", ["a", "a"]), _set("s", ["a"]))
     assert len(matching.pairs) == 1 and len(matching.duplicates) == 1
+
+
+def test_a_movie_ending_in_0_keeps_its_digit_and_old_style_logs_still_pair(tmp_path):
+    """MotionCor2 ≥ 1.4.6 names logs <movie>-Patch-Full.log; ≤ 1.4.5 <prefix>0-Patch-Full.log."""
+    assert movie_key("FoilHole_1_Data_2_13.08.20-Patch-Full.log") == "FoilHole_1_Data_2_13_08_20"
+    assert movie_key("mov_130-Full.log") == "mov_130"
+    from motioncons.formats import read_input
+    from motioncons.simulate_formats import motioncor_log
+
+    shifts = np.cumsum(np.ones((10, 2)), axis=0)
+    motioncor_log(tmp_path / "logs" / "movie_1230-Patch-Full.log", shifts)  # old style, "0"
+    motioncor_log(tmp_path / "logs" / "movie_20-Patch-Full.log", shifts)  # new style
+    logs = read_input(tmp_path / "logs", pixel_size=1.0)
+    ref = _set("r", ["movie_123", "movie_20"])
+    matching = pair_sets(ref, logs)
+    assert sorted(p.key for p in matching.pairs) == ["movie_123", "movie_20"]
+    assert not matching.only_in_secondary

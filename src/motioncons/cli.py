@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 the run cannot proceed (the message names the file and the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
-from .errors import MotionconsError
+from .errors import MotionconsError, UsageError
 from .formats import read_input
 from .movies import MOVIE_FAILURES, MovieConfig, relion_movies_star, simulate_movie_files
 from .pipeline import Options, run
@@ -24,77 +25,102 @@ from .records import RunResult
 from .simulate import FAILURES, SimulationConfig, stream_simulation, write_simulation
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and \
+                action.option_strings and "%(default)" not in text and \
+                not isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _subparser(**kwargs: object) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(formatter_class=_HelpFormatter, **kwargs)  # type: ignore
+
+
 def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--min-corr", type=float, default=0.75, metavar="C",
+    defaults, thresholds = Options(), Thresholds()
+    parser.add_argument("-o", "--out", required=True, help="output folder")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the outputs of another run in the output folder")
+    parser.add_argument("--min-corr", type=float, default=thresholds.min_corr, metavar="C",
                         help="minimum consensus score (min of corr_x, corr_y over informative "
-                             "axes) to accept; -1 disables the criterion (default 0.75)")
-    parser.add_argument("--min-range", type=float, default=3.0, metavar="PX",
+                             "axes) to accept; -1 disables the criterion")
+    parser.add_argument("--min-range", type=float, default=thresholds.min_range, metavar="PX",
                         help="motion range (px) below which an axis is not informative; a movie "
-                             "moving less on every axis is accepted as low_motion (default 3)")
-    parser.add_argument("--fit", choices=FITS, default="offset",
-                        help="how the secondary is mapped onto the reference (default offset)")
-    parser.add_argument("--convention", default="auto",
+                             "moving less on every axis is accepted as low_motion")
+    parser.add_argument("--fit", choices=FITS, default=defaults.fit,
+                        help="how the secondary is mapped onto the reference")
+    parser.add_argument("--convention", default=defaults.convention,
                         choices=("auto", *CONVENTION_NAMES),
                         help="dataset-level axis convention of the secondary; auto estimates it "
-                             "from the movies that move (default auto)")
-    parser.add_argument("--max-rmse", type=float, default=None, metavar="A",
-                        help="also discard movies whose RMSE exceeds this many Å")
-    parser.add_argument("--max-error", type=float, default=None, metavar="A",
+                             "from the movies that move")
+    parser.add_argument("--max-rmse", type=float, default=thresholds.max_rmse_A, metavar="A",
+                        help="also discard movies whose RMSE exceeds this many Å (default: off)")
+    parser.add_argument("--max-error", type=float, default=thresholds.max_error_A, metavar="A",
                         help="also discard movies whose largest per-frame error exceeds this "
-                             "many Å")
-    parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
-                        help="Å per unbinned movie pixel, for inputs that do not record it")
-    parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded",
-                        help="per-movie trajectory overlays in OUT/plots/ (default discarded)")
+                             "many Å (default: off)")
+    parser.add_argument("--pixel-size", type=float, default=defaults.pixel_size, metavar="A",
+                        help="Å per unbinned movie pixel, for inputs that do not record it "
+                             "(default: from the inputs)")
+    parser.add_argument("--plots", choices=PLOT_CHOICES, default=defaults.plots,
+                        help="per-movie trajectory overlays in OUT/plots/")
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="do not write summary.png and report.html")
-    parser.add_argument("--match-regex", default=None, metavar="RE",
+    parser.add_argument("--match-regex", default=defaults.match_regex, metavar="RE",
                         help="pair movies by the first group (or whole match) of RE on their "
-                             "file names instead of the built-in movie key")
-    parser.add_argument("--cryosparc-project-dir", default=None, metavar="DIR",
-                        help="cryoSPARC project directory the .cs paths are relative to")
+                             "file names (default: the built-in movie key)")
+    parser.add_argument("--cryosparc-project-dir", default=defaults.cryosparc_project_dir,
+                        metavar="DIR", help="cryoSPARC project directory the .cs paths are "
+                                            "relative to (default: above the job directory)")
+    parser.add_argument("-j", "--jobs", dest="workers", type=int, default=defaults.workers,
+                        metavar="N", help="worker processes for reading and plotting "
+                                          "(default: the cores, at most 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="motioncons",
+        prog="motioncons", formatter_class=_HelpFormatter,
         description="Compare two motion-correction results for the same movies and split the "
                     "movies into accepted and discarded sets.")
     parser.add_argument("--version", action="version", version=f"motioncons {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_subparser)
 
     p_run = sub.add_parser("run", help="compare a finished reference and secondary result")
     p_run.add_argument("reference", help="reference result (its alignment is kept in outputs)")
     p_run.add_argument("secondary", help="secondary result")
-    p_run.add_argument("-o", "--out", required=True, help="output directory")
-    p_run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _add_consensus_options(p_run)
 
     p_watch = sub.add_parser("watch", help="decide movies as results arrive, until both inputs "
                                            "are closed")
-    p_watch.add_argument("reference")
-    p_watch.add_argument("secondary")
-    p_watch.add_argument("-o", "--out", required=True)
-    p_watch.add_argument("-q", "--quiet", action="store_true")
+    p_watch.add_argument("reference", help="reference result (its alignment is kept in outputs)")
+    p_watch.add_argument("secondary", help="secondary result")
     _add_consensus_options(p_watch)
     p_watch.add_argument("--interval", type=float, default=10.0, metavar="S",
-                         help="seconds between polls (default 10)")
+                         help="seconds between polls")
     p_watch.add_argument("--settle", type=float, default=60.0, metavar="S",
-                         help="a result unreadable for this long is discarded as unreadable "
-                              "(default 60)")
+                         help="a result unreadable for this long is discarded as unreadable")
     p_watch.add_argument("--until-idle", type=float, default=None, metavar="S",
-                         help="treat the inputs as closed after S seconds without new results")
+                         help="treat the inputs as closed after S seconds without new results "
+                              "(default: wait for the inputs to close)")
     p_watch.add_argument("--stop-file", default=None, metavar="PATH",
-                         help="treat the inputs as closed once this file exists")
+                         help="treat the inputs as closed once this file exists (default: none)")
     p_watch.add_argument("--freeze-after", type=int, default=20, metavar="N",
-                         help="moving movies needed before the convention is frozen (default 20)")
+                         help="moving movies needed before the convention is frozen")
 
     sub.add_parser("relion-external", add_help=False,
                    help="run as a RELION External job (see README)")
 
     p_inspect = sub.add_parser("inspect", help="say what a path contains")
-    p_inspect.add_argument("path")
-    p_inspect.add_argument("--pixel-size", type=float, default=None)
+    p_inspect.add_argument("path", help="a result file or folder of any supported format")
+    p_inspect.add_argument("--pixel-size", type=float, default=None, metavar="A",
+                           help="Å per unbinned movie pixel, for inputs that do not record it")
+    p_inspect.add_argument("--cryosparc-project-dir", default=None, metavar="DIR",
+                           help="cryoSPARC project directory the .cs paths are relative to")
 
     p_sim = sub.add_parser("simulate", help="write a synthetic pair of RELION motion results")
     p_sim.add_argument("out", help="project directory to create")
@@ -103,36 +129,35 @@ def build_parser() -> argparse.ArgumentParser:
     p_movies = sub.add_parser("simulate-movies",
                               help="write synthetic movies (MRC) with known motion and a "
                                    "RELION movies.star, to test an aligner")
-    p_movies.add_argument("out")
-    p_movies.add_argument("--movies", type=int, default=8)
-    p_movies.add_argument("--size", type=int, default=512)
-    p_movies.add_argument("--frames", type=int, default=24)
-    p_movies.add_argument("--dose", type=float, default=1.0, help="e/Å² per frame (default 1)")
-    p_movies.add_argument("--pixel-size", type=float, default=1.0)
-    p_movies.add_argument("--seed", type=int, default=0)
+    p_movies.add_argument("out", help="folder to create")
+    p_movies.add_argument("--movies", type=int, default=8, help="number of movies")
+    p_movies.add_argument("--size", type=int, default=512, help="frame size (px)")
+    p_movies.add_argument("--frames", type=int, default=24, help="frames per movie")
+    p_movies.add_argument("--dose", type=float, default=1.0, help="e/Å² per frame")
+    p_movies.add_argument("--pixel-size", type=float, default=1.0, help="Å per pixel")
+    p_movies.add_argument("--seed", type=int, default=0, help="random seed")
     p_movies.add_argument("--failure", action="append", default=[], metavar="INDEX:MODE",
                           help=f"give movie INDEX a failure mode ({', '.join(MOVIE_FAILURES)}); "
                                "repeatable")
 
     p_demo = sub.add_parser("demo", help="simulate a dataset, run the consensus, print a summary")
     p_demo.add_argument("out", nargs="?", default="motioncons-demo",
-                        help="directory for the simulated project and the results "
-                             "(default ./motioncons-demo)")
-    p_demo.add_argument("--movies", type=int, default=300)
-    p_demo.add_argument("--seed", type=int, default=1)
+                        help="folder for the simulated project and the results")
+    p_demo.add_argument("--movies", type=int, default=300, help="number of movies")
+    p_demo.add_argument("--seed", type=int, default=1, help="random seed")
     return parser
 
 
 def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--movies", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--min-frames", type=int, default=20)
-    parser.add_argument("--max-frames", type=int, default=80)
+    parser.add_argument("--movies", type=int, default=200, help="number of movies")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--min-frames", type=int, default=20, help="fewest frames per movie")
+    parser.add_argument("--max-frames", type=int, default=80, help="most frames per movie")
     parser.add_argument("--failure-fraction", type=float, default=0.1,
-                        help="fraction of movies whose secondary fails (default 0.1)")
+                        help="fraction of movies whose secondary fails")
     parser.add_argument("--failures", default=",".join(FAILURES),
                         help=f"comma-separated failure modes to draw from ({','.join(FAILURES)})")
-    parser.add_argument("--pixel-size", type=float, default=0.885)
+    parser.add_argument("--pixel-size", type=float, default=0.885, help="Å per pixel")
     parser.add_argument("--eer", action="store_true",
                         help="EER-like fractions: grouping 32 (reference) vs 25 (secondary)")
     parser.add_argument("--secondary-convention", default="identity", choices=CONVENTION_NAMES,
@@ -142,13 +167,13 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stream", action="store_true",
                         help="write the results over time, as aligners do during a session")
     parser.add_argument("--rate", type=float, default=50.0,
-                        help="--stream: reference results per second (default 50)")
+                        help="--stream: reference results per second")
     parser.add_argument("--lag", type=float, default=2.0,
-                        help="--stream: seconds the secondary lags behind (default 2)")
+                        help="--stream: seconds the secondary lags behind")
     parser.add_argument("--extra-reference", type=float, default=0.0,
                         help="--stream: fraction of movies with no secondary result")
     parser.add_argument("--pieces", type=float, default=0.1,
-                        help="--stream: fraction of files written in two parts (default 0.1)")
+                        help="--stream: fraction of files written in two parts")
     parser.add_argument("--table-every", type=int, default=25,
                         help="--stream: rewrite corrected_micrographs.star every N movies")
 
@@ -157,7 +182,8 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
                                          args.max_error),
                    fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
-                   plots=args.plots, report=args.report, match_regex=args.match_regex)
+                   plots=args.plots, report=args.report, match_regex=args.match_regex,
+                   cryosparc_project_dir=args.cryosparc_project_dir, workers=args.workers)
 
 
 def progress_bar(label: str, quiet: bool):
@@ -199,18 +225,10 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def _cryosparc_project(args: argparse.Namespace) -> None:
-    if getattr(args, "cryosparc_project_dir", None):
-        from .formats import cryosparc
-
-        cryosparc.PROJECT_DIR = Path(args.cryosparc_project_dir)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    _cryosparc_project(args)
     start = time.perf_counter()
     result = run(args.reference, args.secondary, args.out, _options(args),
-                 progress=progress_bar("plots", args.quiet))
+                 progress=progress_bar("plots", args.quiet), force=args.force)
     if not args.quiet:
         print(format_summary(result, Path(args.out), time.perf_counter() - start))
     return 0
@@ -221,7 +239,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     watch = WatchOptions(interval=args.interval, settle=args.settle, until_idle=args.until_idle,
                          stop_file=args.stop_file, freeze_after=args.freeze_after)
-    watcher = Watcher(args.reference, args.secondary, args.out, _options(args), watch)
+    watcher = Watcher(args.reference, args.secondary, args.out, _options(args), watch,
+                      force=args.force)
     start = time.perf_counter()
 
     def progress(report) -> None:
@@ -243,7 +262,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    dataset = read_input(args.path, args.pixel_size)
+    dataset = read_input(args.path, args.pixel_size,
+                         cryosparc_project_dir=args.cryosparc_project_dir)
     print(f"{dataset.path}: {dataset.format}")
     trajectories = dataset.trajectories
     print(f"  movies: {len(trajectories) + len(dataset.problems)} "
@@ -351,8 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"motioncons: error: {exc}", file=sys.stderr)
+        return 2
     except MotionconsError as exc:
         print(f"motioncons: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"motioncons: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("motioncons: interrupted", file=sys.stderr)

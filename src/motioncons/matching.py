@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from .errors import UsageError
 from .trajectory import Problem, Trajectory, TrajectorySet
 
 _EXTENSIONS = (
@@ -14,7 +15,7 @@ _EXTENSIONS = (
 # Longest first, so that "_patch_aligned_doseweighted" wins over "_patch_aligned".
 _SUFFIXES = (
     "_patch_aligned_doseweighted", "_patch_aligned", "_aligned_mic_DW", "_aligned_mic",
-    "0-Patch-Full", "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
+    "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
     "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
 )
 # Any run of extensions and aligner suffixes at the end of a name, e.g. "_DW.mrc" or ".tif.bz2".
@@ -64,15 +65,29 @@ class Matching:
     """Keys that occur more than once in one input (the first occurrence is used)."""
 
 
+def compile_match_regex(pattern: str) -> re.Pattern[str]:
+    """``--match-regex``, compiled, or a one-line UsageError."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"--match-regex {pattern!r} is not a valid regular expression: "
+                         f"{exc}") from None
+
+
 def rekey(dataset: TrajectorySet, pattern: re.Pattern[str]) -> None:
-    """Recompute every key of an input with ``--match-regex`` (applied to the movie names)."""
-    renamed = {}
+    """Recompute every key of an input with ``--match-regex`` (applied to the movie names), in
+    its reference table too, so that the subsets of every format follow the new keys."""
+    renamed: dict[str, str] = {}
     for item in dataset.trajectories:
         renamed[item.key] = item.key = movie_key(item.movie_name, pattern)
-    dataset.problems = [replace(p, key=movie_key(p.movie_name, pattern))
-                        for p in dataset.problems]
+        item.extras.pop("alternate_key", None)
+    problems = []
+    for problem in dataset.problems:
+        renamed[problem.key] = movie_key(problem.movie_name, pattern)
+        problems.append(replace(problem, key=renamed[problem.key]))
+    dataset.problems = problems
     table = dataset.micrograph_table
-    if table is not None and hasattr(table, "row_keys"):
+    if table is not None:
         table.row_keys = [renamed.get(k, k) for k in table.row_keys]
 
 
@@ -86,11 +101,24 @@ def _index(dataset: TrajectorySet, duplicates: list[str]) -> dict[str, Trajector
     return index
 
 
+def _alternate_keys(index: dict[str, Trajectory | Problem], other: dict[str, object]) -> None:
+    """Re-key an unpaired item under its alternative key when only that one pairs (old-style
+    MotionCor2 log names, whose last digit may be a stack index or part of the movie name)."""
+    for key, item in list(index.items()):
+        alternate = item.extras.get("alternate_key") if isinstance(item, Trajectory) else None
+        if key not in other and isinstance(alternate, str) and alternate in other and \
+                alternate not in index:
+            item.key = alternate
+            index[alternate] = index.pop(key)
+
+
 def pair_sets(reference: TrajectorySet, secondary: TrajectorySet) -> Matching:
     """Pair the movies of two inputs by key; the order follows the reference input."""
     duplicates: list[str] = []
     ref_index = _index(reference, duplicates)
     sec_index = _index(secondary, duplicates)
+    _alternate_keys(ref_index, sec_index)
+    _alternate_keys(sec_index, ref_index)
     pairs: list[Pair] = []
     for key, ref in ref_index.items():
         sec = sec_index.get(key)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
 import platform
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +25,14 @@ from .consensus import (
 )
 from .errors import MotionconsError, UsageError
 from .formats import read_input
+from .formats.cryosparc import CryosparcExposures
 from .formats.relion import RelionMicrographTable
 from .formats.scipion import ScipionSet
 from .frames import CommonSamples, TooFewFrames, common_samples
-from .matching import Matching, Pair, pair_sets, rekey
+from .matching import Matching, Pair, compile_match_regex, pair_sets, rekey
+from .outputs.atomic import ensure_directory
 from .outputs.cryosparc_subsets import write_cryosparc_subsets
+from .outputs.folder import OutputFolder
 from .outputs.relion_star import write_relion_subsets
 from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
@@ -56,6 +59,10 @@ class Options:
     """Write ``summary.png`` and ``report.html``."""
     match_regex: str | None = None
     """Pair movies by the first group (or whole match) of this pattern on their names."""
+    cryosparc_project_dir: str | None = None
+    """The cryoSPARC project directory that ``.cs`` paths are relative to, when moved."""
+    workers: int | None = None
+    """Worker processes for reading and plotting (default: the cores, at most 8)."""
 
     @property
     def needs_trajectories(self) -> bool:
@@ -77,8 +84,14 @@ class Options:
             raise UsageError(f"--min-range must not be negative, not {t.min_range}")
         for name, value in (("--max-rmse", t.max_rmse_A), ("--max-error", t.max_error_A),
                             ("--pixel-size", self.pixel_size)):
-            if value is not None and not value > 0:
-                raise UsageError(f"{name} must be positive, not {value}")
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise UsageError(f"{name} must be a positive number, not {value}")
+        if not (math.isfinite(t.min_corr) and math.isfinite(t.min_range)):
+            raise UsageError("--min-corr and --min-range must be numbers")
+        if self.workers is not None and not 1 <= self.workers <= 256:
+            raise UsageError(f"--j must be between 1 and 256, not {self.workers}")
+        if self.match_regex is not None:
+            compile_match_regex(self.match_regex)
 
 
 @dataclass
@@ -315,36 +328,54 @@ def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str
             f"{len(secondary.keys())} movies, e.g. {', '.join(sec_keys) or 'none'})")
 
 
-def write_outputs(out_dir: Path, reference_format: str,
-                  table: RelionMicrographTable | ScipionSet | tuple | None,
+def write_outputs(out_dir: Path, reference_format: str, table: object | None,
                   rows: list[Row], summary: dict[str, object],
                   figures: list[str] | None = None) -> list[str]:
-    """Write every output atomically; rows go out sorted by movie key in every mode."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every output atomically, then remove what an earlier pass wrote and this one did
+    not; rows go out sorted by movie key in every mode."""
+    ensure_directory(out_dir)
     rows = sorted(rows, key=lambda r: r.movie)
     write_csv(out_dir / "consensus.csv", rows)
     written = ["consensus.csv"]
     decided = {row.movie: row for row in rows}
-    if reference_format.startswith("relion"):
+    if isinstance(table, RelionMicrographTable) or (
+            table is None and reference_format.startswith("relion")):
         movie_names = {row.movie: row.movie_name for row in rows if row.movie_name}
         written += write_relion_subsets(out_dir, table, decided, movie_names)
-    elif reference_format.startswith("scipion") and isinstance(table, ScipionSet):
+    elif isinstance(table, ScipionSet):
         written += write_scipion_lists(out_dir, table, decided)
-    elif reference_format.startswith("cryosparc") and table is not None:
-        written += write_cryosparc_subsets(out_dir, table[1], decided)
-    if any(row.plot_path for row in rows):
+    elif isinstance(table, CryosparcExposures):
+        written += write_cryosparc_subsets(out_dir, table, decided)
+    plots = {row.plot_path for row in rows if row.plot_path}
+    if plots:
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]
     write_summary(out_dir / "summary.json", summary)
+    OutputFolder(out_dir).remove_stale(summary["outputs"], plots)  # type: ignore[arg-type]
     return summary["outputs"]  # type: ignore[return-value]
 
 
-def draw_overlays(out_dir: Path, rows: list[Row], choice: str, progress=None) -> int:
+def draw_overlays(out_dir: Path, rows: list[Row], choice: str, progress=None,
+                  workers: int | None = None) -> int:
     """Render the wanted per-movie overlays and record their paths on the rows."""
     chosen = wanted(rows, choice)
     for row in chosen:
         row.plot_path = plot_name(row.movie)
-    return render_overlays(chosen, out_dir, progress=progress)
+    return render_overlays(chosen, out_dir, workers=workers, progress=progress)
+
+
+def _require_readable(dataset: TrajectorySet) -> None:
+    """A run in which one input has no readable movie cannot say anything: stop, and say where
+    the first movie was looked for (e.g. a corrected_micrographs.star copied out of its
+    project, whose relative paths then lead nowhere)."""
+    if dataset.trajectories or not dataset.problems:
+        return
+    reasons: dict[str, int] = {}
+    for problem in dataset.problems:
+        reasons[problem.reason] = reasons.get(problem.reason, 0) + 1
+    counted = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+    raise MotionconsError(f"{dataset.path}: none of its {len(dataset.problems)} movies could be "
+                          f"read ({counted}); the first: {dataset.problems[0].message}")
 
 
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
@@ -356,23 +387,48 @@ def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
     return ["summary.png", "report.html"]
 
 
+def read_inputs(reference_path: str | Path, secondary_path: str | Path,
+                options: Options) -> tuple[TrajectorySet, TrajectorySet, list[str]]:
+    """Both inputs, re-keyed by ``--match-regex`` when given, and warnings about them."""
+    warnings = []
+    if os.path.abspath(reference_path) == os.path.abspath(secondary_path):
+        warnings.append(f"the reference and the secondary are the same input ({reference_path}):"
+                        " every movie will agree with itself")
+    inputs = []
+    for path in (reference_path, secondary_path):
+        dataset = read_input(path, options.pixel_size,
+                             cryosparc_project_dir=options.cryosparc_project_dir,
+                             workers=options.workers)
+        _require_readable(dataset)
+        if options.match_regex:
+            rekey(dataset, compile_match_regex(options.match_regex))
+        inputs.append(dataset)
+    return inputs[0], inputs[1], warnings
+
+
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
-        options: Options | None = None, progress=None) -> RunResult:
+        options: Options | None = None, progress=None, force: bool = False) -> RunResult:
+    """Read both inputs, decide every pair, and write the outputs into `out_dir`.
+
+    The folder is locked for the run; one holding another run's outputs is refused unless
+    `force`, which replaces them.
+    """
     options = options or Options()
     options.validate()
-    reference = read_input(reference_path, options.pixel_size)
-    secondary = read_input(secondary_path, options.pixel_size)
-    if options.match_regex:
-        pattern = re.compile(options.match_regex)
-        rekey(reference, pattern)
-        rekey(secondary, pattern)
+    with OutputFolder(out_dir) as folder:
+        folder.claim("run", reference_path, secondary_path, force)
+        return _run(reference_path, secondary_path, folder.path, options, progress)
+
+
+def _run(reference_path: str | Path, secondary_path: str | Path, out: Path, options: Options,
+         progress) -> RunResult:
+    reference, secondary, input_warnings = read_inputs(reference_path, secondary_path, options)
     matching, rows, estimate, warnings = evaluate(reference, secondary, options)
+    warnings = input_warnings + warnings
     summary = build_summary(input_summaries(reference, secondary), matching.only_in_reference,
                             matching.only_in_secondary, matching.duplicates, rows, options,
                             estimate, warnings)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    draw_overlays(out, rows, options.plots, progress)
+    draw_overlays(out, rows, options.plots, progress, options.workers)
     figures = []
     if options.report:
         summary["outputs"] = []

@@ -9,16 +9,17 @@ its artists and the texts, and movies are rendered by a pool of worker processes
 
 from __future__ import annotations
 
+import hashlib
 import math
-import multiprocessing
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from .outputs.atomic import temporary_path
 from .records import Row
+from .workers import worker_pool
 
 PLOT_CHOICES = ("none", "discarded", "all")
 PLOT_DIR = "plots"
@@ -35,16 +36,24 @@ def _matplotlib():
     return matplotlib, plt
 
 
+MAX_PLOT_STEM = 120
+
+
 def plot_name(movie: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in movie)
+    """``plots/<movie>.png`` with only safe characters; a long name is cut and made unique with
+    a hash of the whole (file names are limited to 255 bytes)."""
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in movie)
+    if safe != movie or len(safe) > MAX_PLOT_STEM or safe.startswith("."):
+        # Two names that differ only in unsafe characters must not share a file.
+        digest = hashlib.sha1(movie.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        safe = f"{safe.lstrip('.')[:MAX_PLOT_STEM]}-{digest}"
     return f"{PLOT_DIR}/{safe}.png"
 
 
 def wanted(rows: Iterable[Row], choice: str) -> list[Row]:
     if choice == "none":
         return []
-    return [r for r in rows if r.reference_shifts is not None and r.secondary_fitted is not None
-            and (choice == "all" or not r.accepted)]
+    return [r for r in rows if (choice == "all" or not r.accepted) and drawable(r)]
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -131,10 +140,8 @@ class OverlayPlotter:
                   anchor="mm")
         self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
         self._errors(draw, frames, np.hypot(*(ref - sec).T))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        image.save(temporary, format="PNG", compress_level=1)
-        os.replace(temporary, path)
+        with temporary_path(path) as temporary:
+            image.save(temporary, format="PNG", compress_level=1)
 
     def _trajectories(self, draw, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,
                       pixel_size: float) -> None:
@@ -230,6 +237,13 @@ def _draw_chunk(job: tuple[str, list[Row]]) -> int:
     return len(rows)
 
 
+def drawable(row: Row) -> bool:
+    """Trajectories a figure can show: finite, and not so large that pixel maths overflows."""
+    arrays = (row.reference_shifts, row.secondary_fitted)
+    return all(a is not None and len(a) > 0 and bool(np.isfinite(a).all())
+               and float(np.abs(a).max()) < 1e9 for a in arrays)
+
+
 def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
                     progress=None) -> int:
     """Draw the overlay of every row (that carries trajectories) into ``out_dir/plots``."""
@@ -239,14 +253,9 @@ def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
     size = max(1, min(50, math.ceil(len(rows) / workers)))
     chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
     done = 0
-    if workers < 2 or len(rows) < 20 or "fork" not in multiprocessing.get_all_start_methods():
-        for chunk in chunks:
-            done += _draw_chunk(chunk)
-            if progress:
-                progress(done, len(rows))
-        return done
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for count in pool.map(_draw_chunk, chunks):
+    with worker_pool(workers if len(rows) >= 20 else 1) as pool:
+        results = pool.map(_draw_chunk, chunks) if pool is not None else map(_draw_chunk, chunks)
+        for count in results:
             done += count
             if progress:
                 progress(done, len(rows))
@@ -332,7 +341,8 @@ def summary_figure(rows: list[Row], summary: dict[str, object]):
 def save_summary(rows: list[Row], summary: dict[str, object], path: Path) -> None:
     _, plt = _matplotlib()
     fig = summary_figure(rows, summary)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(temporary, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    os.replace(temporary, path)
+    try:
+        with temporary_path(path) as temporary:
+            fig.savefig(temporary, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

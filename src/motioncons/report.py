@@ -211,9 +211,11 @@ for(const r of D.rows){r[ix.decision]=r[ix.decision]?"accepted":"discarded";r[ix
 const SHOW=["movie","decision","reason","corr","corr_x","corr_y","rmse_A","max_error_A","range_ref_px","frames"];
 let rows=D.rows, view=rows, sortKey="movie", sortDir=1, page=0, selected=null;
 const $=id=>document.getElementById(id);
-const fmt=v=>v===null?"":(typeof v==="number"?(Number.isInteger(v)?String(v):v.toPrecision(4)):v);
+// Every string from the data is escaped before it enters markup (movie names are hostile input).
+const esc=v=>String(v).replace(/[&<>"']/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"})[c]);
+const fmt=v=>v===null?"":(typeof v==="number"?(Number.isInteger(v)?String(v):v.toPrecision(4)):esc(v));
 for(const r of [...new Set(rows.map(r=>r[ix.reason]))].sort()){const o=document.createElement("option");o.textContent=r;$("freason").appendChild(o);}
-$("head").innerHTML=SHOW.map(f=>`<th data-f="${f}">${f}</th>`).join("");
+$("head").innerHTML=SHOW.map(f=>`<th data-f="${esc(f)}">${esc(f)}</th>`).join("");
 $("head").onclick=e=>{const f=e.target.dataset.f;if(!f)return;sortDir=(sortKey===f)?-sortDir:1;sortKey=f;apply();};
 for(const id of ["fdecision","freason","fmovie","fscore","frmse","pagesize"])$(id).oninput=$(id).onchange=()=>{page=0;apply();};
 function apply(){
@@ -232,7 +234,7 @@ function render(){
   $("count").textContent=`${view.length} of ${rows.length} movies`;
   $("pager").innerHTML=`<button id=prev ${page?"":"disabled"}>&lt;</button> page ${page+1} of ${pages} <button id=next ${page<pages-1?"":"disabled"}>&gt;</button>`;
   $("prev").onclick=()=>{page--;render();};$("next").onclick=()=>{page++;render();};
-  $("body").innerHTML=part.map(x=>`<tr class="${x[ix.decision]}${x===selected?" sel":""}" data-movie="${x[ix.movie]}">`+SHOW.map(f=>`<td>${fmt(x[ix[f]])}</td>`).join("")+"</tr>").join("");
+  $("body").innerHTML=part.map(x=>`<tr class="${esc(x[ix.decision])}${x===selected?" sel":""}" data-movie="${esc(x[ix.movie])}">`+SHOW.map(f=>`<td>${fmt(x[ix[f]])}</td>`).join("")+"</tr>").join("");
 }
 $("body").onclick=e=>{const tr=e.target.closest("tr");if(!tr)return;const x=rows.find(r=>r[ix.movie]===tr.dataset.movie);selected=x;render();draw(x);};
 function decode(x){
@@ -248,14 +250,14 @@ function ticks(lo,hi,n){const span=hi-lo;if(!(span>0))return[lo];const raw=span/
   const step=[1,2,2.5,5,10].map(k=>k*m).reduce((a,b)=>Math.abs(span/b-(n-1))<Math.abs(span/a-(n-1))?b:a);const out=[];for(let v=Math.ceil(lo/step)*step;v<=hi+1e-9;v+=step)out.push(+v.toPrecision(6));return out;}
 function draw(x){
   const box=$("overlay");
-  if(!x[ix.length]){box.innerHTML=`<h3>${x[ix.movie]}</h3><p>${x[ix.decision]} (${x[ix.reason]}): no trajectories to draw.</p>`;return;}
+  if(!x[ix.length]){box.innerHTML=`<h3>${esc(x[ix.movie])}</h3><p>${esc(x[ix.decision])} (${esc(x[ix.reason])}): no trajectories to draw.</p>`;return;}
   const t=decode(x),W=560,H=500,L=70,T=92,R=480,B=370,EL=70,ET=408,ER=480,EB=470,px=x[ix.pixel_size_A];
   const all=t.ref.concat(t.sec),xs=all.map(p=>p[0]),ys=all.map(p=>p[1]);
   const cx=(Math.min(...xs)+Math.max(...xs))/2,cy=(Math.min(...ys)+Math.max(...ys))/2;
   const span=Math.max(Math.max(...xs)-Math.min(...xs),Math.max(...ys)-Math.min(...ys))*1.12||0.5,sc=Math.min((R-L)/span,(B-T)/span);
   const x0=cx-(R-L)/sc/2,y0=cy-(B-T)/sc/2,X=v=>L+(v-x0)*sc,Y=v=>B-(v-y0)*sc;
   const o=[`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="10">`,
-    `<text x="${W/2}" y="18" text-anchor="middle" font-size="14" font-weight="bold" fill="${x[ix.decision]==="accepted"?"#2ca02c":"#d62728"}">${x[ix.movie]}: ${x[ix.decision]} (${x[ix.reason]})</text>`,
+    `<text x="${W/2}" y="18" text-anchor="middle" font-size="14" font-weight="bold" fill="${x[ix.decision]==="accepted"?"#2ca02c":"#d62728"}">${esc(x[ix.movie])}: ${esc(x[ix.decision])} (${esc(x[ix.reason])})</text>`,
     `<text x="${W/2}" y="38" text-anchor="middle">corr_x ${fmt(x[ix.corr_x])}  corr_y ${fmt(x[ix.corr_y])}  score ${fmt(x[ix.corr])}  RMSE ${fmt(x[ix.rmse_px])} px / ${fmt(x[ix.rmse_A])} Å  max ${fmt(x[ix.max_error_px])} px</text>`];
   for(const v of ticks(x0,x0+(R-L)/sc,6))o.push(`<line x1="${X(v)}" x2="${X(v)}" y1="${T}" y2="${B}" stroke="#e6e6e6"/><text x="${X(v)}" y="${B+14}" text-anchor="middle">${v}</text>`);
   for(const v of ticks(y0,y0+(B-T)/sc,6))o.push(`<line x1="${L}" x2="${R}" y1="${Y(v)}" y2="${Y(v)}" stroke="#e6e6e6"/><text x="${L-6}" y="${Y(v)+3}" text-anchor="end">${v}</text>`);

@@ -151,6 +151,12 @@ def simulate_movies(config: SimulationConfig) -> list[SimulatedMovie]:
 # --------------------------------------------------------------------------- RELION layout
 
 
+def relion_token(value: str) -> str:
+    """A string as RELION writes it in STAR: double-quoted when it holds blanks, otherwise bare,
+    UTF-8 included (which strict CIF parsers refuse)."""
+    return f'"{value}"' if any(c.isspace() for c in value) or not value else value
+
+
 def _movie_star(movie_name: str, shifts: np.ndarray, pixel_size: float, first_frame: int,
                 version: str, eer_grouping: int | None) -> str:
     n = shifts.shape[0]
@@ -164,7 +170,7 @@ def _movie_star(movie_name: str, shifts: np.ndarray, pixel_size: float, first_fr
                f"_rlnImageSizeX                                     4096\n"
                f"_rlnImageSizeY                                     4096\n"
                f"_rlnImageSizeZ                                       {n}\n"
-               f"_rlnMicrographMovieName                    {movie_name}\n"
+               f"_rlnMicrographMovieName                    {relion_token(movie_name)}\n"
                f"_rlnMicrographBinning                          1.000000\n"
                f"_rlnMicrographOriginalPixelSize                {pixel_size:.6f}\n"
                f"_rlnMicrographDoseRate                         1.000000\n"
@@ -200,8 +206,8 @@ def _micrographs_star(job: str, names: list[str], per_movie: list[np.ndarray], p
     for name, shifts in zip(names, per_movie, strict=True):
         stem = f"{job}/{name.rsplit('.', 1)[0].replace('.', '_')}"
         total, early, late = _accumulated_motion(shifts, first_frame)
-        lines.append(f"{stem}.mrc {stem}.star            1 {total:12.6f} {early:12.6f} "
-                     f"{late:12.6f} ")
+        lines.append(f"{relion_token(stem + '.mrc')} {relion_token(stem + '.star')}            1 "
+                     f"{total:12.6f} {early:12.6f} {late:12.6f} ")
     return "\n".join(lines) + "\n \n"
 
 

@@ -30,12 +30,20 @@ def motioncor_stdout(path: Path, name: str, shifts: np.ndarray, pixel_size: floa
                      f"Full-frame alignment\n  Frame   x Shift   y Shift\n{rows}\n\n")
 
 
+def motioncor_log(path: Path, shifts: np.ndarray) -> None:
+    """A MotionCor2 ``-LogDir`` full-frame log (``<movie>-Patch-Full.log``): the shifts relative
+    to the reference frame (here the first), one ``frame x y`` row per frame."""
+    zeroed = shifts - shifts[0]
+    write_text(path, "# Full-frame alignment shift\n# Frame   x Shift   y Shift\n" + "".join(
+        f"{i:4d}  {x:8.2f}  {y:8.2f}\n" for i, (x, y) in enumerate(zeroed, start=1)))
+
+
 def cryosparc_job(project: Path, names: list[str], trajectories: list[np.ndarray],
                   pixel_size: float, job: str = "J5") -> Path:
     """``J5/exposures.cs`` plus one ``_rigid_traj.npy`` per movie (x negated, central zero)."""
     directory = project / job / "motioncorrected"
     directory.mkdir(parents=True, exist_ok=True)
-    width = max(len(n) for n in names) + 120
+    width = max(len(n.encode()) for n in names) + 120  # UTF-8 bytes, as cryoSPARC stores them
     dtype = [("uid", "<u8"), ("movie_blob/path", f"S{width}"),
              ("rigid_motion/path", f"S{width}"), ("rigid_motion/frame_start", "<u4"),
              ("rigid_motion/frame_end", "<u4"), ("rigid_motion/zero_shift_frame", "<u4"),
@@ -50,8 +58,8 @@ def cryosparc_job(project: Path, names: list[str], trajectories: list[np.ndarray
         buffer = io.BytesIO()
         np.save(buffer, values)
         write_bytes(project / relative, buffer.getvalue())
-        rows.append((uid, f"J1/imported/{uid:021d}_{Path(name).name}", relative, 0, len(shifts),
-                     centre, pixel_size))
+        rows.append((uid, f"J1/imported/{uid:021d}_{Path(name).name}".encode(),
+                     relative.encode(), 0, len(shifts), centre, pixel_size))
     buffer = io.BytesIO()
     np.save(buffer, np.array(rows, dtype=dtype))
     write_bytes(project / job / "exposures.cs", buffer.getvalue())
@@ -82,7 +90,12 @@ def xmipp_xmd(path: Path, name: str, shifts: np.ndarray) -> None:
     """FlexAlign ``frameShifts`` (reference frame block first, labels in enum order)."""
     reference = len(shifts) // 2
     zeroed = shifts - shifts[reference]
-    rows = "\n".join(f" 1 {i:06d}@{name} {x:12.6f} {y:12.6f} 1.000000"
+
+    def image(i: int) -> str:
+        token = f"{i:06d}@{name}"
+        return f'"{token}"' if any(c.isspace() for c in token) else token
+
+    rows = "\n".join(f" 1 {image(i)} {x:12.6f} {y:12.6f} 1.000000"
                      for i, (x, y) in enumerate(zeroed, start=1))
     write_text(path, "# XMIPP_STAR_1 *\n#\ndata_referenceFrame\nloop_\n _ref\n"
                      f" {reference}\n\ndata_frameShifts\nloop_\n _enabled\n _image\n _shiftX\n"

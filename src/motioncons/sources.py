@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .formats import read_input, scipion
+from .formats.common import checked
 from .formats.relion import (
     MICROGRAPHS_STAR,
     NOT_PER_MOVIE,
@@ -100,7 +101,7 @@ class RelionJobSource(Source):
         return changes
 
     def read(self, change: Change) -> Trajectory | Problem:
-        return read_movie_star(change.source)
+        return checked(read_movie_star(change.source))
 
     def closed(self) -> bool:
         return os.path.exists(os.path.join(self.directory, RELION_SUCCESS))
@@ -134,10 +135,12 @@ class FileSource(Source):
 
     format = "file (polled)"
 
-    def __init__(self, path: Path, pixel_size: float | None) -> None:
+    def __init__(self, path: Path, pixel_size: float | None,
+                 cryosparc_project_dir: str | None = None) -> None:
         super().__init__()
         self.path = path
         self.pixel_size = pixel_size
+        self.cryosparc_project_dir = cryosparc_project_dir
         self.items: dict[str, Trajectory | Problem] = {}
         self._file_token: str | None = None
         self._table = None
@@ -150,7 +153,8 @@ class FileSource(Source):
         token = f"{stat.st_size}:{stat.st_mtime_ns}"
         if token != self._file_token:
             try:
-                dataset = read_input(self.path, self.pixel_size)
+                dataset = read_input(self.path, self.pixel_size,
+                                     cryosparc_project_dir=self.cryosparc_project_dir)
             except InputError:
                 return []  # empty or being written
             self._file_token = token
@@ -197,7 +201,8 @@ def _digest(item: Trajectory | Problem) -> str:
     return hasher.hexdigest()
 
 
-def open_source(path: str | Path, pixel_size: float | None = None) -> Source:
+def open_source(path: str | Path, pixel_size: float | None = None,
+                cryosparc_project_dir: str | None = None) -> Source:
     p = Path(path)
     if not p.exists():
         raise InputError(p, "no such file or directory")
@@ -205,4 +210,4 @@ def open_source(path: str | Path, pixel_size: float | None = None) -> Source:
         return RelionJobSource(p)
     if p.name == MICROGRAPHS_STAR:
         return RelionJobSource(p.parent)
-    return FileSource(p, pixel_size)
+    return FileSource(p, pixel_size, cryosparc_project_dir)

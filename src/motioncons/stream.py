@@ -24,6 +24,7 @@ from pathlib import Path
 from .consensus import ConventionEstimate, estimate_convention
 from .errors import MotionconsError
 from .matching import Pair
+from .outputs.folder import OutputFolder
 from .pipeline import (
     Options,
     build_summary,
@@ -64,18 +65,6 @@ class PollReport:
     finished: bool
 
 
-def clean_temporary_files(out_dir: Path) -> int:
-    """Remove what an atomic write killed half-way left behind (``.<name>.*.tmp``)."""
-    removed = 0
-    for path in out_dir.glob(".*.tmp"):
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
-
-
 def _estimate_from_dict(data: dict) -> ConventionEstimate:
     return ConventionEstimate(data["applied"], data["estimated"], data["forced"],
                               data["moving_pairs"], data["votes"], data["scale"], data["note"])
@@ -84,20 +73,28 @@ def _estimate_from_dict(data: dict) -> ConventionEstimate:
 class Watcher:
     def __init__(self, reference: str | Path, secondary: str | Path, out_dir: str | Path,
                  options: Options | None = None, watch: WatchOptions | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, force: bool = False) -> None:
         self.options = options or Options()
         self.options.validate()
         self.watch = watch or WatchOptions()
         self.clock = clock
         self.paths = {"reference": str(reference), "secondary": str(secondary)}
         self.sources: dict[str, Source] = {
-            "reference": open_source(reference, self.options.pixel_size),
-            "secondary": open_source(secondary, self.options.pixel_size)}
-        self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        clean_temporary_files(self.out)
-        self.state = StateStore(self.out / STATE_FILE)
-        self._check_options()
+            side: open_source(path, self.options.pixel_size, self.options.cryosparc_project_dir)
+            for side, path in self.paths.items()}
+        self.folder = OutputFolder(out_dir).lock()
+        try:
+            self.folder.claim("watch", reference, secondary, force)
+            self.out = self.folder.path
+            self.state = StateStore(self.out / STATE_FILE)
+        except BaseException:
+            self.folder.unlock()
+            raise
+        try:
+            self._check_options()
+        except BaseException:
+            self.close()
+            raise
         for _, rs, rt, ss, st in self.state.sources():
             self.sources["reference"].remember(rs, rt)
             self.sources["secondary"].remember(ss, st)
@@ -189,7 +186,7 @@ class Watcher:
         convention = self.estimate.name if self.estimate else "identity"
         valid, invalid = split_pairs(pairs, self.options)
         rows = decide(valid, self.options, convention) + invalid
-        draw_overlays(self.out, rows, self.options.plots)
+        draw_overlays(self.out, rows, self.options.plots, workers=self.options.workers)
         records = []
         for row in rows:
             ref_change = self.pending["reference"].pop(row.movie)[1]
@@ -303,4 +300,5 @@ class Watcher:
 
     def close(self) -> None:
         self.state.close()
+        self.folder.unlock()
 

@@ -22,7 +22,8 @@ def test_reads_a_real_aligned_set(scipion_run):
     first = dataset.trajectories[0]
     assert first.n_frames == 30 and first.frames[0] == 1 and first.pixel_size == 1.0
     assert first.shifts[1].tolist() == [1.6814, -1.1146]
-    assert dataset.micrograph_table.ids["movie_000003"] == 3
+    table = dataset.micrograph_table
+    assert table.ids[table.row_keys.index("movie_000003")] == 3
 
 
 def _original_outputs(scipion_run):

@@ -94,13 +94,13 @@ def test_continue_mode_is_incremental_idempotent_and_fine_with_nothing_new(tmp_p
         (project / job / "RELION_JOB_EXIT_SUCCESS").unlink()
     first = _job(project)
     assert first.returncode == 0, first.stderr
-    assert "30 new decision(s), 30 in total" in first.stdout
+    assert "30 new decision(s); 30 in total" in first.stdout
     again = _job(project)
-    assert again.returncode == 0 and "0 new decision(s), 30 in total" in again.stdout
+    assert again.returncode == 0 and "0 new decision(s); 30 in total" in again.stdout
     for job in ("MotionCorr/job002", "MotionCorr/job003"):
         shutil.copytree(full / job, project / job, dirs_exist_ok=True)
     third = _job(project)
-    assert third.returncode == 0 and "30 new decision(s), 60 in total" in third.stdout
+    assert third.returncode == 0 and "30 new decision(s); 60 in total" in third.stdout
     assert "inputs closed" in third.stdout
     out = project / "External/job004"
     total = sum(len(gemmi.cif.read_file(str(out / name)).find_block("micrographs")

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from motioncons.errors import OutputError
 from motioncons.outputs import atomic
 
 
@@ -23,7 +24,7 @@ def test_failed_write_keeps_old_content(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(atomic.os, "replace", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match=r"f\.txt: cannot write: disk full"):
         atomic.write_text(path, "new")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["f.txt"]

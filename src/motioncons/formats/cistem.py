@@ -44,7 +44,9 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
-    files = [p for p in sorted(path.glob("*.txt")) if _kind(p)] if path.is_dir() else [path]
+    # In a folder of shift files every .txt is a result: a broken one (empty, truncated, UTF-16,
+    # no header) is its movie's problem, not a file that silently vanishes.
+    files = sorted(p for p in path.glob("*.txt") if p.is_file()) if path.is_dir() else [path]
     return read_files(path, files, "unblur/cistem shifts (Å)",
                       lambda f: read_file(f, pixel_size), "no Unblur/cisTEM shift files")
 
@@ -55,6 +57,9 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
         text = file.read_text(errors="replace")
     except OSError as exc:
         return Problem(key, name, str(file), "unreadable", f"{file}: cannot read: {exc}")
+    if _kind_of(text[:2000]) is None:
+        return Problem(key, name, str(file), "unreadable",
+                       f"{file}: not an Unblur/cisTEM shift file (no header line)")
     data = [line.split() for line in text.splitlines() if line.strip() and
             not line.lstrip().startswith("#")]
     source = "--pixel-size" if pixel_size else None

@@ -1,12 +1,149 @@
-"""What the per-file readers share: reading every matching file of a directory (or one file)."""
+"""What the readers share: per-file reading that never raises, and one validity check.
+
+Every number a file gives is bounded before it sizes anything, and every trajectory a reader
+returns passes `problem_of` (finite, plausible, strictly increasing frames) or becomes a
+`Problem` naming the file: no exception other than `InputError` escapes a reader.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..trajectory import Problem, Trajectory, TrajectorySet
+
+MAX_FRAMES = 100_000
+"""Frames (or EER fractions) a movie may have; a larger count read from a file is corrupt."""
+MAX_FRAME_NUMBER = 1_000_000
+MAX_SHIFT_PX = 100_000.0
+"""No detector is this large: a shift beyond it is a corrupt value, not motion."""
+MAX_PIXEL_SIZE = 1000.0
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:300]
+    return text or type(exc).__name__
+
+
+def bounded_int(value: object, what: str, low: int = 0, high: int = MAX_FRAMES) -> int:
+    """An integer read from a file, refused (ValueError naming it) outside [low, high]."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} {value!r} is not a number") from None
+    if not math.isfinite(number) or number != int(number) or not low <= number <= high:
+        raise ValueError(f"{what} {value!r} is not an integer in [{low}, {high}]")
+    return int(number)
+
+
+def pixel_size_or_none(value: object) -> float | None:
+    """A pixel size from a file, or None when it is missing, text, NaN or absurd."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and 0 < number <= MAX_PIXEL_SIZE else None
+
+
+def unreadable(path: Path | str, exc: BaseException, key: str | None = None,
+               name: str | None = None) -> Problem:
+    """The problem for a result file a reader could not make sense of."""
+    name = name or str(path).rsplit("/", 1)[-1]
+    from ..matching import movie_key
+
+    return Problem(key or movie_key(name), name, str(path), "unreadable",
+                   f"{path}: cannot be read ({one_line(exc)})")
+
+
+def guarded(read_file: Callable[[Path], Trajectory | Problem],
+            file: Path) -> Trajectory | Problem:
+    """`read_file(file)`, with any failure turned into an ``unreadable`` problem."""
+    try:
+        return read_file(file)
+    except Exception as exc:  # any failure of one file is its movie's problem
+        return unreadable(file, exc)
+
+
+def problem_of(item: Trajectory) -> Problem | None:
+    """Why a trajectory cannot be compared, or None when it is sound."""
+
+    def problem(reason: str, text: str) -> Problem:
+        return Problem(item.key, item.movie_name, item.source, reason, f"{item.source}: {text}")
+
+    frames, shifts = np.asarray(item.frames), np.asarray(item.shifts)
+    if frames.ndim != 1 or shifts.shape != (frames.size, 2):
+        return problem("unreadable", f"{frames.size} frame numbers but shifts of shape "
+                                     f"{shifts.shape}")
+    if frames.size == 0:
+        return problem("too_few_frames", "no aligned frame")
+    if not np.isfinite(shifts).all():
+        return problem("nan_shifts", "NaN or infinite shift values")
+    if np.abs(shifts).max() > MAX_SHIFT_PX:
+        return problem("nan_shifts", f"implausible shift values (beyond ±{MAX_SHIFT_PX:g} px)")
+    if not (frames.min() >= 1 and frames.max() <= MAX_FRAME_NUMBER):
+        return problem("unreadable", f"frame numbers outside 1..{MAX_FRAME_NUMBER}")
+    if frames.size > 1 and np.diff(frames).min() <= 0:
+        return problem("unreadable", "frame numbers are not strictly increasing "
+                                     "(duplicated or out of order)")
+    return None
+
+
+def checked(item: Trajectory | Problem) -> Trajectory | Problem:
+    """`item`, or the problem that makes it unusable; fixes an unusable pixel size to None."""
+    if isinstance(item, Problem):
+        return item
+    if item.pixel_size is not None:
+        item.pixel_size = pixel_size_or_none(item.pixel_size)
+    if item.total_frames is not None and not 0 < item.total_frames <= MAX_FRAMES:
+        item.total_frames = None
+    return problem_of(item) or item
+
+
+def validate(dataset: TrajectorySet) -> TrajectorySet:
+    """Move every unusable trajectory of `dataset` to its problems.
+
+    A vectorised screen over all trajectories at once finds the suspects, so that a dataset of
+    100,000 sound movies costs a few array operations; each suspect is then checked one by one.
+    """
+    items = dataset.trajectories
+    if not items:
+        return dataset
+    suspects = set()
+    for i, t in enumerate(items):
+        if t.pixel_size is not None:
+            t.pixel_size = pixel_size_or_none(t.pixel_size)
+        if t.total_frames is not None and not 0 < t.total_frames <= MAX_FRAMES:
+            t.total_frames = None
+        if t.frames.ndim != 1 or t.shifts.shape != (t.frames.size, 2) or t.frames.size == 0:
+            suspects.add(i)
+    regular = [i for i in range(len(items)) if i not in suspects]
+    if regular:
+        lengths = np.array([items[i].frames.size for i in regular], dtype=np.int64)
+        frames = np.concatenate([items[i].frames for i in regular])
+        shifts = np.concatenate([items[i].shifts for i in regular])
+        starts = np.cumsum(lengths) - lengths
+        bad_value = ~(np.abs(shifts) <= MAX_SHIFT_PX).all(axis=1)  # NaN compares False
+        bad_value |= (frames < 1) | (frames > MAX_FRAME_NUMBER)
+        step_bad = np.zeros(frames.size, dtype=bool)
+        step_bad[1:] = frames[1:] <= frames[:-1]
+        step_bad[starts] = False  # the first frame of a movie follows another movie's last
+        bad_value |= step_bad
+        bad = np.add.reduceat(bad_value.astype(np.int64), starts) > 0
+        suspects.update(np.asarray(regular)[bad].tolist())
+    if suspects:
+        sound: list[Trajectory] = []
+        for i, t in enumerate(items):
+            found = problem_of(t) if i in suspects else None
+            if found is None:
+                sound.append(t)
+            else:
+                dataset.problems.append(found)
+        dataset.trajectories = sound
+    return dataset
 
 
 def read_files(path: Path, files: list[Path], format_name: str,
@@ -16,5 +153,5 @@ def read_files(path: Path, files: list[Path], format_name: str,
         raise InputError(path, missing)
     dataset = TrajectorySet(path=str(path), format=format_name)
     for file in files:
-        dataset.add(read_file(file))
+        dataset.add(guarded(read_file, file))
     return dataset

@@ -12,6 +12,7 @@ needs cryosparc-tools.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,23 @@ import numpy as np
 from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from . import csdat
+from .common import MAX_FRAME_NUMBER, bounded_int, one_line, pixel_size_or_none, unreadable
 
 NAME = "cryosparc"
-PROJECT_DIR: Path | None = None
-"""Set from ``--cryosparc-project-dir``."""
+MAX_TRAJECTORY_BYTES = 64 << 20
+
+
+@dataclass
+class CryosparcExposures:
+    """The reference exposures, kept so that outputs can subset them in the same container."""
+
+    path: str
+    records: np.ndarray
+    container: str
+    """``numpy`` (the classic ``.cs``) or ``csdat`` (cryoSPARC ≥ 4.4's compressed container)."""
+    row_keys: list[str]
+    """The movie key of each record, in order."""
 
 
 def detect(path: Path) -> bool:
@@ -31,76 +45,116 @@ def detect(path: Path) -> bool:
     return path.suffix == ".cs"
 
 
-def load_dataset(path: Path) -> np.ndarray:
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
+def load_dataset(path: Path) -> tuple[np.ndarray, str]:
+    """The records of one ``.cs`` file and its container; InputError when it is not one."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
     if magic == b"\x93NUMPY":
         try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise InputError(path, f"unreadable .cs file: {exc}") from exc
-    if magic == b"\x95CSDAT":
-        try:
-            from cryosparc.dataset import Dataset
-        except ImportError as exc:
-            raise InputError(path, "a compressed (CSDAT) .cs file: pip install "
-                                   "cryosparc-tools to read it") from exc
-        return Dataset.load(str(path)).to_records()
-    raise InputError(path, "not a cryoSPARC .cs file (wrong magic)")
+            data, container = np.load(path, allow_pickle=False), "numpy"
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(path, f"unreadable .cs file: {one_line(exc)}") from exc
+    elif magic == csdat.MAGIC:
+        data, container = csdat.load(path), "csdat"
+    else:
+        raise InputError(path, "not a cryoSPARC .cs file (wrong magic)")
+    if data.ndim != 1 or not data.dtype.names:
+        raise InputError(path, f"not a table of exposures (an array of shape {data.shape} and "
+                               f"type {data.dtype})")
+    return data, container
 
 
 def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
+def read(path: Path, pixel_size: float | None = None,
+         project_dir: str | Path | None = None) -> TrajectorySet:
     files = sorted(path.glob("*.cs")) if path.is_dir() else [path]
     dataset = TrajectorySet(path=str(path), format="cryosparc exposures")
     records = []
     for file in files:
-        data = load_dataset(file)
-        if data.dtype.names and "rigid_motion/path" in data.dtype.names:
-            records.append((file, data))
+        try:
+            data, container = load_dataset(file)
+        except InputError as exc:
+            if not path.is_dir():
+                raise
+            dataset.notes.append(f"skipped {exc}")
+            continue
+        if "rigid_motion/path" in data.dtype.names:
+            records.append((file, data, container))
     if not records:
         raise InputError(path, "no exposures with rigid_motion/path (a Patch or Full-frame "
                                "Motion Correction output is needed)")
-    for file, data in records:
-        project = PROJECT_DIR or file.resolve().parent.parent
-        for row in data:
-            item = _exposure(row, data.dtype.names, project, file, pixel_size)
+    for number, (file, data, container) in enumerate(records):
+        project = Path(project_dir) if project_dir else file.resolve().parent.parent
+        names = data.dtype.names
+        keys = []
+        for index, row in enumerate(data):
+            try:
+                item = _exposure(row, names, project, file, pixel_size)
+            except Exception as exc:  # any failure of one file is its movie's problem
+                item = unreadable(file, exc, name=_movie_name(row, names, index))
             dataset.add(item)
-    dataset.micrograph_table = records[0]
+            keys.append(item.key)
+        if number == 0:
+            dataset.micrograph_table = CryosparcExposures(str(file), data, container, keys)
     return dataset
 
 
+def _movie_name(row, names, index: int) -> str:
+    try:
+        return _text(row["movie_blob/path" if "movie_blob/path" in names else "rigid_motion/path"])
+    except (ValueError, TypeError, UnicodeError):
+        return f"exposure {index}"
+
+
 def _exposure(row, names, project: Path, file: Path, pixel_size: float | None):
-    movie = _text(row["movie_blob/path"]) if "movie_blob/path" in names else _text(
-        row["rigid_motion/path"])
+    movie = _movie_name(row, names, -1)
     key = movie_key(movie)
     trajectory_path = project / _text(row["rigid_motion/path"]).lstrip(">")
     try:
+        if trajectory_path.stat().st_size > MAX_TRAJECTORY_BYTES:
+            raise ValueError(f"larger than {MAX_TRAJECTORY_BYTES >> 20} MiB")
         values = np.load(trajectory_path, allow_pickle=False)
     except FileNotFoundError:
         return Problem(key, movie, str(trajectory_path), "missing_metadata",
                        f"{trajectory_path}: trajectory file does not exist (listed in {file}; "
                        "paths are relative to the project directory: --cryosparc-project-dir)")
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:
         return Problem(key, movie, str(trajectory_path), "unreadable",
-                       f"{trajectory_path}: unreadable trajectory ({exc})")
+                       f"{trajectory_path}: unreadable trajectory ({one_line(exc)})")
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu" or \
+            values.size == 0 or values.size % 2 or values.shape[-1:] != (2,):
+        return Problem(key, movie, str(trajectory_path), "unreadable",
+                       f"{trajectory_path}: not a trajectory (an array of shape {values.shape} "
+                       f"and type {values.dtype}; (N, 2) numbers expected)")
     values = np.asarray(values, dtype=np.float64).reshape(-1, 2)
     if not np.isfinite(values).all():
         return Problem(key, movie, str(trajectory_path), "nan_shifts",
                        f"{trajectory_path}: NaN or infinite shifts")
-    start = int(row["rigid_motion/frame_start"]) if "rigid_motion/frame_start" in names else 0
-    size = float(row["rigid_motion/psize_A"]) if "rigid_motion/psize_A" in names else pixel_size
+    start = (bounded_int(row["rigid_motion/frame_start"], "frame_start", 0, MAX_FRAME_NUMBER)
+             if "rigid_motion/frame_start" in names else 0)
+    size = (pixel_size_or_none(row["rigid_motion/psize_A"]) if "rigid_motion/psize_A" in names
+            else None)
     shifts = np.column_stack([-values[:, 0], values[:, 1]])
     # Frames (or EER fractions) in the movie, so that other groupings can be resampled.
-    if "movie_blob/shape" in names:
-        total = int(np.atleast_1d(row["movie_blob/shape"])[0])
-    elif "rigid_motion/frame_end" in names:
-        total = int(row["rigid_motion/frame_end"])
-    else:
+    total = None
+    try:
+        if "movie_blob/shape" in names:
+            total = bounded_int(np.atleast_1d(row["movie_blob/shape"])[0], "frames", 1)
+        elif "rigid_motion/frame_end" in names:
+            total = bounded_int(row["rigid_motion/frame_end"], "frame_end", 1)
+    except (ValueError, TypeError, IndexError):
         total = None
+    uid = None
+    if "uid" in names:
+        try:
+            uid = int(row["uid"])
+        except (ValueError, TypeError, OverflowError):
+            uid = None
     return Trajectory(key, movie, np.arange(start + 1, start + 1 + len(values)), shifts,
-                      size or pixel_size, str(trajectory_path), NAME, total,
-                      {"uid": int(row["uid"]) if "uid" in names else None})
+                      size or pixel_size, str(trajectory_path), NAME, total, {"uid": uid})

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import MAX_FRAMES, bounded_int, unreadable
 
 NAME = "motioncor"
 _LOG_SUFFIXES = ("-Patch-Full.log", "-Full.log", ".aln", ".out")
@@ -50,28 +51,35 @@ def detect(path: Path) -> bool:
     return path.is_file() and _is_result(path)
 
 
+def _candidate(path: Path) -> bool:
+    """A file of a MotionCor output folder that is a result by its name, whatever it holds (a
+    broken one is reported as its movie's problem), or a log that is one by its content."""
+    return path.name.endswith(_LOG_SUFFIXES) or _is_result(path)
+
+
 def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
-    files = sorted(p for p in path.iterdir() if p.is_file() and _is_result(p)) \
+    files = sorted(p for p in path.iterdir() if p.is_file() and _candidate(p)) \
         if path.is_dir() else [path]
     dataset = TrajectorySet(path=str(path), format="motioncor")
     for file in files:
         try:
-            text = file.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            dataset.problems.append(Problem(movie_key(file.name), file.name, str(file),
-                                            "unreadable", f"{file}: cannot read: {exc}"))
-            continue
-        if file.suffix == ".aln":
-            items = [_aln(text, file, pixel_size)]
-        elif file.name.endswith("-Full.log"):
-            items = [_log(text, file, pixel_size)]
-        else:
-            items = _stdout(text, file, pixel_size)
+            items = _read_file(file, pixel_size)
+        except Exception as exc:  # any failure of one file is its movie's problem
+            items = [unreadable(file, exc)]
         for item in items:
             dataset.add(item)
     if not dataset.trajectories and not dataset.problems:
         raise InputError(path, "no MotionCor2/3 output with a full-frame shift table found")
     return dataset
+
+
+def _read_file(file: Path, pixel_size: float | None) -> list[Trajectory | Problem]:
+    text = file.read_text(encoding="utf-8", errors="replace")
+    if file.suffix == ".aln":
+        return [_aln(text, file, pixel_size)]
+    if file.name.endswith("-Full.log"):
+        return [_log(text, file, pixel_size)]
+    return _stdout(text, file, pixel_size)
 
 
 def _trajectory(name: str, rows: list[tuple[str, str, str]], source: Path, offset: int,
@@ -105,8 +113,8 @@ def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajec
         if match:
             params.setdefault(match.group(1), match.group(2))
     pixel_size = _float(params.get("PixSize")) or default_pixel
-    throw = int(_float(params.get("Throw")) or 0)
-    trunc = int(_float(params.get("Trunc")) or 0)
+    throw = bounded_int(params.get("Throw") or 0, "-Throw", 0, MAX_FRAMES)
+    trunc = bounded_int(params.get("Trunc") or 0, "-Trunc", 0, MAX_FRAMES)
     inputs = [params[k] for k in ("InMrc", "InTiff", "InEer") if k in params]
     single_input = next((p for p in inputs if Path(p).suffix), None)
     blocks: list[tuple[list, str | None, str]] = []
@@ -150,10 +158,20 @@ def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajec
     return out
 
 
+# MotionCor2 ≤ 1.4.5 named logs "<-LogFile prefix>0-Patch-Full.log" (a stack index "0" after
+# the prefix); ≥ 1.4.6 "<movie>-Patch-Full.log". A movie may itself end in 0 (EPU timestamps), so
+# the name keeps the 0 and the key without it is only an alternative for pairing.
+_OLD_STYLE_LOG = re.compile(r"^(.+?)_?0-(?:Patch-)?Full\.log$")
+
+
 def _log(text: str, source: Path, pixel_size: float | None) -> Trajectory | Problem:
     rows = [m.groups() for line in text.splitlines()
             if not line.lstrip().startswith("#") and (m := _ROW.match(line))]
-    return _trajectory(source.name, rows, source, 0, pixel_size, {"layout": "log"})
+    extras: dict[str, object] = {"layout": "log"}
+    old_style = _OLD_STYLE_LOG.match(source.name)
+    if old_style:
+        extras["alternate_key"] = movie_key(old_style.group(1))
+    return _trajectory(source.name, rows, source, 0, pixel_size, extras)
 
 
 def _aln(text: str, source: Path, pixel_size: float | None) -> Trajectory | Problem:

@@ -13,9 +13,8 @@ STAR files, or a single per-movie STAR file.
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,9 @@ import numpy as np
 from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from ..workers import worker_pool
+from .common import MAX_FRAME_NUMBER, bounded_int, one_line, pixel_size_or_none, unreadable
+from .star import parse_cif, unescape
 
 NAME = "relion"
 NOT_OBSERVED = -9999.0
@@ -64,19 +66,24 @@ def detect(path: Path) -> bool:
     return path.suffix == ".star"
 
 
-def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
+def read(path: Path, pixel_size: float | None = None,
+         workers: int | None = None) -> TrajectorySet:
     if path.is_dir():
         if (path / MICROGRAPHS_STAR).is_file():
-            return read_micrographs_star(path / MICROGRAPHS_STAR)
+            return read_micrographs_star(path / MICROGRAPHS_STAR, workers=workers)
         if (path / TILT_SERIES_STAR).is_file():
             return read_tilt_series_star(path / TILT_SERIES_STAR)
-        return read_movie_star_directory(path)
+        return read_movie_star_directory(path, workers)
     head = _read_head(path)
     if not head.strip():
         raise InputError(path, "empty file")
+    if b"_rlnMicrographMovieName" in head and b"_rlnMicrographMetadata" not in head and \
+            b"data_global_shift" not in head and b"data_general" not in head:
+        raise InputError(path, "a RELION Import movie list (movies.star) holds no motion: give "
+                               "the MotionCorr job (or its corrected_micrographs.star) instead")
     if path.name == MICROGRAPHS_STAR or b"_rlnMicrographName" in head \
             or b"_rlnMicrographMetadata" in head:
-        return read_micrographs_star(path)
+        return read_micrographs_star(path, workers=workers)
     if b"_rlnTomoTiltSeriesStarFile" in head:
         return read_tilt_series_star(path)
     result = read_movie_star(path)
@@ -97,7 +104,14 @@ def _read_head(path: Path, size: int = 65536) -> bytes:
 
 
 def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Trajectory | Problem:
-    """Read one per-movie metadata STAR. Never raises for bad content: returns a Problem."""
+    """Read one per-movie metadata STAR. Never raises: bad content gives a Problem."""
+    try:
+        return _read_movie_star(path, fallback_name)
+    except Exception as exc:  # any failure of one file is its movie's problem
+        return unreadable(path, exc, name=fallback_name)
+
+
+def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory | Problem:
     source = path if isinstance(path, str) else str(path)
 
     def problem(reason: str, text: str, name: str | None = None) -> Problem:
@@ -122,12 +136,12 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
     end = raw.find(b"\ndata_", start)
     try:
         text = (raw if end < 0 else raw[: end + 1]).decode("utf-8")
-        doc = gemmi.cif.read_string(_motioncor3_star(text))
+        doc, _escaped = parse_cif(_motioncor3_star(text))
     except (UnicodeDecodeError, ValueError, RuntimeError) as exc:
-        return problem("unreadable", f"malformed STAR: {_one_line(exc)}")
+        return problem("unreadable", f"malformed STAR: {one_line(exc)}")
     general = doc.find_block("general")
     movie_name = general.find_value("_rlnMicrographMovieName") if general else None
-    name = gemmi.cif.as_string(movie_name) if movie_name else (
+    name = unescape(gemmi.cif.as_string(movie_name)) if movie_name else (
         fallback_name or source.rsplit("/", 1)[-1])
     shifts_block = doc.find_block("global_shift")
     loop = shifts_block.find_loop("_rlnMicrographShiftX").get_loop() if shifts_block else None
@@ -144,17 +158,21 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
         shifts = np.array(raw_values[x_col::width] + raw_values[y_col::width],
                           dtype=np.float64).reshape(2, n).T
         # RELION always numbers 1..N; anything else is converted and checked.
-        regular = frame_strings[0] == "1" and frame_strings[-1] == str(n)
+        regular = frame_strings == _one_to(n)
         frames = (np.arange(1, n + 1, dtype=np.int64) if regular
                   else np.array(frame_strings, dtype=np.float64))
     except ValueError as exc:
-        return problem("unreadable", f"non-numeric value in data_global_shift: {_one_line(exc)}",
+        return problem("unreadable", f"non-numeric value in data_global_shift: {one_line(exc)}",
                        name)
-    total = _number(general, "_rlnImageSizeZ")
+    total = _frame_count(general)
     if total is not None and n < total:
         return problem("unreadable", f"truncated: {n} of {int(total)} frames in "
                                      "data_global_shift", name)
     if not regular:
+        if not (np.isfinite(frames).all() and frames.min() >= 1
+                and frames.max() <= MAX_FRAME_NUMBER):
+            return problem("unreadable", "frame numbers in data_global_shift are not in "
+                                         f"1..{MAX_FRAME_NUMBER}", name)
         if n > 1 and not (np.diff(frames).min() > 0 and (frames % 1 == 0).all()):
             return problem("unreadable", "frame numbers in data_global_shift are not "
                                          "increasing integers", name)
@@ -175,7 +193,7 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
         movie_name=name,
         frames=frames,
         shifts=np.ascontiguousarray(shifts),
-        pixel_size=_number(general, "_rlnMicrographOriginalPixelSize"),
+        pixel_size=pixel_size_or_none(_number(general, "_rlnMicrographOriginalPixelSize")),
         source=source,
         program=NAME,
         total_frames=None if total is None else int(total),
@@ -183,9 +201,23 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _one_to(n: int) -> list[str]:
+    """["1", ..., str(n)]: comparing with it checks a frame column in one step."""
+    return [str(i) for i in range(1, n + 1)]
+
+
 _EXTRAS = (("_rlnMicrographBinning", "binning"), ("_rlnMicrographStartFrame", "start_frame"),
            ("_rlnEERUpsampling", "eer_upsampling"), ("_rlnEERGrouping", "eer_grouping"),
            ("_rlnMotionModelVersion", "motion_model_version"))
+
+
+def _frame_count(block: gemmi.cif.Block | None) -> int | None:
+    """``_rlnImageSizeZ``, or None when absent or not a plausible frame count."""
+    try:
+        return bounded_int(_number(block, "_rlnImageSizeZ"), "frames", 1)
+    except (TypeError, ValueError):
+        return None
 
 
 def _number(block: gemmi.cif.Block | None, tag: str) -> float | None:
@@ -205,10 +237,6 @@ def _motioncor3_star(text: str) -> str:
              "_" + line.lstrip() if line.lstrip().startswith("rln") else line
              for line in text.splitlines()]
     return "\n".join(lines) + "\n"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
 
 
 def _read_chunk(jobs: list[tuple[str, str | None]]) -> list[Trajectory | Problem]:
@@ -245,15 +273,17 @@ def _unpack(jobs: list[tuple[str, str | None]], packed: tuple) -> list[Trajector
     return out
 
 
-def read_movie_stars(jobs: list[tuple[str, str | None]]) -> list[Trajectory | Problem]:
+def read_movie_stars(jobs: list[tuple[str, str | None]],
+                     workers: int | None = None) -> list[Trajectory | Problem]:
     """Read many per-movie STAR files (path, fallback name), in worker processes when many."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_THRESHOLD or workers < 2 or \
-            "fork" not in multiprocessing.get_all_start_methods():
+    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    if len(jobs) < PARALLEL_THRESHOLD or workers < 2:
         return _read_chunk(jobs)
     size = max(500, len(jobs) // (workers * 4))
     chunks = [jobs[i: i + size] for i in range(0, len(jobs), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with worker_pool(workers) as pool:
+        if pool is None:
+            return _read_chunk(jobs)
         return [item for chunk, packed in zip(chunks, pool.map(_read_chunk_packed, chunks),
                                               strict=True)
                 for item in _unpack(chunk, packed)]
@@ -262,33 +292,40 @@ def read_movie_stars(jobs: list[tuple[str, str | None]]) -> list[Trajectory | Pr
 # --------------------------------------------------------------------------- directories
 
 
-def read_movie_star_directory(path: Path) -> TrajectorySet:
+def read_movie_star_directory(path: Path, workers: int | None = None) -> TrajectorySet:
     """Every per-movie STAR below `path` (recursively); other STAR files are skipped."""
     dataset = TrajectorySet(path=str(path), format="relion per-movie STAR directory")
-    skipped = 0
     jobs: list[tuple[str, str | None]] = []
     for root, dirs, files in os.walk(path):
         dirs.sort()
         jobs += [(os.path.join(root, name), None) for name in sorted(files)
                  if name.endswith(".star") and name not in NOT_PER_MOVIE]
-    for (file_path, _), item in zip(jobs, read_movie_stars(jobs), strict=True):
-        if isinstance(item, Problem) and item.reason == "unreadable" and not _looks_per_movie(
-                file_path):
-            skipped += 1
+    skipped: list[str] = []
+    for (file_path, _), item in zip(jobs, read_movie_stars(jobs, workers), strict=True):
+        if isinstance(item, Problem) and item.reason == "unreadable" and _other_star(file_path):
+            skipped.append(file_path)
             continue
         dataset.add(item)
     if skipped:
-        dataset.notes.append(f"{skipped} STAR file(s) in {path} are not per-movie motion files "
-                             "and were skipped")
+        dataset.notes.append(f"{len(skipped)} STAR file(s) in {path} are not per-movie motion "
+                             f"files and were skipped: {', '.join(skipped[:3])}")
     if not dataset.trajectories and not dataset.problems:
         raise InputError(path, "no per-movie RELION motion STAR files (with data_global_shift) "
                                "found in this directory")
     return dataset
 
 
-def _looks_per_movie(path: str) -> bool:
-    head = _read_head(Path(path), 4096)
-    return b"data_general" in head or b"data_global_shift" in head
+def _other_star(path: str) -> bool:
+    """A well-formed STAR file of another kind (e.g. coordinates): skipped, not a broken movie.
+    Anything else that fails to read (empty, garbage, truncated, UTF-16) is that movie's
+    problem and is reported as such."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        doc, _ = parse_cif(text)
+    except (OSError, ValueError, RuntimeError):
+        return False
+    names = {block.name for block in doc}
+    return bool(names) and not names & {"general", "global_shift"}
 
 
 # --------------------------------------------------------------------------- micrographs STAR
@@ -335,7 +372,7 @@ class _MetadataResolver:
         return self._apply(self.rule, recorded)
 
 
-def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document]:
+def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document, bool]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -345,14 +382,15 @@ def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document]:
     if not text.strip():
         raise InputError(path, "empty file")
     try:
-        return text, gemmi.cif.read_string(text)
+        doc, escaped = parse_cif(text)
     except (ValueError, RuntimeError) as exc:
-        raise InputError(path, f"malformed or truncated STAR: {_one_line(exc)}") from exc
+        raise InputError(path, f"malformed or truncated STAR: {one_line(exc)}") from exc
+    return text, doc, escaped
 
 
-def _loop_rows(loop: gemmi.cif.Loop) -> list[list[str]]:
+def _loop_rows(loop: gemmi.cif.Loop, escaped: bool = False) -> list[list[str]]:
     width = loop.width()
-    values = list(loop.values)
+    values = [unescape(v) for v in loop.values] if escaped else list(loop.values)
     return [values[i: i + width] for i in range(0, len(values), width)]
 
 
@@ -380,28 +418,29 @@ def _preamble(text: str, block_name: str, path: Path) -> str:
     raise InputError(path, f"block {marker} not found")
 
 
-def _optics(doc: gemmi.cif.Document) -> dict[str, list[str]]:
+def _optics(doc: gemmi.cif.Document, escaped: bool) -> dict[str, list[str]]:
     block = doc.find_block("optics")
     if block is None:
         return {}
     for item in block:
         if item.loop is not None:
-            rows = _loop_rows(item.loop)
+            rows = _loop_rows(item.loop, escaped)
             return {tag: [row[c] for row in rows] for c, tag in enumerate(item.loop.tags)}
     return {}
 
 
-def read_micrographs_star(path: Path, read_movies: bool = True) -> TrajectorySet:
+def read_micrographs_star(path: Path, read_movies: bool = True,
+                          workers: int | None = None) -> TrajectorySet:
     """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie.
 
     With ``read_movies=False`` only the table is parsed (the keys then come from the names it
     records), for callers that read the per-movie files themselves.
     """
-    text, doc = _parse_star(path)
+    text, doc, escaped = _parse_star(path)
     block, loop = _micrographs_loop(doc, path)
     block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
     tags = list(loop.tags)
-    rows = _loop_rows(loop)
+    rows = _loop_rows(loop, escaped)
     meta_col = tags.index("_rlnMicrographMetadata")
     name_col = tags.index("_rlnMicrographName") if "_rlnMicrographName" in tags else None
     movie_col = tags.index("_rlnMicrographMovieName") if "_rlnMicrographMovieName" in tags else None
@@ -417,12 +456,12 @@ def read_micrographs_star(path: Path, read_movies: bool = True) -> TrajectorySet
         keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
         dataset.micrograph_table = RelionMicrographTable(
             str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
-            [None] * len(rows), _optics(doc))
+            [None] * len(rows), _optics(doc, escaped))
         return dataset
     recorded = [gemmi.cif.as_string(row[meta_col]) for row in rows]
     jobs = [(resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
             for path, row in zip(recorded, rows, strict=True)]
-    for i, item in enumerate(read_movie_stars(jobs)):
+    for i, item in enumerate(read_movie_stars(jobs, workers)):
         if isinstance(item, Problem) and item.reason == "missing_metadata":
             found = resolver.search(recorded[i])
             if found is not None:
@@ -438,14 +477,14 @@ def read_micrographs_star(path: Path, read_movies: bool = True) -> TrajectorySet
         rows=rows,
         row_keys=row_keys,
         movie_names=movie_names,
-        optics=_optics(doc),
+        optics=_optics(doc, escaped),
     )
     return dataset
 
 
 def read_tilt_series_star(path: Path) -> TrajectorySet:
     """RELION 5 tomography: ``corrected_tilt_series.star`` lists one per-tilt STAR per series."""
-    _, doc = _parse_star(path)
+    _, doc, escaped = _parse_star(path)
     column = None
     for block in doc:
         found = block.find_loop("_rlnTomoTiltSeriesStarFile")
@@ -458,7 +497,8 @@ def read_tilt_series_star(path: Path) -> TrajectorySet:
     dataset = TrajectorySet(path=str(path), format="relion corrected_tilt_series.star")
     missing = []
     for recorded in column:
-        name = gemmi.cif.as_string(recorded)
+        name = unescape(gemmi.cif.as_string(recorded)) if escaped else gemmi.cif.as_string(
+            recorded)
         series_path = resolver.search(name)
         if series_path is None:
             missing.append(resolver.resolve(name))

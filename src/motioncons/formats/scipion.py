@@ -10,6 +10,7 @@ protocol stored (RELION's for the MotionCor2 and Xmipp plugins).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,12 @@ import numpy as np
 from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import MAX_FRAME_NUMBER, bounded_int, unreadable
 
 NAME = "scipion"
+# pyworkflow's SqliteFlatMapper names the columns of Objects c01, c02, ...: a column name read
+# from a file is only put into SQL when it has that form (a crafted file is not code to run).
+_COLUMN = re.compile(r"^c[0-9]{1,5}$")
 _WANTED = ("_filename", "_micName", "_samplingRate", "_alignment._first", "_alignment._last",
            "_alignment._xshifts", "_alignment._yshifts")
 
@@ -30,8 +35,10 @@ class ScipionSet:
     """What the outputs need to list a Scipion reference by the ids Scipion uses."""
 
     path: str
-    ids: dict[str, int]
-    names: dict[str, str]
+    ids: list[int]
+    names: list[str]
+    row_keys: list[str]
+    """The movie key of each object, in id order."""
 
 
 def detect(path: Path) -> bool:
@@ -43,7 +50,7 @@ def detect(path: Path) -> bool:
 
 def _connect(path: Path) -> sqlite3.Connection:
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         db.execute("SELECT 1 FROM Classes LIMIT 1")
         return db
     except sqlite3.DatabaseError as exc:
@@ -74,7 +81,7 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
             raise InputError(path, "this SetOfMovies has no movie alignment "
                                    "(_alignment._xshifts): give the output of a movie alignment "
                                    "protocol")
-        selected = ", ".join(columns.get(label, "NULL") for label in _WANTED)
+        selected = ", ".join(_column(columns.get(label), path) for label in _WANTED)
         rows = db.execute(f"SELECT id, {selected} FROM Objects ORDER BY id").fetchall()
     except sqlite3.DatabaseError as exc:
         raise InputError(path, f"cannot read the Scipion set: {exc}") from exc
@@ -84,15 +91,22 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         raise InputError(path, "the Scipion set is empty")
     default = _float(props.get("_samplingRate")) or pixel_size
     dataset = TrajectorySet(path=str(path), format="scipion SetOfMovies")
-    ids, names = {}, {}
+    ids: list[int] = []
+    names: list[str] = []
+    keys: list[str] = []
     for object_id, filename, mic_name, sampling, first, last, xs, ys in rows:
-        name = filename or mic_name or f"movie_{object_id}"
-        item = _movie(path, object_id, name, first, last, xs, ys,
-                      _float(sampling) or default)
+        name = next((str(v) for v in (filename, mic_name) if isinstance(v, str) and v),
+                    f"movie_{object_id}")
+        try:
+            item = _movie(path, object_id, name, first, last, xs, ys,
+                          _float(sampling) or default)
+        except Exception as exc:  # any failure of one file is its movie's problem
+            item = unreadable(f"{path}#{object_id}", exc, name=name)
         dataset.add(item)
-        ids[item.key] = object_id
-        names[item.key] = name
-    dataset.micrograph_table = ScipionSet(str(path), ids, names)
+        ids.append(object_id)
+        names.append(name)
+        keys.append(item.key)
+    dataset.micrograph_table = ScipionSet(str(path), ids, names, keys)
     if props.get("_streamState") == "1":
         dataset.notes.append(f"{path}: the Scipion set is still open (streaming)")
     return dataset
@@ -117,10 +131,19 @@ def _movie(path: Path, object_id: int, name: str, first, last, xs, ys,
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         return Problem(key, name, source, "nan_shifts",
                        f"{path}: movie {object_id} ({name}): NaN or infinite shifts")
-    start = int(first) if first not in (None, -1, "") and int(first) > 0 else 1
+    start = 1 if first in (None, "", -1, 0) else bounded_int(first, "_alignment._first", 1,
+                                                              MAX_FRAME_NUMBER)
     frames = np.arange(start, start + x.size, dtype=np.int64)
     return Trajectory(key, name, frames, np.column_stack([x, y]), pixel_size, source, NAME,
                       None, {"scipion_id": object_id})
+
+
+def _column(name: str | None, path: Path) -> str:
+    if name is None:
+        return "NULL"
+    if not _COLUMN.match(str(name)):
+        raise InputError(path, f"not a Scipion set: column name {str(name)[:40]!r} in Classes")
+    return f'"{name}"'
 
 
 def _float(value: object) -> float | None:

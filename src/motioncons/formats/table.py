@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputError
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
+from .common import unreadable
 
 NAME = "table"
 REQUIRED = ("movie", "frame", "x", "y")
@@ -53,11 +54,10 @@ def read(path: Path, pixel_size: float | None = None) -> TrajectorySet:
         raise InputError(path, "the table has no rows")
     dataset = TrajectorySet(path=str(path), format="table")
     for name, rows in rows_by_movie.items():
-        dataset_item = _movie(path, name, rows, pixel_size)
-        if isinstance(dataset_item, Trajectory):
-            dataset.trajectories.append(dataset_item)
-        else:
-            dataset.problems.append(dataset_item)
+        try:
+            dataset.add(_movie(path, name, rows, pixel_size))
+        except Exception as exc:  # any failure of one movie is its problem
+            dataset.add(unreadable(path, exc, name=name))
     return dataset
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from ..matching import movie_key
 from ..trajectory import Problem, Trajectory, TrajectorySet
 from .common import read_files
+from .star import parse_cif
 
 NAME = "xmipp"
 
@@ -48,8 +49,8 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
         return Problem(key, name, str(file), reason, f"{file}: {text}")
 
     try:
-        doc = gemmi.cif.read_file(str(file))
-    except (ValueError, RuntimeError) as exc:
+        doc, _ = parse_cif(file.read_text(encoding="utf-8"))
+    except (ValueError, RuntimeError, UnicodeDecodeError) as exc:
         return problem("unreadable", f"malformed Xmipp metadata: {' '.join(str(exc).split())}")
     block = doc.find_block("frameShifts")
     if block is None:

@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
@@ -41,6 +42,15 @@ _LOG_TYPES = {"3.1": "13", "4.0": "LogFile.pdf.relion", "5.0": "LogFile.pdf.reli
 
 class Aborted(Exception):
     pass
+
+
+class _ArgumentError(Exception):
+    """The command line RELION gave cannot be used (raised instead of argparse's exit)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(f"{self.prog}: {message}")
 
 
 def relion_version(project: Path) -> str:
@@ -75,7 +85,7 @@ def output_nodes(job_dir: str, version: str, logfile: bool = False) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="motioncons relion-external",
         description="Movie alignment consensus as a RELION External job.")
     parser.add_argument("--o", required=True, help="the job directory, e.g. External/job012/")
@@ -88,12 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("max_rmse", float, None), ("max_error", float, None),
                                 ("pixel_size", float, None), ("settle", float, 300.0),
                                 ("freeze_after", int, 20)):
-        parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", type=kind,
-                            default=default, dest=name)
+        spellings = dict.fromkeys((f"--{name}", f"--{name.replace('_', '-')}"))
+        parser.add_argument(*spellings, type=kind, default=default, dest=name,
+                            help=f"as motioncons run --{name.replace('_', '-')} "
+                                 f"(default: {'off' if default is None else default})")
     parser.add_argument("--fit", choices=FITS, default="offset")
     parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded")
     parser.add_argument("--convention", choices=("auto", *CONVENTION_NAMES), default="auto")
-    parser.add_argument("--j", type=int, default=1, help="accepted and ignored (RELION threads)")
+    parser.add_argument("--j", type=int, default=1,
+                        help="worker processes (RELION's number of threads; default: 1)")
     parser.add_argument("--pipeline_control", default=None, help="accepted and ignored")
     return parser
 
@@ -105,12 +118,48 @@ def _stderr_is(path: Path) -> bool:
         return False
 
 
+def _job_directory(argv: list[str]) -> Path | None:
+    """``--o`` from a command line that may not parse, so that a failure can still be marked."""
+    for i, word in enumerate(argv):
+        if word == "--o" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if word.startswith("--o="):
+            return Path(word[4:])
+    return None
+
+
+def _fail(job: Path | None, message: str) -> int:
+    """RELION sees the job fail (not "running" for ever), with the reason in ``run.err``."""
+    message = f"motioncons: error: {message}"
+    print(message, file=sys.stderr)
+    if job is not None:
+        try:
+            job.mkdir(parents=True, exist_ok=True)
+            if not _stderr_is(job / "run.err"):
+                with open(job / "run.err", "a") as handle:
+                    handle.write(message + "\n")
+            (job / FAILURE).touch()
+        except OSError as exc:
+            print(f"motioncons: error: {job}: cannot mark the job as failed: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+    return 1
+
+
 def run_job(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    if any(word in ("-h", "--help") for word in argv):
+        build_parser().print_help()
+        return 0
+    try:
+        args = build_parser().parse_args(argv)
+    except _ArgumentError as exc:
+        return _fail(_job_directory(argv), str(exc))
     job = Path(args.o)
-    job.mkdir(parents=True, exist_ok=True)
-    for marker in (SUCCESS, FAILURE, ABORTED):
-        (job / marker).unlink(missing_ok=True)
+    try:
+        job.mkdir(parents=True, exist_ok=True)
+        for marker in (SUCCESS, FAILURE, ABORTED):
+            (job / marker).unlink(missing_ok=True)
+    except OSError as exc:
+        return _fail(None, f"{job}: {exc.strerror or exc}")
 
     def check_abort() -> None:
         if (job / ABORT_NOW).exists():
@@ -121,7 +170,7 @@ def run_job(argv: list[str]) -> int:
         options = Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
                                                 args.max_error),
                           fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
-                          plots=args.plots)
+                          plots=args.plots, workers=args.j)
         watcher = Watcher(args.in_mics, args.in_mics2, job, options,
                           WatchOptions(interval=0.0, settle=args.settle,
                                        freeze_after=args.freeze_after))
@@ -135,6 +184,7 @@ def run_job(argv: list[str]) -> int:
             check_abort()
             rows = watcher.state.count()
             decided_rows = watcher.state.rows()
+            accepted = sum(1 for row in decided_rows if row.accepted)
             if decided_rows:
                 save_summary(decided_rows, watcher.summary(decided_rows), job / LOGFILE)
         finally:
@@ -145,9 +195,10 @@ def run_job(argv: list[str]) -> int:
                                       f"yet, so {name} cannot be written")
         version = relion_version(Path.cwd())
         write_text(job / NODES, output_nodes(args.o, version, (job / LOGFILE).exists()))
-        print(f"motioncons: {decided} new decision(s), {rows} in total; "
+        print(f"motioncons: {decided} new decision(s); {rows} in total: {accepted} accepted, "
+              f"{rows - accepted} discarded; "
               f"{'inputs closed' if report.finished else 'inputs still open'}; "
-              f"RELION {version} output nodes written")
+              f"RELION {version} output nodes written", flush=True)
         check_abort()
         (job / SUCCESS).touch()
         return 0
@@ -156,14 +207,13 @@ def run_job(argv: list[str]) -> int:
         (job / ABORTED).touch()
         print("motioncons: aborted on request (RELION_JOB_ABORT_NOW)", file=sys.stderr)
         return 1
-    except (MotionconsError, OSError) as exc:
-        message = f"motioncons: error: {exc}"
-        print(message, file=sys.stderr)
-        if not _stderr_is(job / "run.err"):
-            with open(job / "run.err", "a") as handle:
-                handle.write(message + "\n")
-        (job / FAILURE).touch()
-        return 1
+    except MotionconsError as exc:
+        return _fail(job, str(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(job, f"{where}{exc.strerror or exc}")
+    except Exception as exc:  # RELION must always see the job end
+        return _fail(job, f"unexpected {type(exc).__name__}: {exc} (please report this)")
 
 
 def main() -> None:

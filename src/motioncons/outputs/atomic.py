@@ -1,11 +1,23 @@
-"""Atomic file writes: a reader sees either the old file or the complete new one, never a part."""
+"""Atomic file writes: a reader sees either the old file or the complete new one, never a part.
+
+Every file motioncons writes goes through here. A temporary file with a short name
+(``.mc-XXXXXXXX.tmp``, so that even a 255-character target name fits) is written in the target's
+directory, flushed, and renamed over the target. A failure (read-only folder, full disk, a path
+under a file) removes the temporary file and raises `OutputError` naming the path.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
+
+from ..errors import OutputError
+
+TEMPORARY_PREFIX = ".mc-"
+TEMPORARY_SUFFIX = ".tmp"
 
 
 def _umask() -> int:
@@ -17,23 +29,55 @@ def _umask() -> int:
 _MODE = 0o666 & ~_umask()
 
 
+def ensure_directory(path: str | Path) -> Path:
+    directory = Path(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(directory, exc) from exc
+    if not directory.is_dir():
+        raise OutputError(directory, "not a directory")
+    return directory
+
+
+@contextlib.contextmanager
+def temporary_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path`; whatever is written there replaces `path` at the end."""
+    target = Path(path)
+    ensure_directory(target.parent)
+    temporary = target.parent / f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+    try:
+        yield temporary
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.chmod(temporary, _MODE)
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise OutputError(target, exc) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
-    try:
-        os.chmod(temporary, _MODE)  # mkstemp makes private files; outputs are ordinary ones
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with temporary_path(path) as temporary, open(temporary, "wb") as stream:
+        stream.write(data)
+
+
+def clean_temporary_files(directory: Path) -> int:
+    """Remove what an atomic write killed half-way left behind, here and in ``plots/``."""
+    removed = 0
+    for folder in (directory, directory / "plots"):
+        for pattern in (f"{TEMPORARY_PREFIX}*{TEMPORARY_SUFFIX}", ".*.tmp"):
+            for path in folder.glob(pattern):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+    return removed

@@ -12,6 +12,8 @@ import math
 import re
 from pathlib import Path
 
+import gemmi
+
 from ..formats.relion import RelionMicrographTable
 from ..records import Row
 from .atomic import write_text
@@ -31,7 +33,31 @@ _VERSION = re.compile(r"^# version \d+\s*$", re.MULTILINE)
 def _format(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.6f}"
-    return _quoted(str(value))
+    return star_value(str(value))
+
+
+_BARE = re.compile(r"^[!%&()*+,\-./0-9:<=>?@A-Z\\^`a-z{|}~][!-~]*$")
+_RESERVED = re.compile(r"^(?:data_|save_|loop_$|stop_$|global_$)", re.IGNORECASE)
+
+
+def star_value(value: str) -> str:
+    """`value` as a STAR/CIF token that gemmi and RELION read back unchanged: bare when the CIF
+    rules allow it (printable ASCII without blanks, not starting with a character or word that
+    means something else: ``_ # $ ' " [ ] ;``, ``data_``, ``loop_``...), else in double quotes as
+    RELION writes names with spaces, or in whatever quoting the value allows."""
+    if _BARE.match(value) and not _RESERVED.match(value) and value not in (".", "?"):
+        return value
+    if '"' not in value and "\n" not in value and "\r" not in value:
+        return f'"{value}"'
+    return gemmi.cif.quote(value)
+
+
+def _requoted(raw: str) -> str:
+    """A value copied from the reference: kept as written, unless it is bare non-ASCII text
+    (RELION writes UTF-8 names bare, which gemmi cannot read)."""
+    if raw.isascii() or raw[:1] in ("'", '"', ";"):
+        return raw
+    return star_value(raw)
 
 
 def _loop(block: str, tags: list[str], rows: list[list[str]]) -> str:
@@ -53,7 +79,8 @@ def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row], acce
         record = decided.get(key)
         if record is None or record.accepted != accepted:
             continue
-        rows.append([*row, *(_format(getattr(record, field)) for _, field in CONSENSUS_LABELS)])
+        rows.append([*(_requoted(v) for v in row),
+                     *(_format(getattr(record, field)) for _, field in CONSENSUS_LABELS)])
     return table.preamble + _loop(table.block_name, tags, rows)
 
 
@@ -62,27 +89,20 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
     """The movies of one decision, as RELION's Import would list them (optics when known)."""
     selected = [(key, row) for key, row in decided.items() if row.accepted == accepted]
     if table is None or not table.optics:
-        rows = [[_quoted(movie_names.get(key, row.movie_name))] for key, row in selected]
+        rows = [[star_value(movie_names.get(key, row.movie_name))] for key, row in selected]
         return _loop("movies", ["_rlnMicrographMovieName"], rows)
     optics_tags = [t for t in table.optics if t != "_rlnMicrographPixelSize"]
-    optics_rows = [list(values) for values in zip(*(table.optics[t] for t in optics_tags),
-                                                   strict=True)]
+    optics_rows = [[_requoted(v) for v in values]
+                   for values in zip(*(table.optics[t] for t in optics_tags), strict=True)]
     group_of = {}
     if "_rlnOpticsGroup" in table.tags:
         column = table.tags.index("_rlnOpticsGroup")
         group_of = {key: row[column] for key, row in zip(table.row_keys, table.rows, strict=True)}
     version = _version_line(table.preamble)
-    rows = [[_quoted(movie_names.get(key, row.movie_name)), group_of.get(key, "1")]
+    rows = [[star_value(movie_names.get(key, row.movie_name)), group_of.get(key, "1")]
             for key, row in selected]
     return (version + _loop("optics", optics_tags, optics_rows) + version
             + _loop("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], rows))
-
-
-_WHITESPACE = re.compile(r"\s")
-
-
-def _quoted(value: str) -> str:
-    return f'"{value}"' if (not value or _WHITESPACE.search(value)) else value
 
 
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,

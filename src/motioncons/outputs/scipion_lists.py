@@ -13,10 +13,14 @@ def write_scipion_lists(out_dir: Path, table: ScipionSet, decided: dict[str, Row
     written = []
     for accepted, label in ((True, "accepted"), (False, "discarded")):
         lines = [f"# {label} movies of {table.path}: Scipion id, movie", *(
-            f"{table.ids[key]}\t{table.names[key]}"
-            for key in sorted(decided, key=lambda k: table.ids.get(k, 0))
-            if decided[key].accepted == accepted and key in table.ids)]
+            f"{object_id}\t{_one_line(name)}"
+            for object_id, name, key in zip(table.ids, table.names, table.row_keys, strict=True)
+            if key in decided and decided[key].accepted == accepted)]
         path = out_dir / f"{label}_scipion_ids.txt"
         write_text(path, "\n".join(lines) + "\n")
         written.append(path.name)
     return written
+
+
+def _one_line(name: str) -> str:
+    return " ".join(name.splitlines())
