@@ -11,6 +11,7 @@ reader returns a set (the damaged movie becomes a problem) or raises the documen
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -97,10 +98,8 @@ def _mutations(data: bytes, rng: np.random.Generator) -> list[tuple[str, object]
         out.append(("line duplicated", b"".join(lines[: i + 1] + lines[i:])))
     out.append(("empty", b""))
     out.append(("binary", bytes(rng.integers(0, 256, 3000, dtype=np.uint8))))
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         out.append(("utf-16", data.decode("utf-8").encode("utf-16")))
-    except UnicodeDecodeError:
-        pass
     out.append(("huge", data * max(1, (3 << 20) // max(len(data), 1))))
     out.append(("folder", None))
     out.append(("symlink loop", "loop"))
@@ -122,8 +121,8 @@ def _read(path: Path):
         return read_input(path, pixel_size=PIXEL)
     except InputError as exc:
         text = str(exc)
-        assert text and "\n" not in text and str(path.name) in text or path.name in text or \
-            str(path) in text or str(path.parent) in text, text
+        assert text and "\n" not in text, text
+        assert str(path.parent) in text, text  # it names the file (or its folder)
         return None
 
 
@@ -150,7 +149,7 @@ def test_damaged_inputs_never_leak_exceptions_and_lose_no_movie(kind, tmp_path, 
             continue
         for reference, secondary in ((dataset, sound), (sound, dataset)):
             try:
-                matching, rows, _, _ = evaluate(reference, secondary,
+                _, rows, _, _ = evaluate(reference, secondary,
                                                 Options(report=False, plots="none"))
             except MotionconsError:
                 continue  # e.g. no movie in common: a one-line error, not a crash
@@ -188,7 +187,7 @@ def test_cryosparc_objects_and_wrong_dtypes_are_problems_not_pickles(tmp_path):
     assert all(p.reason in ("unreadable", "missing_metadata") for p in read_input(cs).problems)
     np.save(tmp_path / "objects.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
     os.replace(tmp_path / "objects.npy", cs)
-    with pytest.raises(InputError, match="unreadable .cs file"):
+    with pytest.raises(InputError, match=r"unreadable \.cs file"):
         read_input(cs)
 
 
