@@ -74,3 +74,48 @@ def test_usage_errors_exit_2(tmp_path):
 def test_quiet_run_prints_nothing(relion31, relion5, tmp_path):
     result = _cli("run", relion31, relion5, "-o", tmp_path, "--quiet")
     assert result.returncode == 0 and result.stdout == ""
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "motioncons", "--version"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.startswith("motioncons ")
+
+
+def test_output_piped_into_a_closed_reader_exits_quietly(relion31, relion5, tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "motioncons", "run", str(relion31),
+                                str(relion5), "-o", str(tmp_path / "o")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # as `| head -0` does
+    _, error = process.communicate(timeout=120)
+    assert process.returncode == 0, error
+    assert b"Traceback" not in error and b"BrokenPipe" not in error
+
+
+def _parsers():
+    from motioncons.cli import build_parser
+    from motioncons.integrations.relion_external import build_parser as external
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
+    return [("motioncons", parser), *subparsers.choices.items(), ("relion-external", external())]
+
+
+def test_every_option_has_help_and_shows_its_default():
+    for name, parser in _parsers():
+        formatter = parser.formatter_class(prog=parser.prog)
+        for action in parser._actions:
+            if not action.option_strings or action.dest in ("help", "version"):
+                continue
+            assert action.help, (name, action.option_strings)
+            shown = formatter._get_help_string(action)
+            if action.default not in (None, False, True) and not action.required:
+                assert "default" in shown, (name, action.option_strings, shown)
+            assert len(action.option_strings) == len(set(action.option_strings)), action
+
+
+def test_run_and_watch_have_the_same_consensus_options():
+    parsers = dict(_parsers())
+    run_options = {o for a in parsers["run"]._actions for o in a.option_strings}
+    watch_options = {o for a in parsers["watch"]._actions for o in a.option_strings}
+    assert run_options <= watch_options

@@ -216,3 +216,104 @@ def test_magnitude_criteria_need_a_pixel_size(tmp_path):
 def test_bad_options(options, tmp_path):
     with pytest.raises(UsageError):
         options.validate()
+
+
+def _other_formats(root, count=12):
+    """A cryoSPARC job and a Scipion set of the same simulated movies (simulator-written), and
+    a RELION secondary."""
+    from motioncons import simulate_formats as fmt
+    from motioncons.simulate import simulate_movies, write_relion_job
+
+    movies = simulate_movies(SimulationConfig(movies=count, seed=5, failure_fraction=0.3))
+    names = [m.name for m in movies]
+    cs = fmt.cryosparc_job(root / "cs", names, [m.reference for m in movies], 1.0)
+    scipion = root / "movies.sqlite"
+    fmt.scipion_set(scipion, names, [m.reference for m in movies], 1.0)
+    secondary = write_relion_job(root / "relion", "MotionCorr/job003", names,
+                                 [m.secondary for m in movies], 1.0)
+    return cs, scipion, secondary
+
+
+@pytest.mark.parametrize("regex", [None, r"Data_(\d+)"])
+def test_match_regex_keeps_every_reference_formats_subsets(tmp_path, regex):
+    import numpy as np
+
+    cs, scipion, secondary = _other_formats(tmp_path)
+    options = Options(plots="none", report=False, match_regex=regex)
+    result = run(cs, secondary, tmp_path / "out_cs", options)
+    accepted = np.load(tmp_path / "out_cs" / "exposures_accepted.cs")
+    rejected = np.load(tmp_path / "out_cs" / "exposures_rejected.cs")
+    assert len(accepted) == sum(r.accepted for r in result.rows) > 0
+    assert len(accepted) + len(rejected) == 12
+    result = run(scipion, secondary, tmp_path / "out_sc", options)
+    ids = (tmp_path / "out_sc" / "accepted_scipion_ids.txt").read_text().splitlines()[1:]
+    assert len(ids) == sum(r.accepted for r in result.rows) > 0
+
+
+def test_an_invalid_match_regex_is_one_line(tmp_path):
+    with pytest.raises(UsageError, match="not a valid regular expression"):
+        run(tmp_path, tmp_path, tmp_path / "o", Options(match_regex="(unclosed"))
+
+
+def test_the_same_input_twice_is_warned_about(relion5, tmp_path):
+    result = run(relion5, relion5, tmp_path)
+    assert any("same input" in w for w in result.warnings)
+
+
+def _csdat_job(root, count=10):
+    """A cryoSPARC job whose exposures are in the CSDAT container, written by cryosparc-tools
+    itself (the layout current cryoSPARC writes)."""
+    dataset_module = pytest.importorskip("cryosparc.dataset")
+    import numpy as np
+
+    from motioncons import simulate_formats as fmt
+    from motioncons.simulate import simulate_movies, write_relion_job
+
+    movies = simulate_movies(SimulationConfig(movies=count, seed=6, failure_fraction=0.3))
+    names = [m.name for m in movies]
+    cs = fmt.cryosparc_job(root / "cs", names, [m.reference for m in movies], 1.0)
+    records = np.load(cs)
+    dataset = dataset_module.Dataset.allocate(len(records), [
+        ("movie_blob/path", "O"), ("rigid_motion/path", "O"),
+        ("rigid_motion/frame_start", "<u4"), ("rigid_motion/frame_end", "<u4"),
+        ("rigid_motion/psize_A", "<f4")])
+    dataset["uid"] = records["uid"]
+    for field in ("movie_blob/path", "rigid_motion/path"):
+        dataset[field] = [v.decode() for v in records[field]]
+    for field in ("rigid_motion/frame_start", "rigid_motion/frame_end", "rigid_motion/psize_A"):
+        dataset[field] = records[field]
+    dataset.save(str(cs), format=dataset_module.CSDAT_FORMAT)
+    secondary = write_relion_job(root / "relion", "MotionCorr/job003", names,
+                                 [m.secondary for m in movies], 1.0)
+    return cs, secondary, dataset_module
+
+
+def test_a_csdat_reference_gets_csdat_subsets_and_every_output(tmp_path):
+    cs, secondary, dataset_module = _csdat_job(tmp_path)
+    assert cs.read_bytes()[:6] == b"\x95CSDAT"
+    result = run(cs, secondary, tmp_path / "out", Options(plots="all"))
+    out = tmp_path / "out"
+    assert (out / "summary.json").exists() and (out / "report.html").exists()
+    accepted = dataset_module.Dataset.load(str(out / "exposures_accepted.cs"))
+    rejected = dataset_module.Dataset.load(str(out / "exposures_rejected.cs"))
+    assert (out / "exposures_accepted.cs").read_bytes()[:6] == b"\x95CSDAT"
+    assert len(accepted) == sum(r.accepted for r in result.rows)
+    assert len(accepted) + len(rejected) == 10
+    assert set(accepted["uid"]) | set(rejected["uid"]) == set(
+        dataset_module.Dataset.load(str(cs))["uid"])
+
+
+def test_a_corrupt_csdat_file_is_one_line_not_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    cs, secondary, _ = _csdat_job(tmp_path, count=4)
+    data = bytearray(cs.read_bytes())
+    for offset in range(40, len(data), max(1, len(data) // 7)):
+        data[offset] ^= 0xFF
+    cs.write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "motioncons", "run", str(cs), str(secondary),
+                             "-o", str(tmp_path / "out")], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 1, result.stderr
+    assert "corrupt CSDAT" in result.stderr and result.stderr.count("\n") == 1

@@ -91,3 +91,59 @@ def test_report_in_a_real_browser(tmp_path):
     finally:
         browser.quit()
     assert (tmp_path / "report.png").stat().st_size > 10000
+
+
+HOSTILE = ['<img src=x onerror="window.pwned=1">', '"><svg onload=window.pwned=2>',
+           "a&b <b>bold é", "' onmouseover='window.pwned=3"]
+
+
+def _hostile_inputs(root):
+    """A CSV table and a cisTEM folder (another format) with the same hostile movie names."""
+    from motioncons.simulate_formats import cistem_shifts
+
+    lines = ["movie,frame,x,y,pixel_size"]
+    (root / "cistem").mkdir(parents=True)
+    for i, name in enumerate(HOSTILE):
+        shifts = np.cumsum(np.full((10, 2), 0.8 + i), axis=0)
+        if i % 2:
+            shifts[:, 0] = shifts[::-1, 0]  # disagrees: discarded, with a plot
+        for frame, (x, y) in enumerate(shifts, start=1):
+            quoted = '"' + name.replace('"', '""') + '"'
+            lines.append(f"{quoted},{frame},{x},{y},1.0")
+        cistem_shifts(root / "cistem" / f"{name}_shifts.txt", name,
+                      np.cumsum(np.full((10, 2), 0.8 + i), axis=0), 1.0)
+    (root / "table.csv").write_text("\n".join(lines) + "\n")
+    return root / "table.csv", root / "cistem"
+
+
+def test_hostile_names_are_text_in_the_report(tmp_path):
+    binary, driver = _chromium()
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    table, cistem = _hostile_inputs(tmp_path)
+    result = run(table, cistem, tmp_path / "out", Options(plots="discarded"))
+    assert len(result.rows) == len(HOSTILE)
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        browser.get((tmp_path / "out" / "report.html").as_uri())
+        rows = browser.find_elements(By.CSS_SELECTOR, "#body tr")
+        assert sorted(r.get_attribute("data-movie") for r in rows) == sorted(
+            r.movie for r in result.rows)
+        assert not browser.find_elements(By.CSS_SELECTOR, "#body img, #body svg, #body b")
+        for i in range(len(HOSTILE)):
+            row = browser.find_elements(By.CSS_SELECTOR, "#body tr")[i]  # clicks re-render
+            movie = row.get_attribute("data-movie")
+            row.click()
+            overlay = browser.find_element(By.ID, "overlay")
+            assert movie in overlay.text
+            assert not overlay.find_elements(By.CSS_SELECTOR, "img, b, svg svg")
+        assert browser.execute_script("return window.pwned") is None
+    finally:
+        browser.quit()

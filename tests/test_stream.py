@@ -246,7 +246,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
         writer.wait()
     assert kills >= 10
     assert not failures, failures[:3]
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.rglob("*.tmp"))  # plots/ included
     run(project / "MotionCorr/job002", project / "MotionCorr/job003", tmp_path / "run")
     _same_outputs(tmp_path / "run", out)
     rows = _csv_rows(out / "consensus.csv")
@@ -296,3 +296,27 @@ def test_watch_a_scipion_set_until_it_closes(samples, tmp_path):
     assert watcher.poll().finished
     assert (tmp_path / "out" / "discarded_scipion_ids.txt").read_text().count("\n") == 2
     watcher.close()
+
+
+def test_watch_honours_the_cryosparc_project_dir(tmp_path):
+    """An option must reach watch too: none travels through a module-level variable."""
+    from motioncons import simulate_formats as fmt
+    from motioncons.simulate import simulate_movies, write_relion_job
+
+    movies = simulate_movies(SimulationConfig(movies=6, seed=9, failure_fraction=0))
+    names = [m.name for m in movies]
+    cs = fmt.cryosparc_job(tmp_path / "project", names, [m.reference for m in movies], 1.0)
+    moved = tmp_path / "elsewhere" / "J5" / "exposures.cs"
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes(cs.read_bytes())
+    secondary = write_relion_job(tmp_path / "r", "MotionCorr/job003", names,
+                                 [m.secondary for m in movies], 1.0)
+    options = Options(cryosparc_project_dir=str(tmp_path / "project"), plots="none")
+    watcher = Watcher(moved, secondary, tmp_path / "out", options,
+                      WatchOptions(interval=0, until_idle=0, freeze_after=1))
+    try:
+        watcher.run(max_polls=5)
+        rows = watcher.state.rows()
+    finally:
+        watcher.close()
+    assert len(rows) == 6 and all(r.reason in ("agree", "low_motion") for r in rows), rows[:1]

@@ -95,7 +95,7 @@ def _index(dataset: TrajectorySet, duplicates: list[str]) -> dict[str, Trajector
     index: dict[str, Trajectory | Problem] = {}
     for item in [*dataset.trajectories, *dataset.problems]:
         if item.key in index:
-            duplicates.append(f"{item.key} ({dataset.path})")
+            duplicates.append(f"{item.key} ({item.source}, first {index[item.key].source})")
             continue
         index[item.key] = item
     return index

@@ -3,6 +3,7 @@ test as each RELION version writes them (formats: shared/reference/anchors_ecosy
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -128,3 +129,48 @@ def test_abort_and_failure_markers(tmp_path):
     assert (failed_job / "RELION_JOB_EXIT_FAILURE").exists()
     reason = (failed_job / "run.err").read_text()
     assert "MotionCorr/job099/corrected_micrographs.star" in reason and "no such file" in reason
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--o", "External/job005/", "--in_mics", "MotionCorr/job002/corrected_micrographs.star"],
+    ["--o", "External/job005/", "--in_mics", "MotionCorr/job002/corrected_micrographs.star",
+     "--in_mics2", "MotionCorr/job003/corrected_micrographs.star", "--min_corr", "high"],
+    ["--o", "External/job005/", "--in_mics", "MotionCorr/job002/corrected_micrographs.star",
+     "--in_mics2", "MotionCorr/job003/corrected_micrographs.star", "--min_corr", "7"],
+    ["--o", "External/job005/", "--in_mics", "nowhere.star",
+     "--in_mics2", "MotionCorr/job003/corrected_micrographs.star"],
+])
+def test_every_failure_ends_in_the_failure_marker_with_the_reason(tmp_path, arguments):
+    """RELION shows a job "Running" for ever unless it ends in a marker."""
+    project = _project(tmp_path, "5.0", movies=10)
+    result = subprocess.run([sys.executable, "-m", "motioncons", "relion-external", *arguments,
+                             "--j", "1"], cwd=project, capture_output=True, text=True,
+                            check=False)
+    job = project / "External/job005"
+    assert result.returncode == 1
+    assert (job / "RELION_JOB_EXIT_FAILURE").exists()
+    assert not (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    reason = (job / "run.err").read_text()
+    assert reason.startswith("motioncons: error:") and reason.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_j_sets_the_workers_and_run_out_counts_each_pass(tmp_path, monkeypatch):
+    from motioncons.integrations import relion_external
+
+    project = _project(tmp_path, "5.0", movies=20)
+    seen = []
+    original = relion_external.Watcher
+
+    def recording(*args, **kwargs):
+        seen.append(args[3].workers)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(relion_external, "Watcher", recording)
+    monkeypatch.chdir(project)
+    assert relion_external.run_job([
+        "--o", "External/job006/", "--in_mics", "MotionCorr/job002/corrected_micrographs.star",
+        "--in_mics2", "MotionCorr/job003/corrected_micrographs.star", "--j", "3"]) == 0
+    assert seen == [3]
+    result = _job(project, job="External/job007/")
+    assert re.search(r"20 in total: \d+ accepted, \d+ discarded", result.stdout), result.stdout

@@ -102,12 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(*spellings, type=kind, default=default, dest=name,
                             help=f"as motioncons run --{name.replace('_', '-')} "
                                  f"(default: {'off' if default is None else default})")
-    parser.add_argument("--fit", choices=FITS, default="offset")
-    parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded")
-    parser.add_argument("--convention", choices=("auto", *CONVENTION_NAMES), default="auto")
+    parser.add_argument("--fit", choices=FITS, default="offset",
+                        help="as motioncons run --fit (default: offset)")
+    parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded",
+                        help="as motioncons run --plots (default: discarded)")
+    parser.add_argument("--convention", choices=("auto", *CONVENTION_NAMES), default="auto",
+                        help="as motioncons run --convention (default: auto)")
     parser.add_argument("--j", type=int, default=1,
                         help="worker processes (RELION's number of threads; default: 1)")
-    parser.add_argument("--pipeline_control", default=None, help="accepted and ignored")
+    parser.add_argument("--pipeline_control", default=None,
+                        help="accepted and ignored (RELION passes it; default: none)")
     return parser
 
 
