@@ -58,3 +58,20 @@ def test_plots_option_and_paths_in_outputs(tmp_path, choice, expected):
     if choice != "none":
         assert all(p.startswith("plots/") for p in plots)
     assert (tmp_path / "out" / "summary.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_names_of_250_characters_get_a_plot_file_that_fits(tmp_path):
+    from motioncons.pipeline import Options, run
+
+    names = [("x" * 240) + f"_{i:03d}.tif" for i in range(3)]
+    for file, sign in (("r.csv", 1), ("s.csv", -1)):  # the secondary's x is flipped
+        lines = ["movie,frame,x,y,pixel_size"] + [
+            f"{name},{frame},{sign * frame * (1 + i)},{frame * (i - 1) ** 2},1.0"
+            for i, name in enumerate(names) for frame in range(1, 11)]
+        (tmp_path / file).write_text("\n".join(lines) + "\n")
+    result = run(tmp_path / "r.csv", tmp_path / "s.csv", tmp_path / "out",
+                 Options(plots="all", convention="identity"))
+    drawn = [row.plot_path for row in result.rows]
+    assert all(drawn) and len(set(drawn)) == 3
+    assert all(len(path.split("/")[-1]) < 200 and (tmp_path / "out" / path).exists()
+               for path in drawn)

@@ -73,7 +73,9 @@ def _estimate_from_dict(data: dict) -> ConventionEstimate:
 class Watcher:
     def __init__(self, reference: str | Path, secondary: str | Path, out_dir: str | Path,
                  options: Options | None = None, watch: WatchOptions | None = None,
-                 clock: Callable[[], float] = time.time, force: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, force: bool = False,
+                 folder: OutputFolder | None = None) -> None:
+        """`folder`, when given, is the output folder already locked by the caller."""
         self.options = options or Options()
         self.options.validate()
         self.watch = watch or WatchOptions()
@@ -82,13 +84,15 @@ class Watcher:
         self.sources: dict[str, Source] = {
             side: open_source(path, self.options.pixel_size, self.options.cryosparc_project_dir)
             for side, path in self.paths.items()}
-        self.folder = OutputFolder(out_dir).lock()
+        self._owns_folder = folder is None
+        self.folder = folder or OutputFolder(out_dir).lock()
         try:
             self.folder.claim("watch", reference, secondary, force)
             self.out = self.folder.path
             self.state = StateStore(self.out / STATE_FILE)
         except BaseException:
-            self.folder.unlock()
+            if self._owns_folder:
+                self.folder.unlock()
             raise
         try:
             self._check_options()
@@ -300,5 +304,6 @@ class Watcher:
 
     def close(self) -> None:
         self.state.close()
-        self.folder.unlock()
+        if self._owns_folder:
+            self.folder.unlock()
 

@@ -174,3 +174,15 @@ def test_j_sets_the_workers_and_run_out_counts_each_pass(tmp_path, monkeypatch):
     assert seen == [3]
     result = _job(project, job="External/job007/")
     assert re.search(r"20 in total: \d+ accepted, \d+ discarded", result.stdout), result.stdout
+
+
+def test_a_second_pass_started_at_once_leaves_the_first_passs_markers_alone(tmp_path):
+    from motioncons.outputs.folder import OutputFolder
+
+    project = _project(tmp_path, "5.0", movies=10)
+    job = project / "External/job004"
+    with OutputFolder(job):  # the first pass, still running
+        second = _job(project)
+    assert second.returncode == 1 and "another motioncons process" in second.stderr
+    assert not (job / "RELION_JOB_EXIT_FAILURE").exists()
+    assert _job(project).returncode == 0 and (job / "RELION_JOB_EXIT_SUCCESS").exists()

@@ -22,6 +22,7 @@ from typing import NoReturn
 from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
 from ..outputs.atomic import write_text
+from ..outputs.folder import OutputFolder
 from ..pipeline import Options
 from ..plots import PLOT_CHOICES, save_summary
 from ..stream import Watcher, WatchOptions
@@ -159,7 +160,19 @@ def run_job(argv: list[str]) -> int:
         return _fail(_job_directory(argv), str(exc))
     job = Path(args.o)
     try:
-        job.mkdir(parents=True, exist_ok=True)
+        folder = OutputFolder(job).lock()
+    except MotionconsError as exc:
+        # Another pass holds this job: its markers are its own; this one leaves them alone.
+        print(f"motioncons: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run_pass(args, job, folder)
+    finally:
+        folder.unlock()
+
+
+def _run_pass(args: argparse.Namespace, job: Path, folder: OutputFolder) -> int:
+    try:
         for marker in (SUCCESS, FAILURE, ABORTED):
             (job / marker).unlink(missing_ok=True)
     except OSError as exc:
@@ -177,7 +190,7 @@ def run_job(argv: list[str]) -> int:
                           plots=args.plots, workers=args.j)
         watcher = Watcher(args.in_mics, args.in_mics2, job, options,
                           WatchOptions(interval=0.0, settle=args.settle,
-                                       freeze_after=args.freeze_after))
+                                       freeze_after=args.freeze_after), folder=folder)
         try:
             report = watcher.poll()
             decided = report.decided
