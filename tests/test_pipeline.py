@@ -126,9 +126,10 @@ def test_jumps_need_a_magnitude_criterion(tmp_path):
         result = run(info["reference"], info["secondary"], tmp_path / "out", options)
         return sum(truth[r.movie_name] != r.decision for r in result.rows)
 
-    corr_only = errors(Options())
+    corr_only = errors(Options(thresholds=Thresholds(max_rmse_A=None)))
     with_rmse = errors(Options(thresholds=Thresholds(max_rmse_A=1.0)))
     assert with_rmse < corr_only
+    assert errors(Options()) <= with_rmse  # the default: --max-rmse auto
     assert with_rmse <= 3
 
 

@@ -169,11 +169,30 @@ def test_a_result_rewritten_after_its_decision_is_decided_again(tmp_path):
     assert table[key]["decision"] == rows[key].decision
 
 
-def test_other_options_on_the_same_output_directory_are_refused(tmp_path):
+def test_other_inputs_or_fit_on_the_same_output_directory_are_refused(tmp_path):
     info = write_simulation(tmp_path / "p", SimulationConfig(movies=5, seed=1))
     _watch(info, tmp_path / "out").close()
     with pytest.raises(MotionconsError, match="other inputs or options"):
-        _watch(info, tmp_path / "out", options=Options(thresholds=Thresholds(min_corr=0.9)))
+        _watch(info, tmp_path / "out", options=Options(fit="rigid"))
+
+
+def test_other_thresholds_redecide_what_was_decided(tmp_path):
+    """A Scheme may tighten a threshold between passes: the movies are decided again."""
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=80, seed=11,
+                                                            failure_fraction=0.2))
+    watcher = _watch(info, tmp_path / "out", until_idle=0.0, options=Options(plots="none"))
+    try:
+        watcher.run()
+    finally:
+        watcher.close()
+    strict = Options(plots="none", thresholds=Thresholds(min_corr=0.97, max_rmse_A=0.4))
+    watcher = _watch(info, tmp_path / "out", until_idle=0.0, options=strict)
+    try:
+        watcher.run()
+    finally:
+        watcher.close()
+    run(info["reference"], info["secondary"], tmp_path / "run", strict)
+    _same_outputs(tmp_path / "run", tmp_path / "out")
 
 
 def test_stale_temporary_files_are_removed(tmp_path):

@@ -17,9 +17,10 @@ import numpy as np
 from . import __version__
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError, UsageError
+from .evaluation import Options, parse_max_rmse
 from .formats import read_input
 from .movies import MOVIE_FAILURES, MovieConfig, relion_movies_star, simulate_movie_files
-from .pipeline import Options, run
+from .pipeline import decide, run
 from .plots import PLOT_CHOICES
 from .records import RunResult
 from .simulate import FAILURES, SimulationConfig, stream_simulation, write_simulation
@@ -41,29 +42,62 @@ def _subparser(**kwargs: object) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(formatter_class=_HelpFormatter, **kwargs)  # type: ignore
 
 
+def _max_rmse(value: str) -> float | str | None:
+    try:
+        return parse_max_rmse(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_decision_options(parser: argparse.ArgumentParser, redecide: bool = False) -> None:
+    """The thresholds: what ``decide`` can change without reading the inputs again. With
+    `redecide`, an option not given keeps the value the output folder was last decided with."""
+    thresholds = Thresholds()
+    options = (
+        (("--min-corr",), float, thresholds.min_corr, "C",
+         "minimum consensus score (min of corr_x, corr_y over informative axes) to accept; -1 "
+         "disables the criterion"),
+        (("--min-range",), float, thresholds.min_range, "PX",
+         "motion range (px) below which an axis is not informative; a movie moving less on "
+         "every axis is accepted as low_motion"),
+        (("--max-rmse",), _max_rmse, thresholds.max_rmse_A, "A|auto|none",
+         "discard movies whose RMSE exceeds this many Å; auto calibrates the limit on the "
+         "dataset (see README), none switches it off"),
+        (("--max-error",), float, None, "A",
+         "also discard movies whose largest per-frame error exceeds this many Å"),
+        (("--max-motion",), float, None, "A",
+         "discard movies whose reference moved more than this many Å (accumulated over all "
+         "frames)"),
+        (("--max-early-motion",), float, None, "A",
+         "discard movies whose reference moved more than this many Å over the first "
+         "--early-frames frames"),
+        (("--override",), str, None, "CSV",
+         "manual decisions (CSV with columns movie,decision), applied last"),
+    )
+    for flags, kind, default, metavar, text in options:
+        if redecide:
+            parser.add_argument(*flags, type=kind, default=argparse.SUPPRESS, metavar=metavar,
+                                help=text + " (default: as the folder was last decided)")
+        else:
+            parser.add_argument(*flags, type=kind, default=default, metavar=metavar,
+                                help=text + ("" if default is not None else " (default: off)"))
+
+
 def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
-    defaults, thresholds = Options(), Thresholds()
+    defaults = Options()
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--force", action="store_true",
                         help="replace the outputs of another run in the output folder")
-    parser.add_argument("--min-corr", type=float, default=thresholds.min_corr, metavar="C",
-                        help="minimum consensus score (min of corr_x, corr_y over informative "
-                             "axes) to accept; -1 disables the criterion")
-    parser.add_argument("--min-range", type=float, default=thresholds.min_range, metavar="PX",
-                        help="motion range (px) below which an axis is not informative; a movie "
-                             "moving less on every axis is accepted as low_motion")
+    _add_decision_options(parser)
+    parser.add_argument("--early-frames", type=int, default=defaults.early_frames, metavar="N",
+                        help="frames whose accumulated motion is the early motion")
     parser.add_argument("--fit", choices=FITS, default=defaults.fit,
                         help="how the secondary is mapped onto the reference")
     parser.add_argument("--convention", default=defaults.convention,
                         choices=("auto", *CONVENTION_NAMES),
                         help="dataset-level axis convention of the secondary; auto estimates it "
                              "from the movies that move")
-    parser.add_argument("--max-rmse", type=float, default=thresholds.max_rmse_A, metavar="A",
-                        help="also discard movies whose RMSE exceeds this many Å (default: off)")
-    parser.add_argument("--max-error", type=float, default=thresholds.max_error_A, metavar="A",
-                        help="also discard movies whose largest per-frame error exceeds this "
-                             "many Å (default: off)")
     parser.add_argument("--pixel-size", type=float, default=defaults.pixel_size, metavar="A",
                         help="Å per unbinned movie pixel, for inputs that do not record it "
                              "(default: from the inputs)")
@@ -111,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="treat the inputs as closed once this file exists (default: none)")
     p_watch.add_argument("--freeze-after", type=int, default=20, metavar="N",
                          help="moving movies needed before the convention is frozen")
+
+    p_decide = sub.add_parser("decide", help="decide a finished (or watched) output folder "
+                                             "again with other thresholds, without reading the "
+                                             "inputs")
+    p_decide.add_argument("out", help="an output folder of motioncons run")
+    p_decide.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p_decide.add_argument("-j", "--jobs", dest="workers", type=int, default=None, metavar="N",
+                          help="worker processes for plotting (default: the cores, at most 8)")
+    _add_decision_options(p_decide, redecide=True)
 
     sub.add_parser("relion-external", add_help=False,
                    help="run as a RELION External job (see README)")
@@ -180,10 +223,12 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> Options:
     return Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
-                                         args.max_error),
+                                         args.max_error, args.max_motion,
+                                         args.max_early_motion),
                    fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
                    plots=args.plots, report=args.report, match_regex=args.match_regex,
-                   cryosparc_project_dir=args.cryosparc_project_dir, workers=args.workers)
+                   cryosparc_project_dir=args.cryosparc_project_dir, workers=args.workers,
+                   early_frames=args.early_frames, override=args.override)
 
 
 def progress_bar(label: str, quiet: bool):
@@ -212,8 +257,9 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
         f"  only in reference {counts['only_in_reference']}, only in secondary "
         f"{counts['only_in_secondary']}",
         "  reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()),
-        f"  fit {params['fit']}, min-corr {params['min_corr']}, min-range {params['min_range_px']}"
-        f" px, max-rmse {params['max_rmse_A']} Å, max-error {params['max_error_A']} Å",
+        f"  fit {params['fit']}, min-corr {params['min_corr']}, min-range "
+        f"{params['min_range_px']} px, max-rmse {_max_rmse_text(s)}, max-error "
+        f"{_limit(params['max_error_A'])}, max-motion {_limit(params['max_motion_A'])}",
     ]
     if s.get("convention"):
         conv = s["convention"]
@@ -229,6 +275,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = run(args.reference, args.secondary, args.out, _options(args),
                  progress=progress_bar("plots", args.quiet), force=args.force)
+    if not args.quiet:
+        print(format_summary(result, Path(args.out), time.perf_counter() - start))
+    return 0
+
+
+def _limit(value: object) -> str:
+    return "off" if value is None else f"{value:g} Å"
+
+
+def _max_rmse_text(summary: dict) -> str:
+    """``auto = 1.05 px (0.93 Å): median ... `` or a fixed value, or off."""
+    params, calibration = summary["parameters"], summary.get("max_rmse_calibration")
+    if calibration:
+        angstrom = (f" ({calibration['threshold_A']:.3g} Å)"
+                    if calibration.get("threshold_A") is not None else "")
+        return f"auto = {calibration['threshold_px']:.3g} px{angstrom}: {calibration['rule']}"
+    return _limit(params["max_rmse_A"])
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    changes = {name: getattr(args, name) for name in (
+        "min_corr", "min_range", "max_rmse", "max_error", "max_motion", "max_early_motion",
+        "override") if hasattr(args, name)}
+    start = time.perf_counter()
+    result = decide(args.out, changes, progress=progress_bar("plots", args.quiet),
+                    workers=args.workers)
     if not args.quiet:
         print(format_summary(result, Path(args.out), time.perf_counter() - start))
     return 0
@@ -358,7 +430,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "watch": cmd_watch, "inspect": cmd_inspect,
+COMMANDS = {"run": cmd_run, "decide": cmd_decide, "watch": cmd_watch, "inspect": cmd_inspect,
             "simulate": cmd_simulate, "simulate-movies": cmd_simulate_movies, "demo": cmd_demo}
 
 

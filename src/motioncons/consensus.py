@@ -7,7 +7,7 @@ y rows, frames contiguous so that every reduction runs along the last axis) and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,11 +34,13 @@ MIN_MOVING_FOR_CONVENTION = 3
 
 ACCEPT_REASONS = ("agree", "low_motion")
 REASONS = {
-    "agree": "correlation (and any magnitude criteria) within thresholds",
+    "agree": "the two trajectories agree within every threshold",
     "low_motion": "both trajectories move less than --min-range on every axis: not compared",
-    "low_correlation": "consensus score below --min-corr",
-    "high_rmse": "RMSE above --max-rmse (Å)",
-    "high_max_error": "largest per-frame error above --max-error (Å)",
+    "low_correlation": "the trajectories' shapes differ: score below --min-corr",
+    "high_rmse": "the trajectories are too far apart on average: RMSE above --max-rmse",
+    "high_max_error": "some frame is too far off: largest per-frame error above --max-error",
+    "excess_motion": "the reference moved more than --max-motion (or --max-early-motion) Å",
+    "manual": "decided by hand (--override)",
     "nan_correlation": "xmipp fit: the correlation is undefined (a flat trajectory)",
     "too_few_frames": "fewer than 3 frames in common",
     "unreadable": "a result file could not be read or is incomplete",
@@ -47,12 +49,74 @@ REASONS = {
 }
 
 
+AUTO = "auto"
+AUTO_RMSE_K = 5.0
+"""`--max-rmse auto`: median + AUTO_RMSE_K robust standard deviations (1.4826 MAD) ..."""
+AUTO_RMSE_FLOOR_PX = 1.0
+"""... but never below this (px): a dataset that agrees very tightly keeps its fine movies ..."""
+AUTO_RMSE_MIN_MOVIES = 20
+"""... computed from at least this many moving movies; with fewer, the floor alone applies."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     min_corr: float = 0.75
     min_range: float = 3.0
-    max_rmse_A: float | None = None
+    max_rmse_A: float | str | None = AUTO
+    """Å, ``auto`` (calibrated on the dataset, see `calibrate_max_rmse`) or None (off)."""
     max_error_A: float | None = None
+    max_motion_A: float | None = None
+    """The reference's accumulated motion (path length over all frames), Å."""
+    max_early_motion_A: float | None = None
+    """The reference's accumulated motion over the first `early_frames` frames, Å."""
+    max_rmse_px: float | None = None
+    """The resolved ``auto`` RMSE threshold in px (set by the pipeline, not by users)."""
+
+    @property
+    def rmse_is_auto(self) -> bool:
+        return self.max_rmse_A == AUTO
+
+    def fixed_max_rmse_A(self) -> float | None:
+        return None if self.max_rmse_A == AUTO else self.max_rmse_A  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class RmseCalibration:
+    """How ``--max-rmse auto`` was resolved on a dataset."""
+
+    threshold_px: float
+    median_px: float | None
+    mad_px: float | None
+    movies: int
+    """Moving movies the statistics came from."""
+    rule: str
+
+    def as_dict(self, pixel_size: float | None) -> dict[str, object]:
+        return {"threshold_px": self.threshold_px,
+                "threshold_A": None if pixel_size is None else self.threshold_px * pixel_size,
+                "median_px": self.median_px, "mad_px": self.mad_px, "movies": self.movies,
+                "k": AUTO_RMSE_K, "floor_px": AUTO_RMSE_FLOOR_PX,
+                "min_movies": AUTO_RMSE_MIN_MOVIES, "rule": self.rule}
+
+
+def calibrate_max_rmse(rmse_px: np.ndarray, moving: np.ndarray) -> RmseCalibration:
+    """The ``auto`` RMSE threshold: a robust outlier rule on the moving movies' RMSE (px).
+
+    threshold = max(floor, median + k · 1.4826 · MAD) over the movies that move (and have a
+    finite RMSE); with fewer than AUTO_RMSE_MIN_MOVIES of them, the floor alone.
+    """
+    values = np.asarray(rmse_px, dtype=np.float64)[np.asarray(moving, dtype=bool)]
+    values = values[np.isfinite(values)]
+    if values.size < AUTO_RMSE_MIN_MOVIES:
+        return RmseCalibration(AUTO_RMSE_FLOOR_PX, None, None, int(values.size),
+                               f"fewer than {AUTO_RMSE_MIN_MOVIES} moving movies: the floor "
+                               f"{AUTO_RMSE_FLOOR_PX:g} px")
+    median = float(np.median(values))
+    mad = float(np.median(np.abs(values - median)))
+    threshold = max(AUTO_RMSE_FLOOR_PX, median + AUTO_RMSE_K * 1.4826 * mad)
+    rule = (f"median {median:.3g} px + {AUTO_RMSE_K:g} x 1.4826 x MAD {mad:.3g} px over "
+            f"{values.size} moving movies, at least {AUTO_RMSE_FLOOR_PX:g} px")
+    return RmseCalibration(float(threshold), median, mad, int(values.size), rule)
 
 
 @dataclass
@@ -62,10 +126,13 @@ class Batch:
     mask: np.ndarray
     pixel_size: np.ndarray
     """(N,) Å per pixel, NaN where unknown."""
+    motion: np.ndarray | None = None
+    """(N, 2) the reference's accumulated motion, total and early (px), NaN where unknown."""
 
     @classmethod
     def from_samples(cls, refs: list[np.ndarray], secs: list[np.ndarray],
-                     pixel_sizes: list[float | None]) -> Batch:
+                     pixel_sizes: list[float | None],
+                     motion: np.ndarray | None = None) -> Batch:
         n = len(refs)
         length = max((r.shape[0] for r in refs), default=0)
         ref = np.zeros((n, 2, length))
@@ -77,13 +144,18 @@ class Batch:
             sec[i, :, :k] = s.T
             mask[i, :k] = True
         sizes = np.array([np.nan if p is None else p for p in pixel_sizes], dtype=np.float64)
-        return cls(ref, sec, mask, sizes)
+        return cls(ref, sec, mask, sizes, motion)
 
     def __len__(self) -> int:
         return self.ref.shape[0]
 
     def select(self, index: np.ndarray) -> Batch:
-        return Batch(self.ref[index], self.sec[index], self.mask[index], self.pixel_size[index])
+        return Batch(self.ref[index], self.sec[index], self.mask[index], self.pixel_size[index],
+                     None if self.motion is None else self.motion[index])
+
+    def motion_A(self) -> tuple[np.ndarray, np.ndarray]:
+        motion = self.motion if self.motion is not None else np.full((len(self), 2), np.nan)
+        return motion[:, 0] * self.pixel_size, motion[:, 1] * self.pixel_size
 
 
 @dataclass
@@ -103,6 +175,18 @@ class Results:
     reason: np.ndarray
     fitted: list[np.ndarray] = field(default_factory=list)
     """The secondary after the fit actually used, (K, 2) per pair, when requested."""
+    low_motion: np.ndarray | None = None
+    """Not compared because nothing moves (`xmipp`: the original's range gate)."""
+    axis_ranges: np.ndarray | None = None
+    """(N, 4) per-axis motion ranges: reference x, y, fitted secondary x, y (px)."""
+    nan_reason: str = "low_correlation"
+
+    def redecide(self, batch: Batch, thresholds: Thresholds) -> Results:
+        """The same metrics decided with other magnitude and motion thresholds (same
+        --min-range: the correlation and the low-motion test depend on it)."""
+        accepted, reason = decide_metrics(self.corr, self.low_motion, self.rmse_px,
+                                          self.max_error_px, batch, thresholds, self.nan_reason)
+        return replace(self, accepted=accepted, reason=reason)
 
 
 
@@ -217,25 +301,43 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
 # --------------------------------------------------------------------------- offset / rigid
 
 
-def _decide(corr: np.ndarray, low_motion: np.ndarray, rmse_A: np.ndarray, max_error_A: np.ndarray,
-            thresholds: Thresholds, nan_reason: str = "low_correlation"
-            ) -> tuple[np.ndarray, np.ndarray]:
+def decide_metrics(corr: np.ndarray, low_motion: np.ndarray, rmse_px: np.ndarray,
+                   max_error_px: np.ndarray, batch: Batch, thresholds: Thresholds,
+                   nan_reason: str = "low_correlation") -> tuple[np.ndarray, np.ndarray]:
+    """Accepted and reason per pair, from metrics alone (the rules of README "Decision").
+
+    Checked in order, the first failing criterion giving the reason: the score (--min-corr),
+    the RMSE (--max-rmse: Å, or px when calibrated by ``auto``), the largest error
+    (--max-error, Å); a pair that moves less than --min-range is accepted as ``low_motion``
+    whatever these say; then the reference's motion (--max-motion, --max-early-motion, Å)
+    applies to every pair. A NaN fails the criterion it is tested by, never passes silently.
+    """
+    pixel_size = batch.pixel_size
     reason = np.full(corr.shape, "agree", dtype=object)
     failing = np.zeros(corr.shape, dtype=bool)
-    # Checked in order; the first failing criterion gives the reason.
-    low_corr = ~(corr >= thresholds.min_corr)  # NaN fails, never passes silently
+    low_corr = ~(corr >= thresholds.min_corr)
     reason[low_corr] = np.where(np.isnan(corr[low_corr]), nan_reason, "low_correlation")
     failing |= low_corr
-    for limit, values, code in ((thresholds.max_rmse_A, rmse_A, "high_rmse"),
-                                (thresholds.max_error_A, max_error_A, "high_max_error")):
+    criteria = ((thresholds.fixed_max_rmse_A(), rmse_px * pixel_size, "high_rmse"),
+                (thresholds.max_rmse_px, rmse_px, "high_rmse"),
+                (thresholds.max_error_A, np.abs(max_error_px) * pixel_size, "high_max_error"))
+    for limit, values, code in criteria:
         if limit is None:
             continue
         bad = ~failing & ~(values <= limit)
         reason[bad] = code
         failing |= bad
     reason[low_motion] = "low_motion"
-    accepted = low_motion | ~failing
-    return accepted, reason
+    failing &= ~low_motion
+    total, early = batch.motion_A()
+    for limit, values in ((thresholds.max_motion_A, total),
+                          (thresholds.max_early_motion_A, early)):
+        if limit is None:
+            continue
+        bad = ~failing & ~(values <= limit)
+        reason[bad] = "excess_motion"
+        failing |= bad
+    return ~failing, reason
 
 
 def _length_groups(batch: Batch):
@@ -311,13 +413,12 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
     low_motion = ~informative.any(axis=1)
     corr = np.where(informative, per_axis, np.inf).min(axis=1)
     corr = np.where(low_motion | np.isposinf(corr), np.nan, corr)
-    pixel_size = batch.pixel_size
-    accepted, reason = _decide(corr, low_motion, rmse * pixel_size, max_error * pixel_size,
-                               thresholds)
+    accepted, reason = decide_metrics(corr, low_motion, rmse, max_error, batch, thresholds)
     return Results(corr=corr, corr_x=per_axis[:, 0], corr_y=per_axis[:, 1], rmse_px=rmse,
                    max_error_px=max_error, range_ref_px=ref_ranges.max(axis=1),
                    range_sec_px=sec_ranges.max(axis=1), frames=batch.mask.sum(axis=1),
-                   rotation_deg=rotation, accepted=accepted, reason=reason, fitted=fitted)
+                   rotation_deg=rotation, accepted=accepted, reason=reason, fitted=fitted,
+                   low_motion=low_motion, axis_ranges=np.hstack([ref_ranges, sec_ranges]))
 
 
 # --------------------------------------------------------------------------- xmipp
@@ -385,11 +486,11 @@ def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = Fals
         if keep_fitted:
             fitted.append(fit)
     corr, corr_x, corr_y, rmse, max_error = columns.T
-    accepted, reason = _decide(corr, gated, rmse * batch.pixel_size,
-                               np.abs(max_error) * batch.pixel_size, thresholds,
-                               nan_reason="nan_correlation")
+    accepted, reason = decide_metrics(corr, gated, rmse, max_error, batch, thresholds,
+                                      nan_reason="nan_correlation")
+    ref_ranges, sec_ranges = axis_ranges(batch.ref, batch.mask), axis_ranges(batch.sec, batch.mask)
     return Results(corr=corr, corr_x=corr_x, corr_y=corr_y, rmse_px=rmse, max_error_px=max_error,
-                   range_ref_px=axis_ranges(batch.ref, batch.mask).max(axis=1),
-                   range_sec_px=axis_ranges(batch.sec, batch.mask).max(axis=1),
+                   range_ref_px=ref_ranges.max(axis=1), range_sec_px=sec_ranges.max(axis=1),
                    frames=_counts(batch.mask).astype(np.int64), rotation_deg=np.full(n, np.nan),
-                   accepted=accepted, reason=reason, fitted=fitted)
+                   accepted=accepted, reason=reason, fitted=fitted, low_motion=gated,
+                   axis_ranges=np.hstack([ref_ranges, sec_ranges]), nan_reason="nan_correlation")

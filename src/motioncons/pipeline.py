@@ -1,35 +1,31 @@
-"""Batch run: read both inputs, pair them, decide every pair, write the outputs."""
+"""Batch run: read both inputs, pair them, decide every pair, write the outputs; and
+``decide``: the same decisions again from what a run stored, with other thresholds."""
 
 from __future__ import annotations
 
-import math
+import csv
+import json
 import os
-import platform
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import gemmi
-import numpy as np
-
-from . import __version__
-from .consensus import (
-    CONVENTIONS,
-    FITS,
-    REASONS,
-    Batch,
-    ConventionEstimate,
-    Results,
-    Thresholds,
-    compare,
-    estimate_convention,
+from .errors import InputError, MotionconsError
+from .evaluation import (
+    DECISIONS,
+    Comparison,
+    Decision,
+    Options,
+    decide_comparison,
+    prepare,
+    summary_of,
 )
-from .errors import MotionconsError, UsageError
+
+__all__ = ["Options", "decide", "read_inputs", "run", "write_outputs"]
 from .formats import read_input
 from .formats.cryosparc import CryosparcExposures
 from .formats.relion import RelionMicrographTable
 from .formats.scipion import ScipionSet
-from .frames import CommonSamples, TooFewFrames, common_samples
-from .matching import Matching, Pair, compile_match_regex, pair_sets, rekey
+from .matching import compile_match_regex, rekey
+from .outputs import comparison_file
 from .outputs.atomic import ensure_directory
 from .outputs.cryosparc_subsets import write_cryosparc_subsets
 from .outputs.folder import OutputFolder
@@ -37,295 +33,10 @@ from .outputs.relion_star import write_relion_subsets
 from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
 from .outputs.table import write_csv
-from .plots import PLOT_CHOICES, plot_name, render_overlays, save_summary, wanted
+from .plots import plot_name, render_overlays, save_summary, wanted
 from .records import Row, RunResult
 from .report import row_overlay, write_report
-from .trajectory import Trajectory, TrajectorySet
-
-PIXEL_SIZE_TOLERANCE = 0.01
-
-
-@dataclass(frozen=True)
-class Options:
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    fit: str = "offset"
-    convention: str = "auto"
-    pixel_size: float | None = None
-    keep_trajectories: bool = False
-    """Keep each pair's reference and fitted secondary on the rows (for plots)."""
-    plots: str = "discarded"
-    """Per-movie overlay PNGs: ``none``, ``discarded`` or ``all``."""
-    report: bool = True
-    """Write ``summary.png`` and ``report.html``."""
-    match_regex: str | None = None
-    """Pair movies by the first group (or whole match) of this pattern on their names."""
-    cryosparc_project_dir: str | None = None
-    """The cryoSPARC project directory that ``.cs`` paths are relative to, when moved."""
-    workers: int | None = None
-    """Worker processes for reading and plotting (default: the cores, at most 8)."""
-
-    @property
-    def needs_trajectories(self) -> bool:
-        return self.keep_trajectories or self.report or self.plots != "none"
-
-    def validate(self) -> None:
-        if self.plots not in PLOT_CHOICES:
-            raise UsageError(f"--plots must be one of {', '.join(PLOT_CHOICES)}, not "
-                             f"{self.plots!r}")
-        if self.fit not in FITS:
-            raise UsageError(f"--fit must be one of {', '.join(FITS)}, not {self.fit!r}")
-        if self.convention != "auto" and self.convention not in CONVENTIONS:
-            raise UsageError(f"--convention must be auto or one of {', '.join(CONVENTIONS)}, "
-                             f"not {self.convention!r}")
-        t = self.thresholds
-        if not -1.0 <= t.min_corr <= 1.0:
-            raise UsageError(f"--min-corr must lie in [-1, 1], not {t.min_corr}")
-        if t.min_range < 0:
-            raise UsageError(f"--min-range must not be negative, not {t.min_range}")
-        for name, value in (("--max-rmse", t.max_rmse_A), ("--max-error", t.max_error_A),
-                            ("--pixel-size", self.pixel_size)):
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise UsageError(f"{name} must be a positive number, not {value}")
-        if not (math.isfinite(t.min_corr) and math.isfinite(t.min_range)):
-            raise UsageError("--min-corr and --min-range must be numbers")
-        if self.workers is not None and not 1 <= self.workers <= 256:
-            raise UsageError(f"--j must be between 1 and 256, not {self.workers}")
-        if self.match_regex is not None:
-            compile_match_regex(self.match_regex)
-
-
-@dataclass
-class _Valid:
-    pair: Pair
-    samples: CommonSamples
-    pixel_size: float | None
-
-
-def _pixel_size(pair: Pair, fallback: float | None) -> float | None:
-    for side in (pair.reference, pair.secondary):
-        if isinstance(side, Trajectory) and side.pixel_size:
-            return side.pixel_size
-    return fallback
-
-
-def _invalid_row(pair: Pair, reason: str, message: str, options: Options) -> Row:
-    return Row(movie=pair.key, decision="discarded", reason=reason,
-               reference_path=pair.reference.source, secondary_path=pair.secondary.source,
-               fit=options.fit, movie_name=pair.reference.movie_name, message=message)
-
-
-def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[_Valid], list[Row]]:
-    """Pairs that can be compared, and rows for those that cannot (decided as invalid)."""
-    valid: list[_Valid] = []
-    invalid: list[Row] = []
-    for pair in pairs:
-        problems = pair.problems
-        if problems:
-            message = " | ".join(p.message for p in problems)
-            invalid.append(_invalid_row(pair, problems[0].reason, message, options))
-            continue
-        ref, sec = pair.reference, pair.secondary
-        assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
-        for side, partner in ((ref, sec), (sec, ref)):
-            if side.extras.get("needs_pixel_size") and partner.pixel_size:
-                # Å-only formats take the pixel size of the paired movie of the other input.
-                side.shifts = np.asarray(side.extras["angstrom"]) / partner.pixel_size
-                side.pixel_size = partner.pixel_size
-                side.extras["needs_pixel_size"] = False
-                side.extras["pixel_size_from"] = "paired movie"
-        unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
-        if unresolved is not None:
-            invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
-                                        "and no pixel size (give --pixel-size)", options))
-            continue
-        try:
-            samples = common_samples(ref, sec)
-        except TooFewFrames as exc:
-            message = f"{ref.source} vs {sec.source}: {exc}"
-            invalid.append(_invalid_row(pair, "too_few_frames", message, options))
-            continue
-        valid.append(_Valid(pair, samples, _pixel_size(pair, options.pixel_size)))
-    return valid, invalid
-
-
-def make_batch(valid: list[_Valid]) -> Batch:
-    return Batch.from_samples([v.samples.reference for v in valid],
-                              [v.samples.secondary for v in valid],
-                              [v.pixel_size for v in valid])
-
-
-def decide(valid: list[_Valid], options: Options, convention: str,
-           batch: Batch | None = None) -> list[Row]:
-    """Decide the comparable pairs (`batch`, if given, must hold exactly them, in order)."""
-    if not valid:
-        return []
-    batch = batch if batch is not None else make_batch(valid)
-    results = compare(batch, options.thresholds, options.fit, convention,
-                      keep_fitted=options.needs_trajectories)
-    return [_row(item, results, j, options, convention) for j, item in enumerate(valid)]
-
-
-def _row(item: _Valid, results: Results, j: int, options: Options, convention: str) -> Row:
-    ref, sec = item.pair.reference, item.pair.secondary
-    assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
-    pixel = math.nan if item.pixel_size is None else item.pixel_size
-    row = Row(
-        movie=item.pair.key,
-        decision="accepted" if results.accepted[j] else "discarded",
-        reason=str(results.reason[j]),
-        corr=float(results.corr[j]), corr_x=float(results.corr_x[j]),
-        corr_y=float(results.corr_y[j]), rmse_px=float(results.rmse_px[j]),
-        max_error_px=float(results.max_error_px[j]),
-        rmse_A=float(results.rmse_px[j]) * pixel,
-        max_error_A=abs(float(results.max_error_px[j])) * pixel,
-        range_ref_px=float(results.range_ref_px[j]), range_sec_px=float(results.range_sec_px[j]),
-        frames=int(results.frames[j]), reference_path=ref.source, secondary_path=sec.source,
-        fit=options.fit, convention="" if options.fit == "xmipp" else convention,
-        rotation_deg=float(results.rotation_deg[j]), resampled=item.samples.resampled,
-        pixel_size_A=pixel, movie_name=ref.movie_name,
-    )
-    if options.needs_trajectories:
-        row.reference_shifts = item.samples.reference
-        row.secondary_fitted = results.fitted[j]
-        row.sample_frames = item.samples.frames
-    return row
-
-
-def _pixel_size_warnings(valid: list[_Valid]) -> list[str]:
-    mismatched = []
-    for v in valid:
-        ref, sec = v.pair.reference, v.pair.secondary
-        assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
-        if ref.pixel_size and sec.pixel_size and abs(ref.pixel_size - sec.pixel_size) > \
-                PIXEL_SIZE_TOLERANCE * ref.pixel_size:
-            mismatched.append((v.pair.key, ref.pixel_size, sec.pixel_size))
-    if not mismatched:
-        return []
-    key, ref_size, sec_size = mismatched[0]
-    return [f"pixel sizes disagree for {len(mismatched)} movie(s), e.g. {key}: reference "
-            f"{ref_size:g} Å, secondary {sec_size:g} Å (the reference's is used for Å values)"]
-
-
-def pixel_size_sources(valid: list[_Valid]) -> dict[str, int]:
-    """How many trajectories took their pixel size from the file, the paired movie of the other
-    input, or ``--pixel-size`` (formats that store none: IMOD, cisTEM, WarpTools JSON, tables)."""
-    counts: dict[str, int] = {}
-    for item in valid:
-        for side in (item.pair.reference, item.pair.secondary):
-            if isinstance(side, Trajectory):
-                source = str(side.extras.get("pixel_size_from",
-                                             "file" if side.pixel_size else "unknown"))
-                counts[source] = counts.get(source, 0) + 1
-    return counts
-
-
-def _check_magnitude_criteria(valid: list[_Valid], options: Options) -> None:
-    t = options.thresholds
-    if t.max_rmse_A is None and t.max_error_A is None:
-        return
-    unknown = [v.pair.key for v in valid if v.pixel_size is None]
-    if unknown:
-        raise UsageError(f"--max-rmse/--max-error are in Å but {len(unknown)} movie(s) have no "
-                         f"pixel size (e.g. {unknown[0]}); give --pixel-size")
-
-
-def _input_summary(dataset: TrajectorySet) -> dict[str, object]:
-    return {"path": dataset.path, "format": dataset.format,
-            "movies": len(dataset.trajectories) + len(dataset.problems),
-            "readable": len(dataset.trajectories), "problems": len(dataset.problems),
-            "notes": dataset.notes}
-
-
-def versions() -> dict[str, str]:
-    return {"motioncons": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "gemmi": gemmi.__version__}
-
-
-def input_summaries(reference: TrajectorySet, secondary: TrajectorySet) -> dict[str, object]:
-    return {"reference": _input_summary(reference), "secondary": _input_summary(secondary)}
-
-
-def build_summary(inputs: dict[str, object], only_in_reference: list[str],
-                  only_in_secondary: list[str], duplicates: list[str], rows: list[Row],
-                  options: Options, estimate: ConventionEstimate | None,
-                  warnings: list[str]) -> dict[str, object]:
-    """Everything `summary.json` says; deterministic for the same decisions (no timings)."""
-    only_in_reference, only_in_secondary = sorted(only_in_reference), sorted(only_in_secondary)
-    reasons: dict[str, int] = {}
-    for row in rows:
-        reasons[row.reason] = reasons.get(row.reason, 0) + 1
-    invalid = sum(1 for r in rows if r.reason in ("unreadable", "missing_metadata", "nan_shifts",
-                                                  "too_few_frames"))
-    t = options.thresholds
-    return {
-        "motioncons": __version__,
-        "parameters": {"min_corr": t.min_corr, "min_range_px": t.min_range,
-                       "max_rmse_A": t.max_rmse_A, "max_error_A": t.max_error_A,
-                       "fit": options.fit, "convention": options.convention,
-                       "pixel_size_A": options.pixel_size},
-        "inputs": inputs,
-        "counts": {"paired": len(rows),
-                   "accepted": sum(1 for r in rows if r.accepted),
-                   "discarded": sum(1 for r in rows if not r.accepted),
-                   "only_in_reference": len(only_in_reference),
-                   "only_in_secondary": len(only_in_secondary),
-                   "invalid": invalid,
-                   "duplicates": len(duplicates)},
-        "reasons": {code: reasons[code] for code in REASONS if code in reasons},
-        "reason_meanings": {code: REASONS[code] for code in REASONS if code in reasons},
-        "convention": estimate.as_dict() if estimate else None,
-        "warnings": warnings,
-        "only_in_reference": only_in_reference,
-        "only_in_secondary": only_in_secondary,
-        "duplicates": duplicates,
-        "versions": versions(),
-    }
-
-
-def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Options
-             ) -> tuple[Matching, list[Row], ConventionEstimate | None, list[str]]:
-    """Pair and decide, without writing anything."""
-    options.validate()
-    matching = pair_sets(reference, secondary)
-    if not matching.pairs:
-        raise MotionconsError(_no_pairs_message(reference, secondary))
-    valid, invalid = split_pairs(matching.pairs, options)
-    _check_magnitude_criteria(valid, options)
-    estimate = None
-    convention = "identity"
-    batch = make_batch(valid)
-    if options.fit != "xmipp":
-        estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
-        convention = estimate.name
-    rows = sorted(decide(valid, options, convention, batch) + invalid, key=lambda r: r.movie)
-    sources = pixel_size_sources(valid)
-    warnings = [*(estimate.warnings if estimate else []), *_pixel_size_warnings(valid)]
-    for dataset in (reference, secondary):
-        warnings += dataset.notes
-    if matching.only_in_reference or matching.only_in_secondary:
-        warnings.append(f"{len(matching.only_in_reference)} movie(s) only in the reference, "
-                        f"{len(matching.only_in_secondary)} only in the secondary "
-                        f"(e.g. {_examples(matching)}); listed in summary.json")
-    if matching.duplicates:
-        warnings.append(f"{len(matching.duplicates)} duplicate movie key(s), first one used: "
-                        f"{', '.join(matching.duplicates[:3])}")
-    if set(sources) - {"file"}:
-        warnings.append("pixel sizes: " + ", ".join(f"{n} from {k}" for k, n in sources.items())
-                        + " (trajectories counted once per input)")
-    return matching, rows, estimate, warnings
-
-
-def _examples(matching: Matching) -> str:
-    names = [*matching.only_in_reference[:2], *matching.only_in_secondary[:2]]
-    return ", ".join(names)
-
-
-def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str:
-    ref_keys = sorted(reference.keys())[:3]
-    sec_keys = sorted(secondary.keys())[:3]
-    return (f"no movie is present in both inputs ({reference.path}: {len(reference.keys())} "
-            f"movies, e.g. {', '.join(ref_keys) or 'none'}; {secondary.path}: "
-            f"{len(secondary.keys())} movies, e.g. {', '.join(sec_keys) or 'none'})")
+from .trajectory import TrajectorySet
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
@@ -406,6 +117,27 @@ def read_inputs(reference_path: str | Path, secondary_path: str | Path,
     return inputs[0], inputs[1], warnings
 
 
+def read_overrides(path: str | Path | None) -> dict[str, str]:
+    """``--override FILE``: a CSV with columns ``movie,decision`` (accepted or discarded)."""
+    if path is None:
+        return {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            table = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(path, f"cannot read the manual decisions: {exc}") from exc
+    overrides = {}
+    for line, row in enumerate(table, start=2):
+        movie, decision = (row.get("movie") or "").strip(), (row.get("decision") or "").strip()
+        if decision == "rejected":
+            decision = "discarded"
+        if not movie or decision not in DECISIONS:
+            raise InputError(path, f"line {line}: expected columns movie,decision with decision "
+                                   "accepted or discarded")
+        overrides[movie] = decision
+    return overrides
+
+
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
         options: Options | None = None, progress=None, force: bool = False) -> RunResult:
     """Read both inputs, decide every pair, and write the outputs into `out_dir`.
@@ -415,25 +147,84 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     """
     options = options or Options()
     options.validate()
+    overrides = read_overrides(options.override)
     with OutputFolder(out_dir) as folder:
         folder.claim("run", reference_path, secondary_path, force)
-        return _run(reference_path, secondary_path, folder.path, options, progress)
+        reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
+        comparison = prepare(reference, secondary, options, notes)
+        comparison_file.save(folder.path / comparison_file.FILE, comparison,
+                             stored_options(options))
+        decision = decide_comparison(comparison, options, overrides)
+        return write_decision(folder.path, comparison, decision, options, progress)
 
 
-def _run(reference_path: str | Path, secondary_path: str | Path, out: Path, options: Options,
-         progress) -> RunResult:
-    reference, secondary, input_warnings = read_inputs(reference_path, secondary_path, options)
-    matching, rows, estimate, warnings = evaluate(reference, secondary, options)
-    warnings = input_warnings + warnings
-    summary = build_summary(input_summaries(reference, secondary), matching.only_in_reference,
-                            matching.only_in_secondary, matching.duplicates, rows, options,
-                            estimate, warnings)
+def stored_options(options: Options) -> dict[str, object]:
+    """The options a later ``decide`` starts from (the thresholds may then change)."""
+    return {"fit": options.fit, "convention": options.convention,
+            "pixel_size": options.pixel_size, "early_frames": options.early_frames,
+            "plots": options.plots, "report": options.report,
+            "match_regex": options.match_regex, **options.decision_options()}
+
+
+def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
+                   progress=None) -> RunResult:
+    rows = decision.rows
+    summary = summary_of(comparison, decision, options)
     draw_overlays(out, rows, options.plots, progress, options.workers)
     figures = []
     if options.report:
         summary["outputs"] = []
         overlays = {r.movie: blob for r in rows if (blob := row_overlay(r)) is not None}
         figures = write_figures(out, rows, overlays, summary)
-    outputs = write_outputs(out, reference.format, reference.micrograph_table, rows, summary,
+    outputs = write_outputs(out, comparison.reference_format, comparison.table, rows, summary,
                             figures)
-    return RunResult(rows, summary, warnings, outputs)
+    return RunResult(rows, summary, decision.warnings, outputs)
+
+
+def decide(out_dir: str | Path, changes: dict[str, object] | None = None,
+           progress=None, workers: int | None = None) -> RunResult:
+    """Re-decide a finished output folder from what it stores, without reading the inputs.
+
+    `changes` maps option names of `Options.decision_options` (``min_corr``, ``max_rmse``, ...)
+    to new values; the others keep the values the folder was last decided with. Every output is
+    rewritten; the result equals a fresh ``run`` with the same options.
+    """
+    with OutputFolder(out_dir) as folder:
+        comparison, stored = comparison_file.load(folder.path)
+        current = {**stored, **_last_decision_options(folder.path)}
+        current.update(changes or {})
+        options = options_from(current, workers)
+        decision = decide_comparison(comparison, options, read_overrides(options.override))
+        return write_decision(folder.path, comparison, decision, options, progress)
+
+
+def options_from(values: dict[str, object], workers: int | None = None) -> Options:
+    from .consensus import Thresholds
+
+    thresholds = Thresholds(
+        min_corr=float(values["min_corr"]), min_range=float(values["min_range"]),  # type: ignore[arg-type]
+        max_rmse_A=values["max_rmse"], max_error_A=values["max_error"],  # type: ignore[arg-type]
+        max_motion_A=values["max_motion"],  # type: ignore[arg-type]
+        max_early_motion_A=values["max_early_motion"])  # type: ignore[arg-type]
+    options = Options(thresholds=thresholds, fit=str(values["fit"]),
+                      convention=str(values["convention"]),
+                      pixel_size=values["pixel_size"],  # type: ignore[arg-type]
+                      early_frames=int(values["early_frames"]),  # type: ignore[arg-type]
+                      plots=str(values["plots"]), report=bool(values["report"]),
+                      match_regex=values["match_regex"],  # type: ignore[arg-type]
+                      override=values["override"], workers=workers)  # type: ignore[arg-type]
+    options.validate()
+    return options
+
+
+def _last_decision_options(out: Path) -> dict[str, object]:
+    """The thresholds the folder was last decided with, from its ``summary.json``."""
+    try:
+        params = json.loads((out / "summary.json").read_text(encoding="utf-8"))["parameters"]
+        return {"min_corr": params["min_corr"], "min_range": params["min_range_px"],
+                "max_rmse": params["max_rmse"], "max_error": params["max_error_A"],
+                "max_motion": params["max_motion_A"],
+                "max_early_motion": params["max_early_motion_A"],
+                "override": params["override"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}

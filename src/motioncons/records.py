@@ -11,7 +11,8 @@ CSV_COLUMNS = (
     "movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px", "max_error_px",
     "rmse_A", "max_error_A", "range_ref_px", "range_sec_px", "frames", "reference_path",
     "secondary_path", "fit", "convention", "rotation_deg", "resampled", "pixel_size_A",
-    "movie_name", "message", "plot_path",
+    "movie_name", "message", "plot_path", "motion_total_A", "motion_early_A", "range_ref_x_px",
+    "range_ref_y_px", "range_sec_x_px", "range_sec_y_px",
 )
 
 
@@ -42,6 +43,15 @@ class Row:
     message: str = ""
     plot_path: str = ""
     """The movie's overlay PNG, relative to the output directory, when one was drawn."""
+    motion_total_A: float = math.nan
+    """The reference's accumulated motion (path length) over all frames."""
+    motion_early_A: float = math.nan
+    """The same over the first --early-frames frames."""
+    range_ref_x_px: float = math.nan
+    range_ref_y_px: float = math.nan
+    range_sec_x_px: float = math.nan
+    range_sec_y_px: float = math.nan
+    """Per-axis motion ranges (the secondary's after the fit): what --min-range tests."""
     reference_shifts: np.ndarray | None = field(default=None, repr=False)
     secondary_fitted: np.ndarray | None = field(default=None, repr=False)
     sample_frames: np.ndarray | None = field(default=None, repr=False)

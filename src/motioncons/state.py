@@ -14,7 +14,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 
+import numpy as np
+
 from .errors import MotionconsError
+from .evaluation import ValidPair
+from .frames import CommonSamples
 from .records import Row
 
 STATE_FILE = "motioncons_state.sqlite"
@@ -29,10 +33,30 @@ CREATE TABLE IF NOT EXISTS decisions (
     secondary_source TEXT NOT NULL,
     secondary_token TEXT NOT NULL,
     row TEXT NOT NULL,
-    overlay BLOB
+    overlay BLOB,
+    pair BLOB
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+def encode_pair(pair: ValidPair) -> bytes:
+    """A comparable pair as bytes: a JSON header, a NUL, then (K, 5) float64 samples (frame,
+    reference x, y, secondary x, y): float64 kept exactly, no pickle."""
+    header = json.dumps([pair.key, pair.movie_name, pair.reference_path, pair.secondary_path,
+                         pair.samples.resampled, pair.pixel_size, *pair.motion_px])
+    samples = np.column_stack([pair.samples.frames, pair.samples.reference,
+                               pair.samples.secondary]).astype(np.float64)
+    return header.encode() + b"\0" + samples.tobytes()
+
+
+def decode_pair(blob: bytes) -> ValidPair:
+    header, _, data = bytes(blob).partition(b"\0")
+    key, name, ref_path, sec_path, resampled, pixel, total, early = json.loads(header)
+    samples = np.frombuffer(data, dtype=np.float64).reshape(-1, 5)
+    common = CommonSamples(samples[:, 1:3].copy(), samples[:, 3:5].copy(),
+                           samples[:, 0].astype(np.int64), bool(resampled))
+    return ValidPair(key, name, ref_path, sec_path, common, pixel, (total, early))
 
 
 def _row_to_json(row: Row) -> str:
@@ -58,6 +82,9 @@ class StateStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            columns = {c[1] for c in self.db.execute("PRAGMA table_info(decisions)")}
+            if "pair" not in columns:  # a state file of motioncons 0.1
+                self.db.execute("ALTER TABLE decisions ADD COLUMN pair BLOB")
         except sqlite3.DatabaseError as exc:
             raise MotionconsError(f"{path}: not a usable motioncons state file ({exc})") from exc
         self.path = path
@@ -73,20 +100,39 @@ class StateStore:
         self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
                         (name, json.dumps(value)))
 
-    def record(self, decisions: Iterable[tuple[Row, str, str, str, str, bytes | None]]) -> int:
-        """Store (row, ref source, ref token, sec source, sec token, overlay) in one transaction.
-
-        The overlay is the movie's encoded trajectories for the report (`report.encode_overlay`).
-        """
-        items = [(row.movie, rs, rt, ss, st, _row_to_json(row), overlay)
-                 for row, rs, rt, ss, st, overlay in decisions]
+    def record(self, decisions: Iterable[tuple[Row, str, str, str, str, bytes | None,
+                                               ValidPair | None]]) -> int:
+        """Store (row, ref source, ref token, sec source, sec token, overlay, pair) in one
+        transaction. The overlay is the movie's encoded trajectories for the report
+        (`report.encode_overlay`); the pair, what re-deciding the movie needs."""
+        items = [(row.movie, rs, rt, ss, st, _row_to_json(row), overlay,
+                  None if pair is None else encode_pair(pair))
+                 for row, rs, rt, ss, st, overlay, pair in decisions]
         if not items:
             return 0
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self.db.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 items)
         return len(items)
+
+    def redecided(self, rows: list[tuple[Row, bytes | None]]) -> None:
+        """Replace the rows (and overlays) of decided movies, in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("UPDATE decisions SET row = ?, overlay = ? WHERE key = ?",
+                                [(_row_to_json(row), overlay, row.movie)
+                                 for row, overlay in rows])
+
+    def comparison_parts(self) -> tuple[list[ValidPair], list[Row]]:
+        """The stored comparable pairs, and the rows of the pairs that could not be compared."""
+        valid, invalid = [], []
+        for text, pair in self.db.execute("SELECT row, pair FROM decisions ORDER BY key"):
+            if pair is None:
+                invalid.append(_row_from_json(text))
+            else:
+                valid.append(decode_pair(pair))
+        return valid, invalid
 
     def overlays(self) -> dict[str, bytes]:
         return dict(self.db.execute(

@@ -18,23 +18,31 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .consensus import ConventionEstimate, estimate_convention
+from .consensus import (
+    AUTO_RMSE_MIN_MOVIES,
+    ConventionEstimate,
+    RmseCalibration,
+    estimate_convention,
+)
 from .errors import MotionconsError
-from .matching import Pair
-from .outputs.folder import OutputFolder
-from .pipeline import (
+from .evaluation import (
+    Comparison,
     Options,
+    apply_overrides,
     build_summary,
-    decide,
-    draw_overlays,
+    decide_comparison,
+    decide_pairs,
     make_batch,
     split_pairs,
-    write_figures,
-    write_outputs,
+    uses_auto_rmse,
 )
+from .matching import Pair
+from .outputs import comparison_file
+from .outputs.folder import OutputFolder
+from .pipeline import draw_overlays, read_overrides, stored_options, write_figures, write_outputs
 from .records import Row
 from .report import row_overlay
 from .sources import Change, Source, listed_problem, open_source
@@ -94,11 +102,6 @@ class Watcher:
             if self._owns_folder:
                 self.folder.unlock()
             raise
-        try:
-            self._check_options()
-        except BaseException:
-            self.close()
-            raise
         for _, rs, rt, ss, st in self.state.sources():
             self.sources["reference"].remember(rs, rt)
             self.sources["secondary"].remember(ss, st)
@@ -107,17 +110,29 @@ class Watcher:
         self.retry_since: dict[str, float] = self.state.get("retry_since") or {}  # type: ignore
         stored = self.state.get("convention")
         self.estimate = _estimate_from_dict(stored) if isinstance(stored, dict) else None
+        frozen = self.state.get("max_rmse_px")
+        self.max_rmse_px = float(frozen) if isinstance(frozen, int | float) else None
+        self.overrides = read_overrides(self.options.override)
+        self.calibration: RmseCalibration | None = None
         self.last_new = clock()
         self.last_report = -math.inf
         self.stop_requested = False
         self.finished = False
+        self.redecided = 0
+        try:
+            self._check_options()
+        except BaseException:
+            self.close()
+            raise
 
     # ----------------------------------------------------------------- setup
 
     def _check_options(self) -> None:
-        fingerprint = {"thresholds": asdict(self.options.thresholds), "fit": self.options.fit,
-                       "convention": self.options.convention,
+        """Other inputs (or options that change what is compared) are refused; other
+        thresholds re-decide every movie already decided (a Scheme may tighten one)."""
+        fingerprint = {"fit": self.options.fit, "convention": self.options.convention,
                        "pixel_size": self.options.pixel_size,
+                       "early_frames": self.options.early_frames,
                        "inputs": [os.path.abspath(p) for p in (self.paths["reference"],
                                                                self.paths["secondary"])]}
         stored = self.state.get("options")
@@ -127,6 +142,11 @@ class Watcher:
             raise MotionconsError(
                 f"{self.state.path}: this output directory was made with other inputs or "
                 f"options ({json.dumps(stored)}); use a new output directory")
+        thresholds = self.options.decision_options()
+        previous = self.state.get("decision_options")
+        self.state.put("decision_options", thresholds)
+        if previous is not None and previous != thresholds and self.state.count():
+            self.redecided = self.redecide_all()
 
     # ----------------------------------------------------------------- one poll
 
@@ -166,17 +186,32 @@ class Watcher:
         return sorted(k for k in self.pending["reference"] if k in self.pending["secondary"])
 
     def _freeze(self, pairs: list[Pair], final: bool) -> bool:
-        """Estimate and store the convention once enough movies move; True when frozen."""
-        if self.options.fit == "xmipp" or self.estimate is not None:
+        """Estimate and store the convention (and the ``auto`` RMSE threshold) once enough
+        movies move; True when frozen."""
+        auto = uses_auto_rmse(self.options)
+        if (self.options.fit == "xmipp" or self.estimate is not None) and \
+                (not auto or self.max_rmse_px is not None):
             return True
         valid, _ = split_pairs(pairs, self.options)
-        estimate = estimate_convention(make_batch(valid), self.options.thresholds.min_range,
-                                       self.options.convention)
+        estimate = self.estimate or estimate_convention(
+            make_batch(valid), self.options.thresholds.min_range, self.options.convention)
         if not final and self.options.convention == "auto" and \
                 estimate.moving_pairs < self.watch.freeze_after:
             return False
-        self.estimate = estimate
-        self.state.put("convention", estimate.as_dict())
+        calibration = None
+        if auto:
+            calibration = decide_pairs(valid, replace(self.options, plots="none", report=False),
+                                       estimate.name)[1]
+            if not final and (calibration is None
+                              or calibration.movies < AUTO_RMSE_MIN_MOVIES):
+                return False
+        if self.options.fit != "xmipp":
+            self.estimate = estimate
+            self.state.put("convention", estimate.as_dict())
+        if calibration is not None:
+            self.calibration = calibration
+            self.max_rmse_px = calibration.threshold_px
+            self.state.put("max_rmse_px", calibration.threshold_px)
         return True
 
     def _decide(self, final: bool) -> int:
@@ -189,16 +224,48 @@ class Watcher:
             return 0
         convention = self.estimate.name if self.estimate else "identity"
         valid, invalid = split_pairs(pairs, self.options)
-        rows = decide(valid, self.options, convention) + invalid
+        decided = decide_pairs(valid, self.options, convention,
+                               frozen_rmse_px=self.max_rmse_px)[0]
+        rows = decided + invalid
+        apply_overrides(rows, self.overrides)
         draw_overlays(self.out, rows, self.options.plots, workers=self.options.workers)
+        comparable = {pair.key: pair for pair in valid}
         records = []
         for row in rows:
             ref_change = self.pending["reference"].pop(row.movie)[1]
             sec_change = self.pending["secondary"].pop(row.movie)[1]
             records.append((row, ref_change.source, ref_change.token, sec_change.source,
-                            sec_change.token, row_overlay(row)))
+                            sec_change.token, row_overlay(row), comparable.get(row.movie)))
         self.state.record(records)
         return len(records)
+
+    def comparison(self) -> Comparison:
+        """What has been decided so far, as a batch run would have it."""
+        valid, invalid = self.state.comparison_parts()
+        only = self._unpaired()
+        inputs = {side: {"path": self.paths[side], "format": self.sources[side].format}
+                  for side in SIDES}
+        return Comparison(valid, invalid, only["reference"], only["secondary"], [], inputs, [],
+                          self._reference_format(), self.sources["reference"].table())
+
+    def redecide_all(self) -> int:
+        """Decide every stored movie again as ``run`` would (convention and ``auto`` threshold
+        estimated on all of them): when the inputs close, so that ``watch`` ends equal to
+        ``run``, and when the thresholds change (a Scheme tightening one)."""
+        comparison = self.comparison()
+        if not comparison.valid and not comparison.invalid:
+            return 0
+        decision = decide_comparison(comparison, self.options, self.overrides)
+        draw_overlays(self.out, decision.rows, self.options.plots, workers=self.options.workers)
+        self.state.redecided([(row, row_overlay(row)) for row in decision.rows])
+        if decision.estimate is not None:
+            self.estimate = decision.estimate
+            self.state.put("convention", decision.estimate.as_dict())
+        if decision.calibration is not None:
+            self.calibration = decision.calibration
+            self.max_rmse_px = decision.calibration.threshold_px
+            self.state.put("max_rmse_px", self.max_rmse_px)
+        return len(decision.rows)
 
     def _closed(self, now: float) -> bool:
         if self.watch.stop_file and os.path.exists(self.watch.stop_file):
@@ -225,19 +292,28 @@ class Watcher:
         if not new and not self.retry_since and self._closed(now):
             self._finalise()
             decided += self._decide(final=True)
+            self.redecide_all()
             finished = True
         self.state.put("retry_since", self.retry_since)
-        if decided or finished or not (self.out / "consensus.csv").exists():
-            self.write_outputs()
         self.finished = finished
+        if decided or finished or self.redecided or not (self.out / "consensus.csv").exists():
+            self.write_outputs()
+            self.redecided = 0
         return PollReport(new, decided, finished)
 
     # ----------------------------------------------------------------- outputs
 
-    def summary(self, rows: list[Row]) -> dict[str, object]:
-        only = {side: sorted(k for k in self.pending[side]
+    def _unpaired(self) -> dict[str, list[str]]:
+        return {side: sorted(k for k in self.pending[side]
                              if k not in self.pending["secondary" if side == "reference"
                                                       else "reference"]) for side in SIDES}
+
+    def _reference_format(self) -> str:
+        reference = self.sources["reference"]
+        return "relion" if reference.format.startswith("relion") else reference.format
+
+    def summary(self, rows: list[Row]) -> dict[str, object]:
+        only = self._unpaired()
         warnings = list(self.estimate.warnings) if self.estimate else []
         if self.options.fit != "xmipp" and self.estimate is None and not self.finished:
             warnings.append(f"waiting for {self.watch.freeze_after} moving movies before the "
@@ -248,14 +324,23 @@ class Watcher:
         inputs = {side: {"path": self.paths[side], "format": self.sources[side].format,
                          "closed": self.sources[side].closed()} for side in SIDES}
         summary = build_summary(inputs, only["reference"], only["secondary"], [], rows,
-                                self.options, self.estimate, warnings)
+                                self.options, self.estimate, warnings, self._calibration())
         summary["stream"] = {"finished": self.finished, "pending_retries": len(self.retry_since)}
         return summary
+
+    def _calibration(self) -> RmseCalibration | None:
+        if self.calibration is None and self.max_rmse_px is not None:
+            self.calibration = RmseCalibration(self.max_rmse_px, None, None, 0,
+                                               "frozen when the convention was")
+        return self.calibration
 
     def write_outputs(self) -> list[str]:
         rows = self.state.rows()
         reference = self.sources["reference"]
         summary = self.summary(rows)
+        if self.finished or self.redecided:
+            comparison_file.save(self.out / comparison_file.FILE, self.comparison(),
+                                 stored_options(self.options))
         figures = []
         if self.options.report:
             now = time.monotonic()
@@ -264,8 +349,8 @@ class Watcher:
                 write_figures(self.out, rows, self.state.overlays(), summary)
                 self.last_report = now
             figures = ["summary.png", "report.html"]
-        return write_outputs(self.out, "relion" if reference.format.startswith("relion") else
-                             reference.format, reference.table(), rows, summary, figures)
+        return write_outputs(self.out, self._reference_format(), reference.table(), rows,
+                             summary, figures)
 
     # ----------------------------------------------------------------- loop
 

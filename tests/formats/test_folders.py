@@ -12,8 +12,8 @@ import pytest
 
 from motioncons import simulate_formats as fmt
 from motioncons.errors import InputError
+from motioncons.evaluation import Options, evaluate
 from motioncons.formats import read_input
-from motioncons.pipeline import Options, evaluate
 from motioncons.simulate import write_relion_job
 
 PIXEL = 1.0
@@ -57,7 +57,7 @@ def test_a_broken_file_in_a_folder_is_a_discarded_row(kind, damage, tmp_path, se
     suffix = WRITERS[kind][0]
     (folder / f"{STEMS[2]}{suffix}").write_bytes(BROKEN[damage])
     dataset = read_input(folder, pixel_size=PIXEL)
-    _, rows, _, _ = evaluate(dataset, secondary, Options(report=False, plots="none"))
+    rows = evaluate(dataset, secondary, Options(report=False, plots="none")).rows
     by_movie = {row.movie: row for row in rows}
     assert sorted(by_movie) == STEMS
     assert by_movie[STEMS[2]].decision == "discarded"

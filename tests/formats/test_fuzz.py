@@ -23,8 +23,8 @@ import pytest
 
 from motioncons import simulate_formats as fmt
 from motioncons.errors import InputError, MotionconsError
+from motioncons.evaluation import Options, evaluate
 from motioncons.formats import read_input
-from motioncons.pipeline import Options, evaluate
 from motioncons.simulate import write_relion_job
 
 PIXEL = 1.0
@@ -149,8 +149,7 @@ def test_damaged_inputs_never_leak_exceptions_and_lose_no_movie(kind, tmp_path, 
             continue
         for reference, secondary in ((dataset, sound), (sound, dataset)):
             try:
-                _, rows, _, _ = evaluate(reference, secondary,
-                                                Options(report=False, plots="none"))
+                rows = evaluate(reference, secondary, Options(report=False, plots="none")).rows
             except MotionconsError:
                 continue  # e.g. no movie in common: a one-line error, not a crash
             keys = [row.movie for row in rows]

@@ -21,9 +21,9 @@ from typing import NoReturn
 
 from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
+from ..evaluation import Options, parse_max_rmse
 from ..outputs.atomic import write_text
 from ..outputs.folder import OutputFolder
-from ..pipeline import Options
 from ..plots import PLOT_CHOICES, save_summary
 from ..stream import Watcher, WatchOptions
 
@@ -43,6 +43,13 @@ _LOG_TYPES = {"3.1": "13", "4.0": "LogFile.pdf.relion", "5.0": "LogFile.pdf.reli
 
 class Aborted(Exception):
     pass
+
+
+def _max_rmse(value: str) -> float | str | None:
+    try:
+        return parse_max_rmse(value)
+    except MotionconsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _ArgumentError(Exception):
@@ -96,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="secondary corrected_micrographs.star (give it as a parameter: "
                              "label in_mics2)")
     for name, kind, default in (("min_corr", float, 0.75), ("min_range", float, 3.0),
-                                ("max_rmse", float, None), ("max_error", float, None),
+                                ("max_rmse", _max_rmse, "auto"), ("max_error", float, None),
+                                ("max_motion", float, None), ("max_early_motion", float, None),
+                                ("early_frames", int, 4), ("override", str, None),
                                 ("pixel_size", float, None), ("settle", float, 300.0),
                                 ("freeze_after", int, 20)):
         spellings = dict.fromkeys((f"--{name}", f"--{name.replace('_', '-')}"))
@@ -185,9 +194,11 @@ def _run_pass(args: argparse.Namespace, job: Path, folder: OutputFolder) -> int:
     try:
         check_abort()
         options = Options(thresholds=Thresholds(args.min_corr, args.min_range, args.max_rmse,
-                                                args.max_error),
+                                                args.max_error, args.max_motion,
+                                                args.max_early_motion),
                           fit=args.fit, convention=args.convention, pixel_size=args.pixel_size,
-                          plots=args.plots, workers=args.j)
+                          plots=args.plots, workers=args.j, early_frames=args.early_frames,
+                          override=args.override)
         watcher = Watcher(args.in_mics, args.in_mics2, job, options,
                           WatchOptions(interval=0.0, settle=args.settle,
                                        freeze_after=args.freeze_after), folder=folder)

@@ -26,6 +26,8 @@ OWNER_FILE = ".motioncons.json"
 PLOTS = "plots"
 STATE_FILES = ("motioncons_state.sqlite", "motioncons_state.sqlite-wal",
                "motioncons_state.sqlite-shm")
+DECISION_FILES = ("consensus_data.npz",)
+"""What ``decide`` re-decides from (kept by every pass, removed by --force)."""
 OUTPUT_FILES = (
     "consensus.csv", "summary.json", "summary.png", "report.html", "logfile.pdf",
     "accepted_micrographs.star", "discarded_micrographs.star", "accepted_movies.star",
@@ -82,7 +84,8 @@ class OutputFolder:
     # ------------------------------------------------------------------ ownership
 
     def _present(self) -> list[str]:
-        names = [n for n in (*OUTPUT_FILES, *STATE_FILES) if (self.path / n).exists()]
+        names = [n for n in (*OUTPUT_FILES, *DECISION_FILES, *STATE_FILES)
+                 if (self.path / n).exists()]
         if (self.path / PLOTS).is_dir():
             names.append(f"{PLOTS}/")
         return names

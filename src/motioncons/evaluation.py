@@ -1,0 +1,491 @@
+"""Evaluation: options, pairing, deciding and the summary. Nothing is read or written here.
+
+`prepare` pairs two read inputs into a `Comparison`: everything a decision needs, and nothing
+more (the common samples of each comparable pair, the invalid pairs, what did not pair). A
+`Comparison` is what ``consensus_data.npz`` stores, so that `decide_comparison` gives the same
+decisions whether it runs right after reading (``run``) or later from the stored file
+(``decide``).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from dataclasses import dataclass, field, replace
+
+import gemmi
+import numpy as np
+
+from . import __version__
+from .consensus import (
+    CONVENTIONS,
+    FITS,
+    REASONS,
+    Batch,
+    ConventionEstimate,
+    Results,
+    RmseCalibration,
+    Thresholds,
+    calibrate_max_rmse,
+    compare,
+    estimate_convention,
+)
+from .errors import MotionconsError, UsageError
+from .frames import CommonSamples, TooFewFrames, common_samples
+from .matching import Matching, Pair, compile_match_regex, pair_sets
+from .plots import PLOT_CHOICES
+from .records import Row
+from .trajectory import Trajectory, TrajectorySet
+
+PIXEL_SIZE_TOLERANCE = 0.01
+INVALID_REASONS = ("unreadable", "missing_metadata", "nan_shifts", "too_few_frames")
+DECISIONS = ("accepted", "discarded")
+
+
+@dataclass(frozen=True)
+class Options:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    fit: str = "offset"
+    convention: str = "auto"
+    pixel_size: float | None = None
+    keep_trajectories: bool = False
+    """Keep each pair's reference and fitted secondary on the rows (for plots)."""
+    plots: str = "discarded"
+    """Per-movie overlay PNGs: ``none``, ``discarded`` or ``all``."""
+    report: bool = True
+    """Write ``summary.png`` and ``report.html``."""
+    match_regex: str | None = None
+    """Pair movies by the first group (or whole match) of this pattern on their names."""
+    cryosparc_project_dir: str | None = None
+    """The cryoSPARC project directory that ``.cs`` paths are relative to, when moved."""
+    workers: int | None = None
+    """Worker processes for reading and plotting (default: the cores, at most 8)."""
+    early_frames: int = 4
+    """Frames whose accumulated motion is the "early" motion (--max-early-motion)."""
+    override: str | None = None
+    """A CSV ``movie,decision`` of manual decisions, applied last."""
+
+    @property
+    def needs_trajectories(self) -> bool:
+        return self.keep_trajectories or self.report or self.plots != "none"
+
+    def decision_options(self) -> dict[str, object]:
+        """What a decision depends on besides the inputs (``decide`` may change these)."""
+        t = self.thresholds
+        return {"min_corr": t.min_corr, "min_range": t.min_range, "max_rmse": t.max_rmse_A,
+                "max_error": t.max_error_A, "max_motion": t.max_motion_A,
+                "max_early_motion": t.max_early_motion_A, "override": self.override}
+
+    def validate(self) -> None:
+        if self.plots not in PLOT_CHOICES:
+            raise UsageError(f"--plots must be one of {', '.join(PLOT_CHOICES)}, not "
+                             f"{self.plots!r}")
+        if self.fit not in FITS:
+            raise UsageError(f"--fit must be one of {', '.join(FITS)}, not {self.fit!r}")
+        if self.convention != "auto" and self.convention not in CONVENTIONS:
+            raise UsageError(f"--convention must be auto or one of {', '.join(CONVENTIONS)}, "
+                             f"not {self.convention!r}")
+        t = self.thresholds
+        if not (math.isfinite(t.min_corr) and math.isfinite(t.min_range)):
+            raise UsageError("--min-corr and --min-range must be numbers")
+        if not -1.0 <= t.min_corr <= 1.0:
+            raise UsageError(f"--min-corr must lie in [-1, 1], not {t.min_corr}")
+        if t.min_range < 0:
+            raise UsageError(f"--min-range must not be negative, not {t.min_range}")
+        for name, value in (("--max-rmse", t.fixed_max_rmse_A()), ("--max-error", t.max_error_A),
+                            ("--max-motion", t.max_motion_A),
+                            ("--max-early-motion", t.max_early_motion_A),
+                            ("--pixel-size", self.pixel_size)):
+            if value is not None and not (isinstance(value, int | float) and value > 0
+                                          and math.isfinite(value)):
+                raise UsageError(f"{name} must be a positive number, not {value}")
+        if not 2 <= self.early_frames <= 10_000:
+            raise UsageError(f"--early-frames must be between 2 and 10000, not "
+                             f"{self.early_frames}")
+        if self.workers is not None and not 1 <= self.workers <= 256:
+            raise UsageError(f"--jobs must be between 1 and 256, not {self.workers}")
+        if self.match_regex is not None:
+            compile_match_regex(self.match_regex)
+
+
+def parse_max_rmse(value: str) -> float | str | None:
+    """``--max-rmse``: a number of Å, ``auto`` or ``none``."""
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in ("none", "off"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"--max-rmse must be a number of Å, auto or none, not {value!r}") \
+            from None
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+@dataclass
+class ValidPair:
+    """A pair that can be compared: its common samples and what its row reports."""
+
+    key: str
+    movie_name: str
+    reference_path: str
+    secondary_path: str
+    samples: CommonSamples
+    pixel_size: float | None
+    motion_px: tuple[float, float]
+    """The reference's accumulated motion (path length): all frames, and the early frames."""
+
+
+@dataclass
+class Comparison:
+    """Two inputs read and paired: everything a decision needs (see module docstring)."""
+
+    valid: list[ValidPair]
+    invalid: list[Row]
+    only_in_reference: list[str]
+    only_in_secondary: list[str]
+    duplicates: list[str]
+    inputs: dict[str, object]
+    notes: list[str]
+    """Warnings about the inputs (not about decisions)."""
+    reference_format: str
+    table: object | None
+    """The reference's table the subsets are cut from (RELION, cryoSPARC, Scipion)."""
+
+
+def accumulated_motion(shifts: np.ndarray, early_frames: int) -> tuple[float, float]:
+    """Path length of a trajectory (px): over all its frames, and over the first ones."""
+    steps = np.hypot(*np.diff(np.asarray(shifts, dtype=np.float64), axis=0).T)
+    return float(steps.sum()), float(steps[: early_frames - 1].sum())
+
+
+def _pixel_size(pair: Pair, fallback: float | None) -> float | None:
+    for side in (pair.reference, pair.secondary):
+        if isinstance(side, Trajectory) and side.pixel_size:
+            return side.pixel_size
+    return fallback
+
+
+def _invalid_row(pair: Pair, reason: str, message: str, options: Options) -> Row:
+    return Row(movie=pair.key, decision="discarded", reason=reason,
+               reference_path=pair.reference.source, secondary_path=pair.secondary.source,
+               fit=options.fit, movie_name=pair.reference.movie_name, message=message)
+
+
+def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], list[Row]]:
+    """Pairs that can be compared, and rows for those that cannot (decided as invalid)."""
+    valid: list[ValidPair] = []
+    invalid: list[Row] = []
+    for pair in pairs:
+        problems = pair.problems
+        if problems:
+            message = " | ".join(p.message for p in problems)
+            invalid.append(_invalid_row(pair, problems[0].reason, message, options))
+            continue
+        ref, sec = pair.reference, pair.secondary
+        assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
+        for side, partner in ((ref, sec), (sec, ref)):
+            if side.extras.get("needs_pixel_size") and partner.pixel_size:
+                # Å-only formats take the pixel size of the paired movie of the other input.
+                side.shifts = np.asarray(side.extras["angstrom"]) / partner.pixel_size
+                side.pixel_size = partner.pixel_size
+                side.extras["needs_pixel_size"] = False
+                side.extras["pixel_size_from"] = "paired movie"
+        unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
+        if unresolved is not None:
+            invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
+                                        "and no pixel size (give --pixel-size)", options))
+            continue
+        try:
+            samples = common_samples(ref, sec)
+        except TooFewFrames as exc:
+            message = f"{ref.source} vs {sec.source}: {exc}"
+            invalid.append(_invalid_row(pair, "too_few_frames", message, options))
+            continue
+        valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
+                               _pixel_size(pair, options.pixel_size),
+                               accumulated_motion(ref.shifts, options.early_frames)))
+    return valid, invalid
+
+
+def _pixel_size_warnings(pairs: list[Pair]) -> list[str]:
+    mismatched = []
+    for pair in pairs:
+        ref, sec = pair.reference, pair.secondary
+        if isinstance(ref, Trajectory) and isinstance(sec, Trajectory) and ref.pixel_size and \
+                sec.pixel_size and abs(ref.pixel_size - sec.pixel_size) > \
+                PIXEL_SIZE_TOLERANCE * ref.pixel_size:
+            mismatched.append((pair.key, ref.pixel_size, sec.pixel_size))
+    if not mismatched:
+        return []
+    key, ref_size, sec_size = mismatched[0]
+    return [f"pixel sizes disagree for {len(mismatched)} movie(s), e.g. {key}: reference "
+            f"{ref_size:g} Å, secondary {sec_size:g} Å (the reference's is used for Å values)"]
+
+
+def pixel_size_sources(pairs: list[Pair]) -> dict[str, int]:
+    """How many trajectories took their pixel size from the file, the paired movie of the other
+    input, or ``--pixel-size`` (formats that store none: IMOD, cisTEM, WarpTools JSON, tables)."""
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        for side in (pair.reference, pair.secondary):
+            if isinstance(side, Trajectory):
+                source = str(side.extras.get("pixel_size_from",
+                                             "file" if side.pixel_size else "unknown"))
+                counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+def _input_summary(dataset: TrajectorySet) -> dict[str, object]:
+    return {"path": dataset.path, "format": dataset.format,
+            "movies": len(dataset.trajectories) + len(dataset.problems),
+            "readable": len(dataset.trajectories), "problems": len(dataset.problems),
+            "notes": dataset.notes}
+
+
+def input_summaries(reference: TrajectorySet, secondary: TrajectorySet) -> dict[str, object]:
+    return {"reference": _input_summary(reference), "secondary": _input_summary(secondary)}
+
+
+def prepare(reference: TrajectorySet, secondary: TrajectorySet, options: Options,
+            notes: list[str] | None = None) -> Comparison:
+    """Pair two read inputs; `notes` are warnings about them found while reading."""
+    options.validate()
+    matching = pair_sets(reference, secondary)
+    if not matching.pairs:
+        raise MotionconsError(_no_pairs_message(reference, secondary))
+    pairs = matching.pairs
+    notes = [*(notes or []), *_pixel_size_warnings(pairs)]
+    sources = pixel_size_sources(pairs)
+    valid, invalid = split_pairs(pairs, options)
+    for dataset in (reference, secondary):
+        notes += dataset.notes
+    if matching.only_in_reference or matching.only_in_secondary:
+        notes.append(f"{len(matching.only_in_reference)} movie(s) only in the reference, "
+                     f"{len(matching.only_in_secondary)} only in the secondary "
+                     f"(e.g. {_examples(matching)}); listed in summary.json")
+    if matching.duplicates:
+        notes.append(f"{len(matching.duplicates)} duplicate movie key(s), first one used: "
+                     f"{', '.join(matching.duplicates[:3])}")
+    if set(sources) - {"file"}:
+        notes.append("pixel sizes: " + ", ".join(f"{n} from {k}" for k, n in sources.items())
+                     + " (trajectories counted once per input)")
+    return Comparison(valid, invalid, matching.only_in_reference, matching.only_in_secondary,
+                      matching.duplicates, input_summaries(reference, secondary), notes,
+                      reference.format, reference.micrograph_table)
+
+
+def _examples(matching: Matching) -> str:
+    return ", ".join([*matching.only_in_reference[:2], *matching.only_in_secondary[:2]])
+
+
+def _no_pairs_message(reference: TrajectorySet, secondary: TrajectorySet) -> str:
+    ref_keys = sorted(reference.keys())[:3]
+    sec_keys = sorted(secondary.keys())[:3]
+    return (f"no movie is present in both inputs ({reference.path}: {len(reference.keys())} "
+            f"movies, e.g. {', '.join(ref_keys) or 'none'}; {secondary.path}: "
+            f"{len(secondary.keys())} movies, e.g. {', '.join(sec_keys) or 'none'})")
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def make_batch(valid: list[ValidPair]) -> Batch:
+    return Batch.from_samples([v.samples.reference for v in valid],
+                              [v.samples.secondary for v in valid],
+                              [v.pixel_size for v in valid],
+                              np.array([v.motion_px for v in valid], dtype=np.float64
+                                       ).reshape(-1, 2))
+
+
+def _check_units(valid: list[ValidPair], thresholds: Thresholds) -> None:
+    if all(value is None for value in (thresholds.fixed_max_rmse_A(), thresholds.max_error_A,
+                                       thresholds.max_motion_A, thresholds.max_early_motion_A)):
+        return
+    unknown = [v.key for v in valid if v.pixel_size is None]
+    if unknown:
+        raise UsageError(f"--max-rmse/--max-error/--max-motion are in Å but {len(unknown)} "
+                         f"movie(s) have no pixel size (e.g. {unknown[0]}); give --pixel-size")
+
+
+def uses_auto_rmse(options: Options) -> bool:
+    """``auto`` applies to the offset and rigid fits; ``xmipp`` keeps the original's rule."""
+    return options.thresholds.rmse_is_auto and options.fit != "xmipp"
+
+
+def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
+                 batch: Batch | None = None, frozen_rmse_px: float | None = None
+                 ) -> tuple[list[Row], RmseCalibration | None]:
+    """Decide the comparable pairs (`batch`, if given, must hold exactly them, in order).
+
+    With ``--max-rmse auto`` the threshold is calibrated on these pairs, unless
+    `frozen_rmse_px` gives the one already fixed (``watch``).
+    """
+    if not valid:
+        return [], None
+    batch = batch if batch is not None else make_batch(valid)
+    thresholds = options.thresholds
+    _check_units(valid, thresholds)
+    calibration = None
+    if thresholds.rmse_is_auto:
+        thresholds = replace(thresholds, max_rmse_A=None)
+    results = compare(batch, thresholds, options.fit, convention,
+                      keep_fitted=options.needs_trajectories)
+    if uses_auto_rmse(options):
+        calibration = (calibrate_max_rmse(results.rmse_px, ~results.low_motion)
+                       if frozen_rmse_px is None else
+                       RmseCalibration(frozen_rmse_px, None, None, 0, "frozen"))
+        results = results.redecide(batch, replace(thresholds,
+                                                  max_rmse_px=calibration.threshold_px))
+    return [_row(item, results, j, options, convention) for j, item in enumerate(valid)], \
+        calibration
+
+
+def _row(item: ValidPair, results: Results, j: int, options: Options, convention: str) -> Row:
+    pixel = math.nan if item.pixel_size is None else item.pixel_size
+    ranges = results.axis_ranges[j] if results.axis_ranges is not None else np.full(4, np.nan)
+    row = Row(
+        movie=item.key,
+        decision="accepted" if results.accepted[j] else "discarded",
+        reason=str(results.reason[j]),
+        corr=float(results.corr[j]), corr_x=float(results.corr_x[j]),
+        corr_y=float(results.corr_y[j]), rmse_px=float(results.rmse_px[j]),
+        max_error_px=float(results.max_error_px[j]),
+        rmse_A=float(results.rmse_px[j]) * pixel,
+        max_error_A=abs(float(results.max_error_px[j])) * pixel,
+        range_ref_px=float(results.range_ref_px[j]), range_sec_px=float(results.range_sec_px[j]),
+        frames=int(results.frames[j]), reference_path=item.reference_path,
+        secondary_path=item.secondary_path,
+        fit=options.fit, convention="" if options.fit == "xmipp" else convention,
+        rotation_deg=float(results.rotation_deg[j]), resampled=item.samples.resampled,
+        pixel_size_A=pixel, movie_name=item.movie_name,
+        motion_total_A=item.motion_px[0] * pixel, motion_early_A=item.motion_px[1] * pixel,
+        range_ref_x_px=float(ranges[0]), range_ref_y_px=float(ranges[1]),
+        range_sec_x_px=float(ranges[2]), range_sec_y_px=float(ranges[3]),
+    )
+    if options.needs_trajectories:
+        row.reference_shifts = item.samples.reference
+        row.secondary_fitted = results.fitted[j]
+        row.sample_frames = item.samples.frames
+    return row
+
+
+def apply_overrides(rows: list[Row], overrides: dict[str, str]) -> list[str]:
+    """Manual decisions, applied last (reason ``manual``); warnings for unknown movies."""
+    if not overrides:
+        return []
+    by_movie = {row.movie: row for row in rows}
+    by_name = {row.movie_name: row for row in rows if row.movie_name}
+    unknown = []
+    for movie, decision in overrides.items():
+        row = by_movie.get(movie) or by_name.get(movie)
+        if row is None:
+            unknown.append(movie)
+            continue
+        row.decision, row.reason = decision, "manual"
+    if not unknown:
+        return []
+    return [f"{len(unknown)} manual decision(s) name movies that are not in this dataset "
+            f"(e.g. {', '.join(unknown[:3])})"]
+
+
+@dataclass
+class Decision:
+    rows: list[Row]
+    estimate: ConventionEstimate | None
+    calibration: RmseCalibration | None
+    warnings: list[str]
+
+
+def decide_comparison(comparison: Comparison, options: Options,
+                      overrides: dict[str, str] | None = None) -> Decision:
+    """Every pair of `comparison` decided, sorted by movie key, with the warnings."""
+    options.validate()
+    valid = comparison.valid
+    batch = make_batch(valid)
+    estimate = None
+    convention = "identity"
+    if options.fit != "xmipp":
+        estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
+        convention = estimate.name
+    decided, calibration = decide_pairs(valid, options, convention, batch)
+    rows = sorted(decided + [replace(r) for r in comparison.invalid], key=lambda r: r.movie)
+    warnings = [*(estimate.warnings if estimate else []), *comparison.notes,
+                *apply_overrides(rows, overrides or {})]
+    return Decision(rows, estimate, calibration, warnings)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def versions() -> dict[str, str]:
+    return {"motioncons": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "gemmi": gemmi.__version__}
+
+
+def median_pixel_size(rows: list[Row]) -> float | None:
+    sizes = [r.pixel_size_A for r in rows if math.isfinite(r.pixel_size_A)]
+    return float(np.median(sizes)) if sizes else None
+
+
+def build_summary(inputs: dict[str, object], only_in_reference: list[str],
+                  only_in_secondary: list[str], duplicates: list[str], rows: list[Row],
+                  options: Options, estimate: ConventionEstimate | None,
+                  warnings: list[str], calibration: RmseCalibration | None = None
+                  ) -> dict[str, object]:
+    """Everything `summary.json` says; deterministic for the same decisions (no timings)."""
+    only_in_reference, only_in_secondary = sorted(only_in_reference), sorted(only_in_secondary)
+    reasons: dict[str, int] = {}
+    for row in rows:
+        reasons[row.reason] = reasons.get(row.reason, 0) + 1
+    t = options.thresholds
+    pixel = median_pixel_size(rows)
+    max_rmse_A = t.fixed_max_rmse_A()
+    if calibration is not None and pixel is not None:
+        max_rmse_A = calibration.threshold_px * pixel
+    return {
+        "motioncons": __version__,
+        "parameters": {"min_corr": t.min_corr, "min_range_px": t.min_range,
+                       "max_rmse": t.max_rmse_A if options.fit != "xmipp" or
+                       not t.rmse_is_auto else None,
+                       "max_rmse_A": max_rmse_A,
+                       "max_rmse_px": calibration.threshold_px if calibration else None,
+                       "max_error_A": t.max_error_A, "max_motion_A": t.max_motion_A,
+                       "max_early_motion_A": t.max_early_motion_A,
+                       "early_frames": options.early_frames, "override": options.override,
+                       "fit": options.fit, "convention": options.convention,
+                       "pixel_size_A": options.pixel_size},
+        "max_rmse_calibration": calibration.as_dict(pixel) if calibration else None,
+        "inputs": inputs,
+        "counts": {"paired": len(rows),
+                   "accepted": sum(1 for r in rows if r.accepted),
+                   "discarded": sum(1 for r in rows if not r.accepted),
+                   "only_in_reference": len(only_in_reference),
+                   "only_in_secondary": len(only_in_secondary),
+                   "invalid": sum(1 for r in rows if r.reason in INVALID_REASONS),
+                   "duplicates": len(duplicates)},
+        "reasons": {code: reasons[code] for code in REASONS if code in reasons},
+        "reason_meanings": {code: REASONS[code] for code in REASONS if code in reasons},
+        "convention": estimate.as_dict() if estimate else None,
+        "warnings": warnings,
+        "only_in_reference": only_in_reference,
+        "only_in_secondary": only_in_secondary,
+        "duplicates": duplicates,
+        "versions": versions(),
+    }
+
+
+def summary_of(comparison: Comparison, decision: Decision, options: Options
+               ) -> dict[str, object]:
+    return build_summary(comparison.inputs, comparison.only_in_reference,
+                         comparison.only_in_secondary, comparison.duplicates, decision.rows,
+                         options, decision.estimate, decision.warnings, decision.calibration)
+
+
+def evaluate(reference: TrajectorySet, secondary: TrajectorySet, options: Options,
+             overrides: dict[str, str] | None = None) -> Decision:
+    """Pair and decide two read inputs, in memory."""
+    return decide_comparison(prepare(reference, secondary, options), options, overrides)

@@ -1,0 +1,124 @@
+"""``consensus_data.npz``: what exact re-decision needs, so ``motioncons decide`` never reads
+the inputs again.
+
+A numpy ``.npz`` (a zip of ``.npy`` arrays; no pickles: it is loaded with
+``allow_pickle=False``):
+
+- ``lengths`` (N,), ``frames`` (ΣK,), ``reference`` and ``secondary`` (ΣK, 2): the common samples
+  of each comparable pair, float64, in the order of ``meta.valid``;
+- ``meta``: one JSON text with, per comparable pair, its key, movie name, result files,
+  resampling flag, pixel size and the reference's accumulated motion (px, all and early frames);
+  the rows of the pairs that cannot be compared; the unpaired and duplicated movies; the input
+  summaries and notes; the options the pairs were made with; and the reference's table for the
+  subsets (RELION and Scipion as JSON, cryoSPARC as the array ``cryosparc_records``).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..evaluation import Comparison, ValidPair
+from ..formats.cryosparc import CryosparcExposures
+from ..formats.relion import RelionMicrographTable
+from ..formats.scipion import ScipionSet
+from ..frames import CommonSamples
+from ..records import Row
+from .atomic import temporary_path
+
+FILE = "consensus_data.npz"
+VERSION = 1
+_ROW_FIELDS = [f.name for f in fields(Row) if f.name not in (
+    "reference_shifts", "secondary_fitted", "sample_frames")]
+
+
+def _table(table: object) -> tuple[dict | None, np.ndarray | None]:
+    if isinstance(table, RelionMicrographTable):
+        return {"kind": "relion", **asdict(table)}, None
+    if isinstance(table, ScipionSet):
+        return {"kind": "scipion", **asdict(table)}, None
+    if isinstance(table, CryosparcExposures):
+        return {"kind": "cryosparc", "path": table.path, "container": table.container,
+                "row_keys": table.row_keys}, table.records
+    return None, None
+
+
+def _untable(data: dict | None, records: np.ndarray | None) -> object | None:
+    if data is None:
+        return None
+    kind = data.pop("kind")
+    if kind == "relion":
+        return RelionMicrographTable(**data)
+    if kind == "scipion":
+        return ScipionSet(**data)
+    return CryosparcExposures(data["path"], records, data["container"], data["row_keys"])
+
+
+def _row_data(row: Row) -> dict[str, object]:
+    return {name: getattr(row, name) for name in _ROW_FIELDS}
+
+
+def save(path: Path, comparison: Comparison, options: dict[str, object]) -> None:
+    valid = comparison.valid
+    lengths = np.array([v.samples.frames.size for v in valid], dtype=np.int64)
+    empty = np.zeros((0, 2))
+    table, records = _table(comparison.table)
+    meta = {
+        "version": VERSION,
+        "valid": [[v.key, v.movie_name, v.reference_path, v.secondary_path, v.samples.resampled,
+                   v.pixel_size, *v.motion_px] for v in valid],
+        "invalid": [_row_data(row) for row in comparison.invalid],
+        "only_in_reference": comparison.only_in_reference,
+        "only_in_secondary": comparison.only_in_secondary,
+        "duplicates": comparison.duplicates, "inputs": comparison.inputs,
+        "notes": comparison.notes, "reference_format": comparison.reference_format,
+        "table": table, "options": options,
+    }
+    arrays = {
+        "lengths": lengths,
+        "frames": np.concatenate([v.samples.frames for v in valid]).astype(np.int64)
+        if valid else np.zeros(0, dtype=np.int64),
+        "reference": np.concatenate([v.samples.reference for v in valid]) if valid else empty,
+        "secondary": np.concatenate([v.samples.secondary for v in valid]) if valid else empty,
+        "meta": np.array(json.dumps(meta)),
+    }
+    if records is not None:
+        arrays["cryosparc_records"] = records
+    with temporary_path(path) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
+
+
+def load(out_dir: Path) -> tuple[Comparison, dict[str, object]]:
+    """The stored comparison of an output folder, and the options it was made with."""
+    path = Path(out_dir) / FILE
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        meta = json.loads(str(arrays["meta"]))
+    except FileNotFoundError:
+        raise InputError(path, "no consensus data: this folder was not written by motioncons "
+                               "run or watch (or by a version before 0.2)") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(path, f"unreadable consensus data ({exc})") from exc
+    if meta.get("version") != VERSION:
+        raise InputError(path, f"consensus data version {meta.get('version')} is not "
+                               f"{VERSION}: run the consensus again")
+    ends = np.cumsum(arrays["lengths"])
+    starts = ends - arrays["lengths"]
+    valid = []
+    for (key, name, ref_path, sec_path, resampled, pixel, total, early), a, b in zip(
+            meta["valid"], starts, ends, strict=True):
+        samples = CommonSamples(arrays["reference"][a:b], arrays["secondary"][a:b],
+                                arrays["frames"][a:b], bool(resampled))
+        valid.append(ValidPair(key, name, ref_path, sec_path, samples, pixel, (total, early)))
+    invalid = [Row(**row) for row in meta["invalid"]]  # JSON keeps NaN as NaN
+    table = _untable(meta["table"], arrays.get("cryosparc_records"))
+    comparison = Comparison(valid, invalid, meta["only_in_reference"],
+                            meta["only_in_secondary"], meta["duplicates"], meta["inputs"],
+                            meta["notes"], meta["reference_format"], table)
+    return comparison, meta["options"]
