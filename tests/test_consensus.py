@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from motioncons.consensus import (
+    AUTO_RMSE_FLOOR_PX,
+    AUTO_RMSE_MIN_MOVIES,
     CONVENTIONS,
     Batch,
     Thresholds,
+    calibrate_max_rmse,
     compare,
     estimate_convention,
     xmipp_metrics,
@@ -207,3 +211,79 @@ def test_no_nan_decides_silently():
             assert reason in ("agree", "low_motion") if accepted else reason not in ("agree",)
         if fit == "xmipp":
             assert "nan_correlation" in results.reason.tolist()
+
+
+# --------------------------------------------------------------------------- --max-rmse auto
+
+
+def _decisions(info, thresholds):
+    import csv
+
+    from motioncons.pipeline import Options, run
+
+    with open(info["ground_truth"], newline="") as handle:
+        truth = {r["movie"]: r for r in csv.DictReader(handle)}
+    result = run(info["reference"], info["secondary"], Path(info["reference"]).parents[2] / "o",
+                 Options(plots="none", report=False, thresholds=thresholds), force=True)
+    return result, truth
+
+
+@pytest.mark.parametrize(("fraction", "most_wrong"), [(0.0, 0), (0.1, 2), (0.4, 4)])
+def test_auto_rmse_catches_what_correlation_misses(tmp_path, fraction, most_wrong):
+    """Simulated sessions with 0 %, 10 % and 40 % failing secondaries (simulator data)."""
+    from motioncons.simulate import SimulationConfig, write_simulation
+
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=300, seed=2,
+                                                            failure_fraction=fraction))
+    auto, truth = _decisions(info, Thresholds())
+    corr_only, _ = _decisions(info, Thresholds(max_rmse_A=None))
+    wrong = [r for r in auto.rows if truth[r.movie_name]["expected"] != r.decision]
+    wrong_corr = [r for r in corr_only.rows if truth[r.movie_name]["expected"] != r.decision]
+    assert len(wrong) <= most_wrong and len(wrong) <= len(wrong_corr)
+    lost = [r for r in wrong if truth[r.movie_name]["failure"] == "none"]
+    assert not lost  # no good movie is lost
+    calibration = auto.summary["max_rmse_calibration"]
+    assert calibration["movies"] >= AUTO_RMSE_MIN_MOVIES
+    assert calibration["threshold_px"] >= AUTO_RMSE_FLOOR_PX
+
+
+def test_auto_rmse_keeps_a_tight_dataset_whole():
+    """Everything agrees to 0.05 px: the floor keeps every fine movie."""
+    rng = np.random.default_rng(0)
+    rmse = np.abs(rng.normal(0.05, 0.005, 500))
+    rmse[:10] = 0.2  # fine, but 30 MADs away from a tight median
+    calibration = calibrate_max_rmse(rmse, np.ones(500, dtype=bool))
+    assert calibration.threshold_px == AUTO_RMSE_FLOOR_PX
+    assert (rmse <= calibration.threshold_px).all()
+
+
+def test_auto_rmse_needs_enough_moving_movies():
+    rmse = np.array([0.1, 0.2, 5.0] + [0.1] * 30)
+    moving = np.zeros(rmse.size, dtype=bool)
+    moving[:AUTO_RMSE_MIN_MOVIES - 1] = True
+    calibration = calibrate_max_rmse(rmse, moving)
+    assert calibration.threshold_px == AUTO_RMSE_FLOOR_PX and calibration.median_px is None
+    assert "fewer than" in calibration.rule
+    moving[:] = True
+    calibrated = calibrate_max_rmse(rmse, moving)
+    assert calibrated.median_px == pytest.approx(0.1)
+
+
+def test_auto_rmse_is_robust_to_many_outliers():
+    rng = np.random.default_rng(1)
+    good = np.abs(rng.normal(0.3, 0.08, 600))
+    bad = rng.uniform(2.0, 6.0, 400)  # 40 % failing
+    calibration = calibrate_max_rmse(np.concatenate([good, bad]), np.ones(1000, dtype=bool))
+    assert good.max() < calibration.threshold_px < bad.min()
+
+
+def test_xmipp_fit_keeps_the_original_rule_unless_a_magnitude_is_given(tmp_path):
+    from motioncons.pipeline import Options, run
+    from motioncons.simulate import SimulationConfig, write_simulation
+
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=60, seed=3))
+    result = run(info["reference"], info["secondary"], tmp_path / "o",
+                 Options(fit="xmipp", plots="none", report=False))
+    assert result.summary["max_rmse_calibration"] is None
+    assert result.summary["parameters"]["max_rmse_A"] is None
+    assert "high_rmse" not in {r.reason for r in result.rows}

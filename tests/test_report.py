@@ -147,3 +147,108 @@ def test_hostile_names_are_text_in_the_report(tmp_path):
         assert browser.execute_script("return window.pwned") is None
     finally:
         browser.quit()
+
+
+THRESHOLD_SETS = [
+    {},
+    {"min_corr": 0.9, "max_rmse": 0.3},
+    {"min_corr": 0.5, "max_rmse": None, "max_error": 2.5},
+    {"min_range": 6.0, "max_motion": 40.0, "max_early_motion": 6.0},
+    {"min_range": 1.0, "max_rmse": "auto", "min_corr": 0.97},
+]
+
+
+def _fragment(changes):
+    return "&".join(f"{k}={'none' if v is None else v}" for k, v in changes.items())
+
+
+def _browser(tmp_path):
+    binary, driver = _chromium()
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--window-size=1400,1000",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def _counts(browser):
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    for _ in range(100):
+        if browser.execute_script("return document.body.dataset.ready") == "1":
+            break
+        time.sleep(0.05)
+    accepted = browser.find_element(By.ID, "accepted-count").text
+    discarded = browser.find_element(By.ID, "discarded-count").text
+    assert accepted.endswith(" accepted") and discarded.endswith(" discarded")
+    return int(accepted.split()[0]), int(discarded.split()[0])
+
+
+def test_the_report_decides_as_the_cli_for_every_threshold_set(tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from motioncons.pipeline import decide
+
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=240, seed=5,
+                                                            failure_fraction=0.3))
+    out = tmp_path / "out"
+    run(info["reference"], info["secondary"], out, Options(plots="none"))
+    report = (out / "report.html").as_uri()
+    browser = _browser(tmp_path)
+    try:
+        for changes in THRESHOLD_SETS:
+            cli = tmp_path / f"cli{len(list(tmp_path.glob('cli*')))}"
+            shutil.copytree(out, cli)
+            expected = decide(cli, changes).summary["counts"]
+            browser.get(f"{report}#{_fragment(changes)}")
+            browser.refresh()  # a new fragment alone does not reload the page
+            assert _counts(browser) == (expected["accepted"], expected["discarded"]), changes
+            command = browser.find_element(By.ID, "command").text
+            assert command.startswith("motioncons decide ")
+            words = command.split()
+            for name, value in changes.items():
+                given = words[words.index("--" + name.replace("_", "-")) + 1]
+                if isinstance(value, float):
+                    assert float(given) == value, (command, name)
+                else:
+                    assert given == ("none" if value is None else value), (command, name)
+        # Marks by hand are the override CSV of the command line.
+        browser.get(report)
+        before = _counts(browser)
+        row = browser.find_elements(By.CSS_SELECTOR, "#body tr.accepted")[0]
+        movie = row.get_attribute("data-movie")
+        row.click()
+        browser.find_element(By.ID, "markdis").click()
+        assert _counts(browser) == (before[0] - 1, before[1] + 1)
+        assert browser.find_element(By.ID, "marks").text == "1 movie(s)"
+        assert "--override motioncons_overrides.csv" in browser.find_element(By.ID,
+                                                                            "command").text
+        marks = tmp_path / "marks.csv"
+        marks.write_text(f"movie,decision\n{movie},discarded\n")
+        counts = decide(out, {"override": str(marks)}).summary["counts"]
+        assert (counts["accepted"], counts["discarded"]) == (before[0] - 1, before[1] + 1)
+        browser.get(report)  # the folder now carries the manual decision: the page starts there
+        assert _counts(browser) == (before[0] - 1, before[1] + 1)
+        assert browser.find_element(By.ID, "marks").text == "1 movie(s)"
+    finally:
+        browser.quit()
+
+
+def test_a_live_report_reloads_itself_and_a_finished_one_does_not():
+    from motioncons.report import build_report
+
+    summary = {"parameters": {"fit": "offset", "min_corr": 0.75, "min_range_px": 3.0,
+                              "max_rmse": "auto", "max_error_A": None, "max_motion_A": None,
+                              "max_early_motion_A": None, "pixel_size_A": None},
+               "counts": {}, "warnings": [], "stream": {"finished": False}}
+    live = build_report([], {}, summary, None)
+    assert 'http-equiv="refresh"' in live
+    summary["stream"]["finished"] = True
+    assert 'http-equiv="refresh"' not in build_report([], {}, summary, None)

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -339,3 +340,16 @@ def test_watch_honours_the_cryosparc_project_dir(tmp_path):
     finally:
         watcher.close()
     assert len(rows) == 6 and all(r.reason in ("agree", "low_motion") for r in rows), rows[:1]
+
+
+def test_watch_says_what_it_waits_for_and_counts_each_poll(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=4))
+    done = subprocess.run(
+        [sys.executable, "-m", "motioncons", "watch", info["reference"], info["secondary"],
+         "-o", str(tmp_path / "out"), "--interval", "0.05", "--until-idle", "0.5",
+         "--freeze-after", "100", "--plots", "none"],
+        capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "waiting for 100 moving movies to fix the axis convention:" in done.stdout
+    assert " so far" in done.stdout
+    assert re.search(r"30 in total: \d+ accepted, \d+ discarded", done.stdout), done.stdout

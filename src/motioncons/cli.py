@@ -49,6 +49,20 @@ def _max_rmse(value: str) -> float | str | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _optional_number(value: str) -> float | None:
+    """A number, or ``none``/``off`` for a criterion that is switched off."""
+    if value.strip().lower() in ("none", "off"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or none, not {value!r}") from None
+
+
+def _optional_path(value: str) -> str | None:
+    return None if value.strip().lower() in ("none", "off") else value
+
+
 def _add_decision_options(parser: argparse.ArgumentParser, redecide: bool = False) -> None:
     """The thresholds: what ``decide`` can change without reading the inputs again. With
     `redecide`, an option not given keeps the value the output folder was last decided with."""
@@ -63,16 +77,16 @@ def _add_decision_options(parser: argparse.ArgumentParser, redecide: bool = Fals
         (("--max-rmse",), _max_rmse, thresholds.max_rmse_A, "A|auto|none",
          "discard movies whose RMSE exceeds this many Å; auto calibrates the limit on the "
          "dataset (see README), none switches it off"),
-        (("--max-error",), float, None, "A",
+        (("--max-error",), _optional_number, None, "A",
          "also discard movies whose largest per-frame error exceeds this many Å"),
-        (("--max-motion",), float, None, "A",
+        (("--max-motion",), _optional_number, None, "A",
          "discard movies whose reference moved more than this many Å (accumulated over all "
          "frames)"),
-        (("--max-early-motion",), float, None, "A",
+        (("--max-early-motion",), _optional_number, None, "A",
          "discard movies whose reference moved more than this many Å over the first "
          "--early-frames frames"),
-        (("--override",), str, None, "CSV",
-         "manual decisions (CSV with columns movie,decision), applied last"),
+        (("--override",), _optional_path, None, "CSV",
+         "manual decisions (CSV with columns movie,decision), applied last; none for none"),
     )
     for flags, kind, default, metavar, text in options:
         if redecide:
@@ -315,10 +329,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
                       force=args.force)
     start = time.perf_counter()
 
+    said = {"waiting": ""}
+
     def progress(report) -> None:
-        if not args.quiet and (report.decided or report.new_results):
+        if args.quiet:
+            return
+        if report.decided or report.new_results:
+            accepted, total = watcher.state.accepted_count(), watcher.state.count()
             print(f"[{time.perf_counter() - start:8.1f} s] {report.new_results} new result(s), "
-                  f"{report.decided} decided, {watcher.state.count()} in total", flush=True)
+                  f"{report.decided} decided; {total} in total: {accepted} accepted, "
+                  f"{total - accepted} discarded", flush=True)
+        if watcher.waiting and watcher.waiting != said["waiting"]:
+            print(f"[{time.perf_counter() - start:8.1f} s] {watcher.waiting}", flush=True)
+        said["waiting"] = watcher.waiting
 
     try:
         report = watcher.run(progress)

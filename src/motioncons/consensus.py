@@ -33,6 +33,8 @@ SCALE_WARN_BAND = (0.8, 1.25)
 MIN_MOVING_FOR_CONVENTION = 3
 
 ACCEPT_REASONS = ("agree", "low_motion")
+INVALID_REASONS = ("unreadable", "missing_metadata", "nan_shifts", "too_few_frames")
+"""Pairs that could not be compared: discarded whatever the thresholds."""
 REASONS = {
     "agree": "the two trajectories agree within every threshold",
     "low_motion": "both trajectories move less than --min-range on every axis: not compared",

@@ -20,6 +20,7 @@ from . import __version__
 from .consensus import (
     CONVENTIONS,
     FITS,
+    INVALID_REASONS,
     REASONS,
     Batch,
     ConventionEstimate,
@@ -38,7 +39,6 @@ from .records import Row
 from .trajectory import Trajectory, TrajectorySet
 
 PIXEL_SIZE_TOLERANCE = 0.01
-INVALID_REASONS = ("unreadable", "missing_metadata", "nan_shifts", "too_few_frames")
 DECISIONS = ("accepted", "discarded")
 
 
@@ -385,6 +385,7 @@ def apply_overrides(rows: list[Row], overrides: dict[str, str]) -> list[str]:
         if row is None:
             unknown.append(movie)
             continue
+        row.decided_reason = row.decided_reason or row.reason
         row.decision, row.reason = decision, "manual"
     if not unknown:
         return []

@@ -52,6 +52,8 @@ class Row:
     range_sec_x_px: float = math.nan
     range_sec_y_px: float = math.nan
     """Per-axis motion ranges (the secondary's after the fit): what --min-range tests."""
+    decided_reason: str = ""
+    """The rules' reason, when a manual decision (reason ``manual``) replaced it."""
     reference_shifts: np.ndarray | None = field(default=None, repr=False)
     secondary_fitted: np.ndarray | None = field(default=None, repr=False)
     sample_frames: np.ndarray | None = field(default=None, repr=False)

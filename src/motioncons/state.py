@@ -147,5 +147,10 @@ class StateStore:
         return [_row_from_json(text) for (text,) in
                 self.db.execute("SELECT row FROM decisions ORDER BY key")]
 
+    def accepted_count(self) -> int:
+        return int(self.db.execute(
+            "SELECT COUNT(*) FROM decisions WHERE json_extract(row, '$.decision') = 'accepted'"
+        ).fetchone()[0])
+
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])

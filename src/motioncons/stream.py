@@ -119,6 +119,8 @@ class Watcher:
         self.stop_requested = False
         self.finished = False
         self.redecided = 0
+        self.waiting = ""
+        """What deciding waits for (the convention or the auto threshold), or empty."""
         try:
             self._check_options()
         except BaseException:
@@ -197,6 +199,8 @@ class Watcher:
             make_batch(valid), self.options.thresholds.min_range, self.options.convention)
         if not final and self.options.convention == "auto" and \
                 estimate.moving_pairs < self.watch.freeze_after:
+            self.waiting = (f"waiting for {self.watch.freeze_after} moving movies to fix the "
+                            f"axis convention: {estimate.moving_pairs} so far")
             return False
         calibration = None
         if auto:
@@ -204,7 +208,11 @@ class Watcher:
                                        estimate.name)[1]
             if not final and (calibration is None
                               or calibration.movies < AUTO_RMSE_MIN_MOVIES):
+                self.waiting = (f"waiting for {AUTO_RMSE_MIN_MOVIES} moving movies to calibrate "
+                                f"--max-rmse auto: "
+                                f"{0 if calibration is None else calibration.movies} so far")
                 return False
+        self.waiting = ""
         if self.options.fit != "xmipp":
             self.estimate = estimate
             self.state.put("convention", estimate.as_dict())
@@ -315,9 +323,8 @@ class Watcher:
     def summary(self, rows: list[Row]) -> dict[str, object]:
         only = self._unpaired()
         warnings = list(self.estimate.warnings) if self.estimate else []
-        if self.options.fit != "xmipp" and self.estimate is None and not self.finished:
-            warnings.append(f"waiting for {self.watch.freeze_after} moving movies before the "
-                            "convention is frozen and movies are decided")
+        if self.waiting and not self.finished:
+            warnings.append(self.waiting + "; no movie is decided before that")
         if only["reference"] or only["secondary"]:
             warnings.append(f"{len(only['reference'])} movie(s) only in the reference, "
                             f"{len(only['secondary'])} only in the secondary so far")

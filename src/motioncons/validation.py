@@ -62,7 +62,7 @@ def _truth_rmse(truth: Path, job: Path, out: Path) -> dict[str, float]:
 
 def validate(workdir: str | Path, config: MovieConfig, base_failures: dict[int, str],
              degraded: dict[int, tuple[str, float]], fits: tuple[str, ...] = ("offset",),
-             max_rmse_A: float | None = 1.5) -> list[MovieVerdict]:
+             max_rmse_A: float | str | None = "auto") -> list[MovieVerdict]:
     """Simulate, run RELION twice, and return each movie's truth errors and decisions.
 
     `base_failures` apply to the movies both runs see (``jump``, ``still``, ...); `degraded`

@@ -186,3 +186,41 @@ def test_a_second_pass_started_at_once_leaves_the_first_passs_markers_alone(tmp_
     assert second.returncode == 1 and "another motioncons process" in second.stderr
     assert not (job / "RELION_JOB_EXIT_FAILURE").exists()
     assert _job(project).returncode == 0 and (job / "RELION_JOB_EXIT_SUCCESS").exists()
+
+
+def test_changed_thresholds_in_continue_mode_redecide_instead_of_failing(tmp_path):
+    """A Scheme may tighten a threshold mid-session; only other inputs are refused."""
+    project = _project(tmp_path, "5.0", movies=40)
+    assert _job(project).returncode == 0
+    job = project / "External/job004"
+    before = (job / "consensus.csv").read_text()
+    stricter = _job(project, "--min_corr", "0.99", "--max_rmse", "0.2")
+    assert stricter.returncode == 0, stricter.stderr
+    assert (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    after = (job / "consensus.csv").read_text()
+    assert after != before
+    expected = project / "expected"
+    from motioncons.consensus import Thresholds
+    from motioncons.pipeline import Options, run
+
+    run(project / "MotionCorr/job002/corrected_micrographs.star",
+        project / "MotionCorr/job003/corrected_micrographs.star", expected,
+        Options(thresholds=Thresholds(min_corr=0.99, max_rmse_A=0.2)))
+    assert _same_decisions(after, expected / "consensus.csv")  # paths differ: relative here
+    other = subprocess.run(
+        [sys.executable, "-m", "motioncons", "relion-external", "--o", "External/job004/",
+         "--in_mics", "MotionCorr/job003/corrected_micrographs.star",
+         "--in_mics2", "MotionCorr/job002/corrected_micrographs.star"],
+        cwd=project, capture_output=True, text=True, check=False)
+    assert other.returncode == 1 and (job / "RELION_JOB_EXIT_FAILURE").exists()
+
+
+def _same_decisions(text: str, path: Path) -> bool:
+    import csv
+    import io
+
+    def decisions(handle):
+        return {r["movie"]: (r["decision"], r["reason"]) for r in csv.DictReader(handle)}
+
+    with open(path, newline="") as handle:
+        return decisions(io.StringIO(text)) == decisions(handle)

@@ -1,0 +1,124 @@
+"""``motioncons decide``: re-deciding an output folder from what it stores equals a fresh run
+with the same options, for every reference format, without reading the inputs again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from motioncons import simulate_formats as fmt
+from motioncons.consensus import Thresholds
+from motioncons.errors import InputError
+from motioncons.pipeline import Options, decide, run
+from motioncons.simulate import SimulationConfig, simulate_movies, write_relion_job
+
+SUBSETS = {"relion": ("accepted_micrographs.star", "discarded_micrographs.star",
+                      "accepted_movies.star", "discarded_movies.star"),
+           "cryosparc": ("exposures_accepted.cs", "exposures_rejected.cs"),
+           "scipion": ("accepted_scipion_ids.txt", "discarded_scipion_ids.txt")}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decide")
+    movies = simulate_movies(SimulationConfig(movies=60, seed=23, failure_fraction=0.25))
+    names = [m.name for m in movies]
+    reference = [m.reference for m in movies]
+    secondary = write_relion_job(root / "relion", "MotionCorr/job003", names,
+                                 [m.secondary for m in movies], 0.9)
+    paths = {"relion": write_relion_job(root / "relion", "MotionCorr/job002", names, reference,
+                                        0.9),
+             "cryosparc": fmt.cryosparc_job(root / "cs", names, reference, 0.9)}
+    fmt.scipion_set(root / "movies.sqlite", names, reference, 0.9)
+    paths["scipion"] = root / "movies.sqlite"
+    return paths, secondary, root
+
+
+CHANGES = [
+    ({"min_corr": 0.95}, Thresholds(min_corr=0.95)),
+    ({"max_rmse": 0.3}, Thresholds(max_rmse_A=0.3)),
+    ({"max_rmse": None, "max_error": 1.5}, Thresholds(max_rmse_A=None, max_error_A=1.5)),
+    ({"min_range": 6.0, "max_motion": 25.0}, Thresholds(min_range=6.0, max_motion_A=25.0)),
+]
+
+
+@pytest.mark.parametrize("kind", list(SUBSETS))
+def test_decide_equals_a_fresh_run(inputs, tmp_path, kind):
+    paths, secondary, _ = inputs
+    base = tmp_path / "base"
+    run(paths[kind], secondary, base)
+    for number, (changes, thresholds) in enumerate(CHANGES):
+        out = tmp_path / f"decided{number}"
+        shutil.copytree(base, out)
+        result = decide(out, changes)
+        fresh = tmp_path / f"fresh{number}"
+        expected = run(paths[kind], secondary, fresh, Options(thresholds=thresholds))
+        assert [(r.movie, r.decision, r.reason) for r in result.rows] == [
+            (r.movie, r.decision, r.reason) for r in expected.rows], changes
+        for name in ("consensus.csv", *SUBSETS[kind]):
+            assert (out / name).read_bytes() == (fresh / name).read_bytes(), (changes, name)
+        got, want = (json.loads((d / "summary.json").read_text()) for d in (out, fresh))
+        assert got["parameters"] == want["parameters"] and got["counts"] == want["counts"]
+        assert sorted(p.name for p in (out / "plots").glob("*.png")) == sorted(
+            p.name for p in (fresh / "plots").glob("*.png"))
+
+
+def test_decide_reads_no_input_and_keeps_earlier_changes(inputs, tmp_path):
+    _, _, root = inputs
+    project = tmp_path / "copy"
+    shutil.copytree(root / "relion", project)
+    out = tmp_path / "out"
+    run(project / "MotionCorr/job002", project / "MotionCorr/job003", out)
+    shutil.rmtree(project)  # the inputs are gone
+    decide(out, {"min_corr": 0.95})
+    result = decide(out, {"max_error": 2.0})  # min_corr 0.95 is kept
+    assert result.summary["parameters"]["min_corr"] == 0.95
+    assert result.summary["parameters"]["max_error_A"] == 2.0
+
+
+def test_overrides_are_applied_last_and_kept(inputs, tmp_path):
+    paths, secondary, _ = inputs
+    out = tmp_path / "out"
+    first = run(paths["relion"], secondary, out)
+    accepted = next(r for r in first.rows if r.accepted)
+    discarded = next(r for r in first.rows if not r.accepted)
+    overrides = tmp_path / "manual.csv"
+    overrides.write_text(f"movie,decision\n{accepted.movie},discarded\n"
+                         f"{discarded.movie_name},accepted\nnot_a_movie,accepted\n")
+    result = decide(out, {"override": str(overrides)})
+    by_movie = {r.movie: r for r in result.rows}
+    assert (by_movie[accepted.movie].decision, by_movie[accepted.movie].reason) == (
+        "discarded", "manual")
+    assert (by_movie[discarded.movie].decision, by_movie[discarded.movie].reason) == (
+        "accepted", "manual")
+    assert any("not in this dataset" in w for w in result.warnings)
+    again = decide(out, {"min_corr": 0.99})
+    assert {r.movie: r.reason for r in again.rows}[accepted.movie] == "manual"
+
+
+def test_a_bad_override_file_is_one_line(inputs, tmp_path):
+    paths, secondary, _ = inputs
+    (tmp_path / "bad.csv").write_text("movie,decision\nx,maybe\n")
+    with pytest.raises(InputError, match="line 2"):
+        run(paths["relion"], secondary, tmp_path / "out",
+            Options(override=str(tmp_path / "bad.csv")))
+
+
+def test_decide_on_the_command_line(inputs, tmp_path):
+    paths, secondary, _ = inputs
+    out = tmp_path / "out"
+    run(paths["relion"], secondary, out, Options(plots="none"))
+    done = subprocess.run([sys.executable, "-m", "motioncons", "decide", str(out),
+                           "--max-rmse", "none", "--min-corr", "0.9"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "max-rmse off" in done.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["max_rmse"] is None and summary["parameters"]["min_corr"] == 0.9
+    missing = subprocess.run([sys.executable, "-m", "motioncons", "decide", str(tmp_path)],
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 1 and "no consensus data" in missing.stderr
