@@ -102,10 +102,33 @@ def bench_end_to_end(movies: int, workdir: Path) -> None:
     print(f"  --plots none --no-report: {seconds:.2f} s  = {_rate(movies, seconds):,.0f} pairs/s"
           f"   budget < 10 s for 50,000   (accepted {counts['accepted']}, discarded "
           f"{counts['discarded']})")
+    bench_decide(workdir / "out", seconds)
     start = time.perf_counter()
     run(info["reference"], info["secondary"], workdir / "out_default", Options())
     print(f"  defaults (overlays of the {counts['discarded']} discarded movies, summary.png, "
           f"report.html): {time.perf_counter() - start:.2f} s")
+
+
+def bench_decide(out: Path, run_seconds: float) -> None:
+    """``motioncons decide`` on the output just written, with another threshold: its parts."""
+    from motioncons.evaluation import decide_comparison
+    from motioncons.outputs import comparison_file
+    from motioncons.pipeline import options_from, write_decision
+
+    start = time.perf_counter()
+    comparison, stored = comparison_file.load(out)
+    loaded = time.perf_counter()
+    options = options_from({**stored, "min_corr": 0.9})
+    decision = decide_comparison(comparison, options)
+    decided = time.perf_counter()
+    write_decision(out, comparison, decision, options)
+    written = time.perf_counter()
+    total = written - start
+    size = (out / comparison_file.FILE).stat().st_size / 1e6
+    print(f"  decide --min-corr 0.9 (no input read): {total:.2f} s = "
+          f"{total / run_seconds:.0%} of the run: load {loaded - start:.2f} s "
+          f"({size:.0f} MB of consensus data), decide {decided - loaded:.2f} s, write outputs "
+          f"{written - decided:.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:

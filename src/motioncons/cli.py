@@ -449,7 +449,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
              for line in (project / "ground_truth.csv").read_text().splitlines()[1:]}
     agree = sum(1 for row in result.rows if truth.get(row.movie_name) == row.decision)
     print(f"  against the simulator's ground truth: {agree} of {len(result.rows)} decisions "
-          "match (correlation alone misses some failures: try --max-rmse 1.5, see README)")
+          "match")
+    print(f"  try other thresholds in seconds: motioncons decide {out / 'consensus'} --min-corr "
+          f"0.9, or open {out / 'consensus' / 'report.html'}")
     return 0
 
 

@@ -156,10 +156,23 @@ class Comparison:
     """The reference's table the subsets are cut from (RELION, cryoSPARC, Scipion)."""
 
 
-def accumulated_motion(shifts: np.ndarray, early_frames: int) -> tuple[float, float]:
-    """Path length of a trajectory (px): over all its frames, and over the first ones."""
-    steps = np.hypot(*np.diff(np.asarray(shifts, dtype=np.float64), axis=0).T)
-    return float(steps.sum()), float(steps[: early_frames - 1].sum())
+def accumulated_motions(trajectories: list[np.ndarray], early_frames: int
+                        ) -> list[tuple[float, float]]:
+    """Path length of each trajectory (px): over all its frames, and over its first
+    `early_frames` frames; vectorised over all of them at once."""
+    if not trajectories:
+        return []
+    lengths = np.array([len(t) for t in trajectories], dtype=np.int64)
+    shifts = np.concatenate(trajectories).astype(np.float64, copy=False)
+    steps = np.hypot(*np.diff(shifts, axis=0, append=shifts[-1:]).T)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    position = np.arange(len(shifts)) - np.repeat(starts, lengths)
+    last = position == np.repeat(lengths - 1, lengths)
+    steps[last] = 0.0  # from a movie's last frame to the next movie's first: not a step
+    total = np.add.reduceat(steps, starts)
+    early = np.add.reduceat(np.where(position < early_frames - 1, steps, 0.0), starts)
+    return list(zip(total.tolist(), early.tolist(), strict=True))
 
 
 def _pixel_size(pair: Pair, fallback: float | None) -> float | None:
@@ -179,6 +192,7 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], l
     """Pairs that can be compared, and rows for those that cannot (decided as invalid)."""
     valid: list[ValidPair] = []
     invalid: list[Row] = []
+    references: list[np.ndarray] = []
     for pair in pairs:
         problems = pair.problems
         if problems:
@@ -206,8 +220,11 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], l
             invalid.append(_invalid_row(pair, "too_few_frames", message, options))
             continue
         valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
-                               _pixel_size(pair, options.pixel_size),
-                               accumulated_motion(ref.shifts, options.early_frames)))
+                               _pixel_size(pair, options.pixel_size), (0.0, 0.0)))
+        references.append(ref.shifts)
+    for pair, motion in zip(valid, accumulated_motions(references, options.early_frames),
+                            strict=True):
+        pair.motion_px = motion
     return valid, invalid
 
 

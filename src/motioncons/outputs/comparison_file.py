@@ -6,7 +6,7 @@ A numpy ``.npz`` (a zip of ``.npy`` arrays; no pickles: it is loaded with
 
 - ``lengths`` (N,), ``frames`` (ΣK,), ``reference`` and ``secondary`` (ΣK, 2): the common samples
   of each comparable pair, float64, in the order of ``meta.valid``;
-- ``meta``: one JSON text with, per comparable pair, its key, movie name, result files,
+- ``meta``: one zlib-compressed UTF-8 JSON text (a uint8 array) with, per comparable pair, its key, movie name, result files,
   resampling flag, pixel size and the reference's accumulated motion (px, all and early frames);
   the rows of the pairs that cannot be compared; the unpaired and duplicated movies; the input
   summaries and notes; the options the pairs were made with; and the reference's table for the
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import asdict, fields
+import zlib
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +39,9 @@ _ROW_FIELDS = [f.name for f in fields(Row) if f.name not in (
 
 
 def _table(table: object) -> tuple[dict | None, np.ndarray | None]:
-    if isinstance(table, RelionMicrographTable):
-        return {"kind": "relion", **asdict(table)}, None
-    if isinstance(table, ScipionSet):
-        return {"kind": "scipion", **asdict(table)}, None
+    if isinstance(table, RelionMicrographTable | ScipionSet):  # shallow: the lists as they are
+        kind = "relion" if isinstance(table, RelionMicrographTable) else "scipion"
+        return {"kind": kind, **{f.name: getattr(table, f.name) for f in fields(table)}}, None
     if isinstance(table, CryosparcExposures):
         return {"kind": "cryosparc", "path": table.path, "container": table.container,
                 "row_keys": table.row_keys}, table.records
@@ -81,11 +81,11 @@ def save(path: Path, comparison: Comparison, options: dict[str, object]) -> None
     }
     arrays = {
         "lengths": lengths,
-        "frames": np.concatenate([v.samples.frames for v in valid]).astype(np.int64)
-        if valid else np.zeros(0, dtype=np.int64),
+        "frames": np.concatenate([v.samples.frames for v in valid]).astype(np.int32)
+        if valid else np.zeros(0, dtype=np.int32),
         "reference": np.concatenate([v.samples.reference for v in valid]) if valid else empty,
         "secondary": np.concatenate([v.samples.secondary for v in valid]) if valid else empty,
-        "meta": np.array(json.dumps(meta)),
+        "meta": np.frombuffer(zlib.compress(json.dumps(meta).encode(), 1), dtype=np.uint8),
     }
     if records is not None:
         arrays["cryosparc_records"] = records
@@ -99,22 +99,23 @@ def load(out_dir: Path) -> tuple[Comparison, dict[str, object]]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-        meta = json.loads(str(arrays["meta"]))
+        meta = json.loads(zlib.decompress(arrays["meta"].tobytes()))
     except FileNotFoundError:
         raise InputError(path, "no consensus data: this folder was not written by motioncons "
                                "run or watch (or by a version before 0.2)") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(path, f"unreadable consensus data ({exc})") from exc
     if meta.get("version") != VERSION:
         raise InputError(path, f"consensus data version {meta.get('version')} is not "
                                f"{VERSION}: run the consensus again")
+    frames = arrays["frames"].astype(np.int64)
     ends = np.cumsum(arrays["lengths"])
     starts = ends - arrays["lengths"]
     valid = []
     for (key, name, ref_path, sec_path, resampled, pixel, total, early), a, b in zip(
             meta["valid"], starts, ends, strict=True):
         samples = CommonSamples(arrays["reference"][a:b], arrays["secondary"][a:b],
-                                arrays["frames"][a:b], bool(resampled))
+                                frames[a:b], bool(resampled))
         valid.append(ValidPair(key, name, ref_path, sec_path, samples, pixel, (total, early)))
     invalid = [Row(**row) for row in meta["invalid"]]  # JSON keeps NaN as NaN
     table = _untable(meta["table"], arrays.get("cryosparc_records"))
