@@ -4,10 +4,11 @@ the inputs again.
 A numpy ``.npz`` (a zip of ``.npy`` arrays; no pickles: it is loaded with
 ``allow_pickle=False``):
 
-- ``lengths`` (N,), ``frames`` (ΣK,), ``reference`` and ``secondary`` (ΣK, 2): the common samples
-  of each comparable pair, float64, in the order of ``meta.valid``;
-- ``meta``: one zlib-compressed UTF-8 JSON text (a uint8 array) with, per comparable pair, its key, movie name, result files,
-  resampling flag, pixel size and the reference's accumulated motion (px, all and early frames);
+- ``lengths`` (N,), ``frames`` (ΣK,, int32), ``reference`` and ``secondary`` (ΣK, 2, float64):
+  the common samples of each comparable pair, in the order of ``meta.valid``;
+- ``meta``: one zlib-compressed UTF-8 JSON text (a uint8 array) with, per comparable pair, its
+  key, movie name, result files, resampling flag, pixel size and the reference's accumulated
+  motion (px, all and early frames);
   the rows of the pairs that cannot be compared; the unpaired and duplicated movies; the input
   summaries and notes; the options the pairs were made with; and the reference's table for the
   subsets (RELION and Scipion as JSON, cryoSPARC as the array ``cryosparc_records``).
