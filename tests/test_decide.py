@@ -19,7 +19,8 @@ from motioncons.simulate import SimulationConfig, simulate_movies, write_relion_
 SUBSETS = {"relion": ("accepted_micrographs.star", "discarded_micrographs.star",
                       "accepted_movies.star", "discarded_movies.star"),
            "cryosparc": ("exposures_accepted.cs", "exposures_rejected.cs"),
-           "scipion": ("accepted_scipion_ids.txt", "discarded_scipion_ids.txt")}
+           "scipion": ("accepted_scipion_ids.txt", "discarded_scipion_ids.txt"),
+           "table": ()}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,11 @@ def inputs(tmp_path_factory):
              "cryosparc": fmt.cryosparc_job(root / "cs", names, reference, 0.9)}
     fmt.scipion_set(root / "movies.sqlite", names, reference, 0.9)
     paths["scipion"] = root / "movies.sqlite"
+    lines = ["movie,frame,x,y,pixel_size"] + [
+        f"{name},{frame},{float(x)!r},{float(y)!r},0.9" for name, shifts in zip(names, reference, strict=True)
+        for frame, (x, y) in enumerate(shifts, start=1)]
+    (root / "table.csv").write_text("\n".join(lines) + "\n")
+    paths["table"] = root / "table.csv"
     return paths, secondary, root
 
 

@@ -25,6 +25,8 @@ CONSENSUS_LABELS = (
     ("_rlnMotionConsensusRmsePx", "rmse_px"),
     ("_rlnMotionConsensusMaxErrorPx", "max_error_px"),
     ("_rlnMotionConsensusReason", "reason"),
+    ("_rlnMotionConsensusMotionTotal", "motion_total_A"),
+    ("_rlnMotionConsensusMotionEarly", "motion_early_A"),
     ("_rlnMotionConsensusPlot", "plot_path"),
 )
 _VERSION = re.compile(r"^# version \d+\s*$", re.MULTILINE)
