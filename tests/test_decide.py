@@ -37,7 +37,8 @@ def inputs(tmp_path_factory):
     fmt.scipion_set(root / "movies.sqlite", names, reference, 0.9)
     paths["scipion"] = root / "movies.sqlite"
     lines = ["movie,frame,x,y,pixel_size"] + [
-        f"{name},{frame},{float(x)!r},{float(y)!r},0.9" for name, shifts in zip(names, reference, strict=True)
+        f"{name},{frame},{float(x)!r},{float(y)!r},0.9"
+        for name, shifts in zip(names, reference, strict=True)
         for frame, (x, y) in enumerate(shifts, start=1)]
     (root / "table.csv").write_text("\n".join(lines) + "\n")
     paths["table"] = root / "table.csv"
