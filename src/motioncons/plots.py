@@ -140,7 +140,7 @@ class OverlayPlotter:
                   anchor="mm")
         self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
         self._errors(draw, frames, np.hypot(*(ref - sec).T))
-        with temporary_path(path) as temporary:
+        with temporary_path(path, durable=False) as temporary:
             image.save(temporary, format="PNG", compress_level=1)
 
     def _trajectories(self, draw, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,

@@ -41,15 +41,20 @@ def ensure_directory(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def temporary_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside `path`; whatever is written there replaces `path` at the end."""
+def temporary_path(path: str | Path, durable: bool = True) -> Iterator[Path]:
+    """A temporary path beside `path`; whatever is written there replaces `path` at the end.
+
+    `durable` flushes the data to disk before the rename, so that even a power cut leaves the
+    old or the new file; files that can be drawn again (plots) skip it: a kill of the process
+    still never leaves a partial file, and thousands of flushes cost seconds."""
     target = Path(path)
     ensure_directory(target.parent)
     temporary = target.parent / f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
     try:
         yield temporary
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
+        if durable:
+            with open(temporary, "rb+") as stream:
+                os.fsync(stream.fileno())
         os.chmod(temporary, _MODE)
         os.replace(temporary, target)
     except OSError as exc:
