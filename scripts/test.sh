@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with the development tools, lint, and run the test suite.
+# Set up a virtual environment with the development tools, lint, type-check, build the wheel,
+# and run the test suite.
 # The tests read real files from ../shared/samples (override with MOTIONCONS_SHARED). The report
 # is tested in Debian's Chromium and the consensus on Debian's RELION 3.1 (a real aligner); both
 # are installed here when missing and when we may (root, apt-get).
@@ -15,4 +16,11 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/ruff check src tests benchmarks
+.venv/bin/mypy
+# The wheel builds (into a temporary folder) and ships the type marker.
+wheel_dir="$(mktemp -d)"
+trap 'rm -rf "$wheel_dir"' EXIT
+.venv/bin/python -m build --wheel --outdir "$wheel_dir/dist" . >"$wheel_dir/build.log" 2>&1 \
+    || { cat "$wheel_dir/build.log"; exit 1; }
+.venv/bin/python -m zipfile -l "$wheel_dir"/dist/*.whl | grep -q "motioncons/py.typed"
 .venv/bin/python -m pytest "$@"

@@ -1,3 +1,45 @@
-"""motioncons: movie alignment consensus for cryo-EM."""
+"""motioncons: movie alignment consensus for cryo-EM.
 
-__version__ = "0.1.0"
+The public API (see the README's "From Python"):
+
+- `compare` reads two motion-correction results, pairs and decides every movie, in memory,
+  and returns a `Result` (`Result.write` writes what ``motioncons run`` writes);
+- `read` reads one result into trajectories in the canonical convention;
+- `decide` re-decides an output folder with other thresholds, without reading the inputs;
+- `Watcher` and `WatchOptions` run the streaming engine from a pipeline script;
+- `Options`, `Thresholds`, `Result`, `Record`, `Trajectory`, `TrajectorySet`, `Problem` are the
+  types; `MotionconsError`, `InputError`, `UsageError`, `OutputError` the errors.
+"""
+
+from ._version import installed_version
+
+__version__ = installed_version()
+
+from .api import Record, Result, compare, options, read
+from .consensus import Thresholds
+from .errors import InputError, MotionconsError, OutputError, UsageError
+from .evaluation import Options
+from .pipeline import decide
+from .stream import Watcher, WatchOptions
+from .trajectory import Problem, Trajectory, TrajectorySet
+
+__all__ = [
+    "InputError",
+    "MotionconsError",
+    "Options",
+    "OutputError",
+    "Problem",
+    "Record",
+    "Result",
+    "Thresholds",
+    "Trajectory",
+    "TrajectorySet",
+    "UsageError",
+    "WatchOptions",
+    "Watcher",
+    "__version__",
+    "compare",
+    "decide",
+    "options",
+    "read",
+]

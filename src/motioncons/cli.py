@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,10 @@ class _HelpFormatter(argparse.HelpFormatter):
         return text
 
 
-def _subparser(**kwargs: object) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(formatter_class=_HelpFormatter, **kwargs)  # type: ignore
+class _SubParser(argparse.ArgumentParser):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(**kwargs)
 
 
 def _max_rmse(value: str) -> float | str | None:
@@ -136,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare two motion-correction results for the same movies and split the "
                     "movies into accepted and discarded sets.")
     parser.add_argument("--version", action="version", version=f"motioncons {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_subparser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubParser)
 
     p_run = sub.add_parser("run", help="compare a finished reference and secondary result")
     p_run.add_argument("reference", help="reference result (its alignment is kept in outputs)")

@@ -8,6 +8,7 @@ y rows, frames contiguous so that every reduction runs along the last axis) and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class RmseCalibration:
     """Moving movies the statistics came from."""
     rule: str
 
-    def as_dict(self, pixel_size: float | None) -> dict[str, object]:
+    def as_dict(self, pixel_size: float | None) -> dict[str, Any]:
         return {"threshold_px": self.threshold_px,
                 "threshold_A": None if pixel_size is None else self.threshold_px * pixel_size,
                 "median_px": self.median_px, "mad_px": self.mad_px, "movies": self.movies,
@@ -186,6 +187,7 @@ class Results:
     def redecide(self, batch: Batch, thresholds: Thresholds) -> Results:
         """The same metrics decided with other magnitude and motion thresholds (same
         --min-range: the correlation and the low-motion test depend on it)."""
+        assert self.low_motion is not None, "set by compare"
         accepted, reason = decide_metrics(self.corr, self.low_motion, self.rmse_px,
                                           self.max_error_px, batch, thresholds, self.nan_reason)
         return replace(self, accepted=accepted, reason=reason)
@@ -205,7 +207,7 @@ class ConventionEstimate:
     """Median least-squares scale of the secondary onto the reference, after the convention."""
     note: str
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         return {"applied": self.name, "estimated": self.estimated, "forced": self.forced,
                 "moving_pairs": self.moving_pairs, "votes": self.votes,
                 "scale": self.scale, "note": self.note,
@@ -412,7 +414,7 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
             for j, i in enumerate(np.arange(n)[index]):
                 fitted[i] = group_fitted[j].T
     informative = (ref_ranges > thresholds.min_range) | (sec_ranges > thresholds.min_range)
-    low_motion = ~informative.any(axis=1)
+    low_motion = np.asarray(~informative.any(axis=1), dtype=bool)
     corr = np.where(informative, per_axis, np.inf).min(axis=1)
     corr = np.where(low_motion | np.isposinf(corr), np.nan, corr)
     accepted, reason = decide_metrics(corr, low_motion, rmse, max_error, batch, thresholds)

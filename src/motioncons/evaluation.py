@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import platform
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import gemmi
 import numpy as np
 
-from . import __version__
+from ._version import installed_version
 from .consensus import (
     CONVENTIONS,
     FITS,
@@ -69,7 +70,7 @@ class Options:
     def needs_trajectories(self) -> bool:
         return self.keep_trajectories or self.report or self.plots != "none"
 
-    def decision_options(self) -> dict[str, object]:
+    def decision_options(self) -> dict[str, Any]:
         """What a decision depends on besides the inputs (``decide`` may change these)."""
         t = self.thresholds
         return {"min_corr": t.min_corr, "min_range": t.min_range, "max_rmse": t.max_rmse_A,
@@ -148,7 +149,7 @@ class Comparison:
     only_in_reference: list[str]
     only_in_secondary: list[str]
     duplicates: list[str]
-    inputs: dict[str, object]
+    inputs: dict[str, Any]
     notes: list[str]
     """Warnings about the inputs (not about decisions)."""
     reference_format: str
@@ -222,9 +223,9 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], l
         valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
                                _pixel_size(pair, options.pixel_size), (0.0, 0.0)))
         references.append(ref.shifts)
-    for pair, motion in zip(valid, accumulated_motions(references, options.early_frames),
-                            strict=True):
-        pair.motion_px = motion
+    for comparable, motion in zip(valid, accumulated_motions(references, options.early_frames),
+                                  strict=True):
+        comparable.motion_px = motion
     return valid, invalid
 
 
@@ -256,14 +257,14 @@ def pixel_size_sources(pairs: list[Pair]) -> dict[str, int]:
     return counts
 
 
-def _input_summary(dataset: TrajectorySet) -> dict[str, object]:
+def _input_summary(dataset: TrajectorySet) -> dict[str, Any]:
     return {"path": dataset.path, "format": dataset.format,
             "movies": len(dataset.trajectories) + len(dataset.problems),
             "readable": len(dataset.trajectories), "problems": len(dataset.problems),
             "notes": dataset.notes}
 
 
-def input_summaries(reference: TrajectorySet, secondary: TrajectorySet) -> dict[str, object]:
+def input_summaries(reference: TrajectorySet, secondary: TrajectorySet) -> dict[str, Any]:
     return {"reference": _input_summary(reference), "secondary": _input_summary(secondary)}
 
 
@@ -352,6 +353,7 @@ def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
     results = compare(batch, thresholds, options.fit, convention,
                       keep_fitted=options.needs_trajectories)
     if uses_auto_rmse(options):
+        assert results.low_motion is not None
         calibration = (calibrate_max_rmse(results.rmse_px, ~results.low_motion)
                        if frozen_rmse_px is None else
                        RmseCalibration(frozen_rmse_px, None, None, 0, "frozen"))
@@ -440,8 +442,8 @@ def decide_comparison(comparison: Comparison, options: Options,
 
 
 def versions() -> dict[str, str]:
-    return {"motioncons": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "gemmi": gemmi.__version__}
+    return {"motioncons": installed_version(), "python": platform.python_version(),
+            "numpy": np.__version__, "gemmi": str(getattr(gemmi, "__version__", "unknown"))}
 
 
 def median_pixel_size(rows: list[Row]) -> float | None:
@@ -449,11 +451,11 @@ def median_pixel_size(rows: list[Row]) -> float | None:
     return float(np.median(sizes)) if sizes else None
 
 
-def build_summary(inputs: dict[str, object], only_in_reference: list[str],
+def build_summary(inputs: dict[str, Any], only_in_reference: list[str],
                   only_in_secondary: list[str], duplicates: list[str], rows: list[Row],
                   options: Options, estimate: ConventionEstimate | None,
                   warnings: list[str], calibration: RmseCalibration | None = None
-                  ) -> dict[str, object]:
+                  ) -> dict[str, Any]:
     """Everything `summary.json` says; deterministic for the same decisions (no timings)."""
     only_in_reference, only_in_secondary = sorted(only_in_reference), sorted(only_in_secondary)
     reasons: dict[str, int] = {}
@@ -465,7 +467,7 @@ def build_summary(inputs: dict[str, object], only_in_reference: list[str],
     if calibration is not None and pixel is not None:
         max_rmse_A = calibration.threshold_px * pixel
     return {
-        "motioncons": __version__,
+        "motioncons": versions()["motioncons"],
         "parameters": {"min_corr": t.min_corr, "min_range_px": t.min_range,
                        "max_rmse": t.max_rmse_A if options.fit != "xmipp" or
                        not t.rmse_is_auto else None,
@@ -497,7 +499,7 @@ def build_summary(inputs: dict[str, object], only_in_reference: list[str],
 
 
 def summary_of(comparison: Comparison, decision: Decision, options: Options
-               ) -> dict[str, object]:
+               ) -> dict[str, Any]:
     return build_summary(comparison.inputs, comparison.only_in_reference,
                          comparison.only_in_secondary, comparison.duplicates, decision.rows,
                          options, decision.estimate, decision.warnings, decision.calibration)

@@ -93,7 +93,8 @@ def rekey(dataset: TrajectorySet, pattern: re.Pattern[str]) -> None:
 
 def _index(dataset: TrajectorySet, duplicates: list[str]) -> dict[str, Trajectory | Problem]:
     index: dict[str, Trajectory | Problem] = {}
-    for item in [*dataset.trajectories, *dataset.problems]:
+    items: list[Trajectory | Problem] = [*dataset.trajectories, *dataset.problems]
+    for item in items:
         if item.key in index:
             duplicates.append(f"{item.key} ({item.source}, first {index[item.key].source})")
             continue
@@ -101,13 +102,14 @@ def _index(dataset: TrajectorySet, duplicates: list[str]) -> dict[str, Trajector
     return index
 
 
-def _alternate_keys(index: dict[str, Trajectory | Problem], other: dict[str, object]) -> None:
+def _alternate_keys(index: dict[str, Trajectory | Problem],
+                    other: dict[str, Trajectory | Problem]) -> None:
     """Re-key an unpaired item under its alternative key when only that one pairs (old-style
     MotionCor2 log names, whose last digit may be a stack index or part of the movie name)."""
     for key, item in list(index.items()):
         alternate = item.extras.get("alternate_key") if isinstance(item, Trajectory) else None
-        if key not in other and isinstance(alternate, str) and alternate in other and \
-                alternate not in index:
+        if isinstance(item, Trajectory) and key not in other and isinstance(alternate, str) \
+                and alternate in other and alternate not in index:
             item.key = alternate
             index[alternate] = index.pop(key)
 

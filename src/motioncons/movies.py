@@ -168,7 +168,8 @@ def degrade_movie(source: Path, target: Path, failure: str, rng: np.random.Gener
     """
     frames = read_mrc(source).astype(np.float64)
     if failure == "low_dose":
-        frames = rng.binomial(frames.astype(np.int64), min(1.0, 0.1 / strength))
+        frames = rng.binomial(frames.astype(np.int64), min(1.0, 0.1 / strength)).astype(
+            np.float64)
     elif failure == "gain_defect":
         frames = frames * gain_defect(rng, frames.shape[1], strength)[None]
     else:

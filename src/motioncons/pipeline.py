@@ -7,6 +7,7 @@ import csv
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError, MotionconsError
 from .evaluation import (
@@ -40,7 +41,7 @@ from .trajectory import TrajectorySet
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
-                  rows: list[Row], summary: dict[str, object],
+                  rows: list[Row], summary: dict[str, Any],
                   figures: list[str] | None = None) -> list[str]:
     """Write every output atomically, then remove what an earlier pass wrote and this one did
     not; rows go out sorted by movie key in every mode."""
@@ -62,8 +63,8 @@ def write_outputs(out_dir: Path, reference_format: str, table: object | None,
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]
     write_summary(out_dir / "summary.json", summary)
-    OutputFolder(out_dir).remove_stale(summary["outputs"], plots)  # type: ignore[arg-type]
-    return summary["outputs"]  # type: ignore[return-value]
+    OutputFolder(out_dir).remove_stale(summary["outputs"], plots)
+    return list(summary["outputs"])
 
 
 def draw_overlays(out_dir: Path, rows: list[Row], choice: str, progress=None,
@@ -90,7 +91,7 @@ def _require_readable(dataset: TrajectorySet) -> None:
 
 
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
-                  summary: dict[str, object]) -> list[str]:
+                  summary: dict[str, Any]) -> list[str]:
     """``summary.png`` and the self-contained ``report.html``."""
     save_summary(rows, summary, out_dir / "summary.png")
     write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
@@ -158,7 +159,7 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
         return write_decision(folder.path, comparison, decision, options, progress)
 
 
-def stored_options(options: Options) -> dict[str, object]:
+def stored_options(options: Options) -> dict[str, Any]:
     """The options a later ``decide`` starts from (the thresholds may then change)."""
     return {"fit": options.fit, "convention": options.convention,
             "pixel_size": options.pixel_size, "early_frames": options.early_frames,
@@ -181,7 +182,7 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     return RunResult(rows, summary, decision.warnings, outputs)
 
 
-def decide(out_dir: str | Path, changes: dict[str, object] | None = None,
+def decide(out_dir: str | Path, changes: dict[str, Any] | None = None,
            progress=None, workers: int | None = None) -> RunResult:
     """Re-decide a finished output folder from what it stores, without reading the inputs.
 
@@ -198,26 +199,26 @@ def decide(out_dir: str | Path, changes: dict[str, object] | None = None,
         return write_decision(folder.path, comparison, decision, options, progress)
 
 
-def options_from(values: dict[str, object], workers: int | None = None) -> Options:
+def options_from(values: dict[str, Any], workers: int | None = None) -> Options:
     from .consensus import Thresholds
 
     thresholds = Thresholds(
-        min_corr=float(values["min_corr"]), min_range=float(values["min_range"]),  # type: ignore[arg-type]
-        max_rmse_A=values["max_rmse"], max_error_A=values["max_error"],  # type: ignore[arg-type]
-        max_motion_A=values["max_motion"],  # type: ignore[arg-type]
-        max_early_motion_A=values["max_early_motion"])  # type: ignore[arg-type]
+        min_corr=float(values["min_corr"]), min_range=float(values["min_range"]),
+        max_rmse_A=values["max_rmse"], max_error_A=values["max_error"],
+        max_motion_A=values["max_motion"],
+        max_early_motion_A=values["max_early_motion"])
     options = Options(thresholds=thresholds, fit=str(values["fit"]),
                       convention=str(values["convention"]),
-                      pixel_size=values["pixel_size"],  # type: ignore[arg-type]
-                      early_frames=int(values["early_frames"]),  # type: ignore[arg-type]
+                      pixel_size=values["pixel_size"],
+                      early_frames=int(values["early_frames"]),
                       plots=str(values["plots"]), report=bool(values["report"]),
-                      match_regex=values["match_regex"],  # type: ignore[arg-type]
-                      override=values["override"], workers=workers)  # type: ignore[arg-type]
+                      match_regex=values["match_regex"],
+                      override=values["override"], workers=workers)
     options.validate()
     return options
 
 
-def _last_decision_options(out: Path) -> dict[str, object]:
+def _last_decision_options(out: Path) -> dict[str, Any]:
     """The thresholds the folder was last decided with, from its ``summary.json``."""
     try:
         params = json.loads((out / "summary.json").read_text(encoding="utf-8"))["parameters"]

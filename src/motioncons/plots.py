@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class OverlayPlotter:
     def _small(self, draw, xy: tuple[float, float], text: str, anchor: str) -> None:
         draw.text(xy, text, font=self.small, fill="black", anchor=anchor)
 
-    def _rotated(self, text: str, font) -> object:
+    def _rotated(self, text: str, font: Any) -> Any:
         box = font.getbbox(text)
         image = self.Image.new("RGBA", (box[2] + 4, box[3] + 4), (255, 255, 255, 0))
         self.ImageDraw.Draw(image).text((2, 2), text, font=font, fill="black")
@@ -265,7 +266,7 @@ def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
 # --------------------------------------------------------------------------- summary figure
 
 
-def summary_figure(rows: list[Row], summary: dict[str, object]):
+def summary_figure(rows: list[Row], summary: dict[str, Any]):
     """The dataset at a glance: score, RMSE and max error histograms, score vs motion, acceptance
     along acquisition order, and the convention votes."""
     _, plt = _matplotlib()
@@ -338,7 +339,7 @@ def summary_figure(rows: list[Row], summary: dict[str, object]):
     return fig
 
 
-def save_summary(rows: list[Row], summary: dict[str, object], path: Path) -> None:
+def save_summary(rows: list[Row], summary: dict[str, Any], path: Path) -> None:
     _, plt = _matplotlib()
     fig = summary_figure(rows, summary)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,6 @@ class Row:
 @dataclass
 class RunResult:
     rows: list[Row]
-    summary: dict[str, object]
+    summary: dict[str, Any]
     warnings: list[str]
     outputs: list[str] = field(default_factory=list)

@@ -19,6 +19,7 @@ import math
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def _cell(row: Row, field: str, reasons: dict[str, int]) -> object:
     return _number(getattr(row, field), field in _EXACT)
 
 
-def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str, object],
+def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str, Any],
                  summary_png: bytes | None, created: str | None = None) -> str:
     table = []
     blob = bytearray()
@@ -182,12 +183,12 @@ def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str,
             .replace("%TRAJ%", _packed(bytes(blob))))
 
 
-def _live(summary: dict[str, object]) -> bool:
+def _live(summary: dict[str, Any]) -> bool:
     stream = summary.get("stream")
     return isinstance(stream, dict) and not stream.get("finished", True)
 
 
-def _facts(summary: dict[str, object], created: str | None) -> str:
+def _facts(summary: dict[str, Any], created: str | None) -> str:
     inputs = summary.get("inputs") or {}
     params = summary["parameters"]
     convention = summary.get("convention") or {}
@@ -205,7 +206,7 @@ def _facts(summary: dict[str, object], created: str | None) -> str:
                    for k, v in facts if v != "")
 
 
-def _warnings(summary: dict[str, object]) -> str:
+def _warnings(summary: dict[str, Any]) -> str:
     items = "".join(f"<li>{html.escape(str(w))}</li>" for w in summary.get("warnings", []))
     return f"<ul class=warn>{items}</ul>" if items else ""
 
@@ -215,7 +216,7 @@ def _packed(data: bytes) -> str:
 
 
 def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
-                 summary: dict[str, object], summary_png: bytes | None) -> None:
+                 summary: dict[str, Any], summary_png: bytes | None) -> None:
     created = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     write_text(path, build_report(rows, overlays, summary, summary_png, created))
 

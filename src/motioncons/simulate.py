@@ -23,6 +23,7 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -228,7 +229,7 @@ def write_relion_job(project: Path, job: str, names: list[str], per_movie: list[
 
 def stream_simulation(out: str | Path, config: SimulationConfig, rate: float = 50.0,
                       lag: float = 2.0, extra_reference: float = 0.0, pieces: float = 0.1,
-                      table_every: int = 25, seed: int = 0) -> dict[str, object]:
+                      table_every: int = 25, seed: int = 0) -> dict[str, Any]:
     """Write the two jobs over time, as two aligners would during a session.
 
     Reference results appear in random order at `rate` movies/s; each secondary result follows
@@ -306,7 +307,7 @@ def ground_truth_csv(movies: list[SimulatedMovie]) -> str:
     return buffer.getvalue()
 
 
-def write_simulation(out: str | Path, config: SimulationConfig) -> dict[str, object]:
+def write_simulation(out: str | Path, config: SimulationConfig) -> dict[str, Any]:
     """Simulate and write a RELION project with two motion-correction jobs and the ground truth."""
     if config.movies < 1:
         raise ValueError("--movies must be at least 1")

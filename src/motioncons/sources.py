@@ -24,7 +24,7 @@ from .formats.relion import (
     read_micrographs_star,
     read_movie_star,
 )
-from .trajectory import Problem, Trajectory
+from .trajectory import Problem, ReferenceTable, Trajectory
 
 RELION_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 
@@ -58,7 +58,7 @@ class Source:
         """The program that writes this input has said it is done."""
         return False
 
-    def table(self) -> RelionMicrographTable | None:
+    def table(self) -> ReferenceTable | None:
         return None
 
     def listed(self) -> list[Problem]:
@@ -119,7 +119,9 @@ class RelionJobSource(Source):
                 dataset = read_micrographs_star(Path(path), read_movies=False)
             except InputError:
                 return self._table  # being rewritten: keep the last complete one
-            self._table, self._table_token = dataset.micrograph_table, token
+            table = dataset.micrograph_table
+            self._table = table if isinstance(table, RelionMicrographTable) else None
+            self._table_token = token
         return self._table
 
     def listed(self) -> list[Problem]:
@@ -143,7 +145,7 @@ class FileSource(Source):
         self.cryosparc_project_dir = cryosparc_project_dir
         self.items: dict[str, Trajectory | Problem] = {}
         self._file_token: str | None = None
-        self._table = None
+        self._table: ReferenceTable | None = None
 
     def poll(self) -> list[Change]:
         try:
@@ -161,7 +163,8 @@ class FileSource(Source):
             self.format = f"{dataset.format} (polled)"
             self._table = dataset.micrograph_table
             self.items = {}
-            for item in [*dataset.trajectories, *dataset.problems]:
+            items: list[Trajectory | Problem] = [*dataset.trajectories, *dataset.problems]
+            for item in items:
                 self.items[f"{self.path}#{item.movie_name}"] = item
         changes = []
         for source, item in self.items.items():
@@ -173,7 +176,7 @@ class FileSource(Source):
     def read(self, change: Change) -> Trajectory | Problem:
         return self.items[change.source]
 
-    def table(self):
+    def table(self) -> ReferenceTable | None:
         return self._table
 
     def closed(self) -> bool:

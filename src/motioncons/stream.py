@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .consensus import (
     AUTO_RMSE_MIN_MOVIES,
@@ -320,7 +321,7 @@ class Watcher:
         reference = self.sources["reference"]
         return "relion" if reference.format.startswith("relion") else reference.format
 
-    def summary(self, rows: list[Row]) -> dict[str, object]:
+    def summary(self, rows: list[Row]) -> dict[str, Any]:
         only = self._unpaired()
         warnings = list(self.estimate.warnings) if self.estimate else []
         if self.waiting and not self.finished:

@@ -8,6 +8,7 @@ did not align are absent (never zero-filled); no zero frame is assumed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Trajectory:
     """Name of the reader that produced it (e.g. ``relion``)."""
     total_frames: int | None = None
     """Number of frames (or fractions) in the movie as the program saw it, if known."""
-    extras: dict[str, object] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
     """Reader-specific facts worth reporting (binning, EER grouping, start frame, ...)."""
 
     @property
@@ -53,6 +54,15 @@ class Problem:
     """One line naming the file and the problem."""
 
 
+@runtime_checkable
+class ReferenceTable(Protocol):
+    """A reference input's own table (RELION micrographs, cryoSPARC exposures, a Scipion
+    set), kept so that outputs can subset it: one movie key per row, in order."""
+
+    path: str
+    row_keys: list[str]
+
+
 @dataclass
 class TrajectorySet:
     """Everything one input contributed: trajectories, per-movie problems, and its provenance."""
@@ -61,12 +71,15 @@ class TrajectorySet:
     format: str
     trajectories: list[Trajectory] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    micrograph_table: object | None = None
+    micrograph_table: ReferenceTable | None = None
     """Format-specific handle on the table the outputs subset (e.g. a RELION micrographs STAR)."""
     notes: list[str] = field(default_factory=list)
 
     def add(self, item: Trajectory | Problem) -> None:
-        (self.trajectories if isinstance(item, Trajectory) else self.problems).append(item)
+        if isinstance(item, Trajectory):
+            self.trajectories.append(item)
+        else:
+            self.problems.append(item)
 
     def keys(self) -> set[str]:
         return {t.key for t in self.trajectories} | {p.key for p in self.problems}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def _read_with(reader, path: Path, pixel_size: float | None,
     return validate(dataset)
 
 
-def _one_level_down(path: Path) -> list[tuple[object, Path]]:
+def _one_level_down(path: Path) -> list[tuple[Any, Path]]:
     """Result folders one level below a job or output folder (``jobNNN/Movies/*.out``, logs a
     wrapper keeps in a sub-folder), all of one format."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
     if not np.isfinite(angstrom).all():
         return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
     # Without a pixel size the pipeline converts once it knows the paired movie's.
-    extras: dict[str, object] = {"units": "Å", "angstrom": angstrom,
+    extras: dict[str, Any] = {"units": "Å", "angstrom": angstrom,
                                  "needs_pixel_size": not pixel_size}
     if source:
         extras["pixel_size_from"] = source

@@ -84,7 +84,7 @@ def read(path: Path, pixel_size: float | None = None,
                 raise
             dataset.notes.append(f"skipped {exc}")
             continue
-        if "rigid_motion/path" in data.dtype.names:
+        if "rigid_motion/path" in (data.dtype.names or ()):
             records.append((file, data, container))
     if not records:
         raise InputError(path, "no exposures with rigid_motion/path (a Patch or Full-frame "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _read_file(file: Path, pixel_size: float | None) -> list[Trajectory | Proble
     return _stdout(text, file, pixel_size)
 
 
-def _trajectory(name: str, rows: list[tuple[str, str, str]], source: Path, offset: int,
+def _trajectory(name: str, rows: list[tuple[str, ...]], source: Path, offset: int,
                 pixel_size: float | None, extras: dict,
                 total: int | None = None) -> Trajectory | Problem:
     key = movie_key(name)
@@ -107,7 +108,7 @@ def _trajectory(name: str, rows: list[tuple[str, str, str]], source: Path, offse
 
 def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajectory | Problem]:
     lines = text.splitlines()
-    params = {}
+    params: dict[str, str] = {}
     for line in lines[:200]:
         match = _PARAM.match(line)
         if match:
@@ -121,7 +122,7 @@ def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajec
     i = 0
     while i < len(lines):
         line = lines[i].strip()
-        rows: list[tuple[str, str, str]] = []
+        rows: list[tuple[str, ...]] = []
         layout = None
         if line == "Full-frame alignment shift":
             layout = "1.5"
@@ -167,7 +168,7 @@ _OLD_STYLE_LOG = re.compile(r"^(.+?)_?0-(?:Patch-)?Full\.log$")
 def _log(text: str, source: Path, pixel_size: float | None) -> Trajectory | Problem:
     rows = [m.groups() for line in text.splitlines()
             if not line.lstrip().startswith("#") and (m := _ROW.match(line))]
-    extras: dict[str, object] = {"layout": "log"}
+    extras: dict[str, Any] = {"layout": "log"}
     old_style = _OLD_STYLE_LOG.match(source.name)
     if old_style:
         extras["alternate_key"] = movie_key(old_style.group(1))

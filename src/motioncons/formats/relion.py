@@ -17,6 +17,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gemmi
 import numpy as np
@@ -180,7 +181,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
     if not np.isfinite(shifts).all():
         return problem("nan_shifts", "NaN or infinite shift values in data_global_shift", name)
     observed = (shifts[:, 0] != NOT_OBSERVED) | (shifts[:, 1] != NOT_OBSERVED)
-    extras: dict[str, object] = {}
+    extras: dict[str, Any] = {}
     for label, key in _EXTRAS:
         value = general.find_value(label) if general else None
         if value is not None:
@@ -459,8 +460,9 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
             [None] * len(rows), _optics(doc, escaped))
         return dataset
     recorded = [gemmi.cif.as_string(row[meta_col]) for row in rows]
-    jobs = [(resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
-            for path, row in zip(recorded, rows, strict=True)]
+    jobs: list[tuple[str, str | None]] = [
+        (resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
+        for path, row in zip(recorded, rows, strict=True)]
     for i, item in enumerate(read_movie_stars(jobs, workers)):
         if isinstance(item, Problem) and item.reason == "missing_metadata":
             found = resolver.search(recorded[i])

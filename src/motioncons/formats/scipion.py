@@ -148,6 +148,6 @@ def _column(name: str | None, path: Path) -> str:
 
 def _float(value: object) -> float | None:
     try:
-        return float(value) if value not in (None, "", "None") else None
+        return float(value) if value not in (None, "", "None") else None  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None

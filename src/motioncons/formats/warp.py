@@ -139,8 +139,8 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
         root = ET.fromstring(_text(file) or "")
         params = {p.get("Name"): p.get("Value") for p in root.iter("Param")}
         x_nodes, y_nodes = _grid(root, "GridMovementX"), _grid(root, "GridMovementY")
-        frames = bounded_int(params.get("Dimensions", "0,0,0").split(",")[2], "frame count", 1,
-                             MAX_FRAMES)
+        frames = bounded_int((params.get("Dimensions") or "0,0,0").split(",")[2],
+                             "frame count", 1, MAX_FRAMES)
         size = float(params.get("PixelSizeX") or params.get("PixelSize") or pixel_size or "nan")
     except (ET.ParseError, ValueError, IndexError) as exc:
         return Problem(key, name, str(file), "unreadable", f"{file}: not a readable Warp movie "

@@ -21,6 +21,7 @@ import zipfile
 import zlib
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,14 +58,16 @@ def _untable(data: dict | None, records: np.ndarray | None) -> object | None:
         return RelionMicrographTable(**data)
     if kind == "scipion":
         return ScipionSet(**data)
+    if records is None:
+        raise ValueError("the cryoSPARC reference's records are missing")
     return CryosparcExposures(data["path"], records, data["container"], data["row_keys"])
 
 
-def _row_data(row: Row) -> dict[str, object]:
+def _row_data(row: Row) -> dict[str, Any]:
     return {name: getattr(row, name) for name in _ROW_FIELDS}
 
 
-def save(path: Path, comparison: Comparison, options: dict[str, object]) -> None:
+def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
     valid = comparison.valid
     lengths = np.array([v.samples.frames.size for v in valid], dtype=np.int64)
     empty = np.zeros((0, 2))
@@ -80,7 +83,7 @@ def save(path: Path, comparison: Comparison, options: dict[str, object]) -> None
         "notes": comparison.notes, "reference_format": comparison.reference_format,
         "table": table, "options": options,
     }
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "lengths": lengths,
         "frames": np.concatenate([v.samples.frames for v in valid]).astype(np.int32)
         if valid else np.zeros(0, dtype=np.int32),
@@ -91,10 +94,10 @@ def save(path: Path, comparison: Comparison, options: dict[str, object]) -> None
     if records is not None:
         arrays["cryosparc_records"] = records
     with temporary_path(path) as temporary, open(temporary, "wb") as stream:
-        np.savez(stream, **arrays)
+        np.savez(stream, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
 
 
-def load(out_dir: Path) -> tuple[Comparison, dict[str, object]]:
+def load(out_dir: Path) -> tuple[Comparison, dict[str, Any]]:
     """The stored comparison of an output folder, and the options it was made with."""
     path = Path(out_dir) / FILE
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from .atomic import write_text
 
@@ -19,5 +20,5 @@ def _clean(value: object) -> object:
     return value
 
 
-def write_summary(path: str | Path, summary: dict[str, object]) -> None:
+def write_summary(path: str | Path, summary: dict[str, Any]) -> None:
     write_text(path, json.dumps(_clean(summary), indent=2, sort_keys=False) + "\n")
