@@ -19,7 +19,8 @@ python3 -m venv .venv
 .venv/bin/mypy
 # The wheel builds (into a temporary folder) and ships the type marker.
 wheel_dir="$(mktemp -d)"
-trap 'rm -rf "$wheel_dir"' EXIT
+[ -e build ] && keep_build=1 || keep_build=
+trap 'rm -rf "$wheel_dir"; [ -n "$keep_build" ] || rm -rf build' EXIT
 .venv/bin/python -m build --wheel --outdir "$wheel_dir/dist" . >"$wheel_dir/build.log" 2>&1 \
     || { cat "$wheel_dir/build.log"; exit 1; }
 .venv/bin/python -m zipfile -l "$wheel_dir"/dist/*.whl | grep -q "motioncons/py.typed"

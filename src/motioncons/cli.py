@@ -25,6 +25,7 @@ from .pipeline import decide, run
 from .plots import PLOT_CHOICES
 from .records import RunResult
 from .simulate import FAILURES, SimulationConfig, stream_simulation, write_simulation
+from .stream import WatchOptions
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -151,16 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_watch.add_argument("reference", help="reference result (its alignment is kept in outputs)")
     p_watch.add_argument("secondary", help="secondary result")
     _add_consensus_options(p_watch)
-    p_watch.add_argument("--interval", type=float, default=10.0, metavar="S",
+    watch = WatchOptions()
+    p_watch.add_argument("--interval", type=float, default=watch.interval, metavar="S",
                          help="seconds between polls")
-    p_watch.add_argument("--settle", type=float, default=60.0, metavar="S",
+    p_watch.add_argument("--settle", type=float, default=watch.settle, metavar="S",
                          help="a result unreadable for this long is discarded as unreadable")
-    p_watch.add_argument("--until-idle", type=float, default=None, metavar="S",
+    p_watch.add_argument("--until-idle", type=float, default=watch.until_idle, metavar="S",
                          help="treat the inputs as closed after S seconds without new results "
                               "(default: wait for the inputs to close)")
-    p_watch.add_argument("--stop-file", default=None, metavar="PATH",
+    p_watch.add_argument("--stop-file", default=watch.stop_file, metavar="PATH",
                          help="treat the inputs as closed once this file exists (default: none)")
-    p_watch.add_argument("--freeze-after", type=int, default=20, metavar="N",
+    p_watch.add_argument("--freeze-after", type=int, default=watch.freeze_after, metavar="N",
                          help="moving movies needed before the convention is frozen")
 
     p_decide = sub.add_parser("decide", help="decide a finished (or watched) output folder "
@@ -324,7 +326,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .stream import Watcher, WatchOptions
+    from .stream import Watcher
 
     watch = WatchOptions(interval=args.interval, settle=args.settle, until_idle=args.until_idle,
                          stop_file=args.stop_file, freeze_after=args.freeze_after)

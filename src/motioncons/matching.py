@@ -1,4 +1,4 @@
-"""The canonical movie key, and pairing two inputs by it."""
+"""Pairing two inputs by the canonical movie key (`trajectory.movie_key`)."""
 
 from __future__ import annotations
 
@@ -6,43 +6,9 @@ import re
 from dataclasses import dataclass, replace
 
 from .errors import UsageError
-from .trajectory import Problem, Trajectory, TrajectorySet
+from .trajectory import Problem, Trajectory, TrajectorySet, movie_key
 
-_EXTENSIONS = (
-    "tiff", "tif", "mrcs", "mrc", "eer", "star", "out", "log", "xml", "npy", "xmd", "xf", "aln",
-    "json", "txt", "bz2", "gz",
-)
-# Longest first, so that "_patch_aligned_doseweighted" wins over "_patch_aligned".
-_SUFFIXES = (
-    "_patch_aligned_doseweighted", "_patch_aligned", "_aligned_mic_DW", "_aligned_mic",
-    "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
-    "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
-)
-# Any run of extensions and aligner suffixes at the end of a name, e.g. "_DW.mrc" or ".tif.bz2".
-_TRAILER = re.compile(
-    "(?:" + "|".join([r"\.(?i:" + "|".join(_EXTENSIONS) + ")",
-                      *(re.escape(s) for s in _SUFFIXES)]) + ")+$")
-_CRYOSPARC_UID_PREFIX = re.compile(r"^[0-9]{21}_")
-
-
-def movie_key(name: str, pattern: re.Pattern[str] | None = None) -> str:
-    """Reduce a recorded movie (or result file) name to the key that pairs it across programs.
-
-    Strips directories, file extensions, aligner suffixes and cryoSPARC's 21-digit prefix, and
-    replaces the dots that remain with underscores (RELION does so in its output names). With
-    `pattern`, the key is its first group (or whole match) applied to the base name instead.
-    """
-    base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    if pattern is not None:
-        match = pattern.search(base)
-        if match:
-            return match.group(1) if match.groups() else match.group(0)
-        return base
-    if base[:21].isdigit():
-        base = _CRYOSPARC_UID_PREFIX.sub("", base)
-    stem = _TRAILER.sub("", base)
-    return (stem or base).replace(".", "_")
-
+__all__ = ["Matching", "Pair", "compile_match_regex", "movie_key", "pair_sets", "rekey"]
 
 @dataclass
 class Pair:

@@ -9,6 +9,7 @@ its artists and the texts, and movies are rendered by a pool of worker processes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -225,16 +226,17 @@ def _fmt(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3g}"
 
 
-_PLOTTER: OverlayPlotter | None = None
+@functools.cache
+def _plotter() -> OverlayPlotter:
+    """One plotter per process (its background and fonts are made once)."""
+    return OverlayPlotter()
 
 
 def _draw_chunk(job: tuple[str, list[Row]]) -> int:
-    global _PLOTTER
     out_dir, rows = job
-    if _PLOTTER is None:
-        _PLOTTER = OverlayPlotter()
+    plotter = _plotter()
     for row in rows:
-        _PLOTTER.draw(row, Path(out_dir) / plot_name(row.movie))
+        plotter.draw(row, Path(out_dir) / plot_name(row.movie))
     return len(rows)
 
 

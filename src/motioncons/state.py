@@ -147,6 +147,16 @@ class StateStore:
         return [_row_from_json(text) for (text,) in
                 self.db.execute("SELECT row FROM decisions ORDER BY key")]
 
+    def result_of(self, key: str, side: str) -> tuple[str, str] | None:
+        """(source, token) of the result one side contributed to a decided movie."""
+        column = {"reference": "reference", "secondary": "secondary"}[side]
+        found = self.db.execute(f"SELECT {column}_source, {column}_token FROM decisions "
+                                "WHERE key = ?", (key,)).fetchone()
+        return (found[0], found[1]) if found else None
+
+    def keys(self) -> set[str]:
+        return {key for (key,) in self.db.execute("SELECT key FROM decisions")}
+
     def accepted_count(self) -> int:
         return int(self.db.execute(
             "SELECT COUNT(*) FROM decisions WHERE json_extract(row, '$.decision') = 'accepted'"

@@ -175,9 +175,7 @@ class Watcher:
         other = "secondary" if side == "reference" else "reference"
         if key in self.pending[other]:
             return
-        found = self.state.db.execute(
-            f"SELECT {other}_source, {other}_token FROM decisions WHERE key = ?",
-            (key,)).fetchone()
+        found = self.state.result_of(key, other)
         if found is None:
             return
         change = Change(found[0], found[1])
@@ -285,7 +283,7 @@ class Watcher:
 
     def _finalise(self) -> None:
         """Inputs are closed: movies their indexes list without a result become invalid pairs."""
-        decided = {key for (key,) in self.state.db.execute("SELECT key FROM decisions")}
+        decided = self.state.keys()
         for side in SIDES:
             for problem in self.sources[side].listed():
                 if problem.key not in decided and problem.key not in self.pending[side]:

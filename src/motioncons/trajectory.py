@@ -1,4 +1,5 @@
-"""The one data type: a movie's per-frame global shift trajectory in the canonical convention.
+"""The one data type: a movie's per-frame global shift trajectory in the canonical convention,
+and the canonical movie key that pairs it across programs.
 
 Canonical convention (DESIGN §3): shifts in pixels of the original, unbinned movie; the shift
 *applied to* the frame to align it (RELION's sign); 1-based movie frame numbers; frames a program
@@ -7,10 +8,46 @@ did not align are absent (never zero-filled); no zero frame is assumed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+_EXTENSIONS = (
+    "tiff", "tif", "mrcs", "mrc", "eer", "star", "out", "log", "xml", "npy", "xmd", "xf", "aln",
+    "json", "txt", "bz2", "gz",
+)
+# Longest first, so that "_patch_aligned_doseweighted" wins over "_patch_aligned".
+_SUFFIXES = (
+    "_patch_aligned_doseweighted", "_patch_aligned", "_aligned_mic_DW", "_aligned_mic",
+    "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
+    "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
+)
+# Any run of extensions and aligner suffixes at the end of a name, e.g. "_DW.mrc" or ".tif.bz2".
+_TRAILER = re.compile(
+    "(?:" + "|".join([r"\.(?i:" + "|".join(_EXTENSIONS) + ")",
+                      *(re.escape(s) for s in _SUFFIXES)]) + ")+$")
+_CRYOSPARC_UID_PREFIX = re.compile(r"^[0-9]{21}_")
+
+
+def movie_key(name: str, pattern: re.Pattern[str] | None = None) -> str:
+    """Reduce a recorded movie (or result file) name to the key that pairs it across programs.
+
+    Strips directories, file extensions, aligner suffixes and cryoSPARC's 21-digit prefix, and
+    replaces the dots that remain with underscores (RELION does so in its output names). With
+    `pattern`, the key is its first group (or whole match) applied to the base name instead.
+    """
+    base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if pattern is not None:
+        match = pattern.search(base)
+        if match:
+            return match.group(1) if match.groups() else match.group(0)
+        return base
+    if base[:21].isdigit():
+        base = _CRYOSPARC_UID_PREFIX.sub("", base)
+    stem = _TRAILER.sub("", base)
+    return (stem or base).replace(".", "_")
 
 
 @dataclass(slots=True)
@@ -18,7 +55,7 @@ class Trajectory:
     """Per-frame global shifts of one movie, as one program estimated them."""
 
     key: str
-    """Canonical movie key used for pairing (see `matching.movie_key`)."""
+    """Canonical movie key used for pairing (see `movie_key`)."""
     movie_name: str
     """The movie name as the program recorded it (kept for reporting)."""
     frames: np.ndarray

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..matching import movie_key
-from ..trajectory import Problem, Trajectory, TrajectorySet
+from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
 from .common import read_files
 
 NAME = "cistem"

@@ -53,7 +53,7 @@ def unreadable(path: Path | str, exc: BaseException, key: str | None = None,
                name: str | None = None) -> Problem:
     """The problem for a result file a reader could not make sense of."""
     name = name or str(path).rsplit("/", 1)[-1]
-    from ..matching import movie_key
+    from ..trajectory import movie_key
 
     return Problem(key or movie_key(name), name, str(path), "unreadable",
                    f"{path}: cannot be read ({one_line(exc)})")

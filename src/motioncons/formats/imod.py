@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..matching import movie_key
-from ..trajectory import Problem, Trajectory, TrajectorySet
+from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
 from .common import read_files
 
 NAME = "imod"

@@ -23,8 +23,7 @@ import gemmi
 import numpy as np
 
 from ..errors import InputError
-from ..matching import movie_key
-from ..trajectory import Problem, Trajectory, TrajectorySet
+from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
 from ..workers import worker_pool
 from .common import MAX_FRAME_NUMBER, bounded_int, one_line, pixel_size_or_none, unreadable
 from .star import parse_cif, unescape

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..matching import movie_key
-from ..trajectory import Problem, Trajectory, TrajectorySet
+from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
 from .common import MAX_FRAME_NUMBER, bounded_int, unreadable
 
 NAME = "scipion"

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..matching import movie_key
-from ..trajectory import Problem, Trajectory, TrajectorySet
+from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
 from .common import MAX_FRAMES, bounded_int, read_files
 
 NAME = "warp"

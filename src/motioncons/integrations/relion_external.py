@@ -27,6 +27,8 @@ from ..outputs.folder import OutputFolder
 from ..plots import PLOT_CHOICES, save_summary
 from ..stream import Watcher, WatchOptions
 
+EXTERNAL_SETTLE = 300.0
+"""Seconds an unreadable result is retried across passes (a Scheme pass is short)."""
 SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 FAILURE = "RELION_JOB_EXIT_FAILURE"
 ABORTED = "RELION_JOB_EXIT_ABORTED"
@@ -102,22 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--in_mics2", required=True,
                         help="secondary corrected_micrographs.star (give it as a parameter: "
                              "label in_mics2)")
-    for name, kind, default in (("min_corr", float, 0.75), ("min_range", float, 3.0),
-                                ("max_rmse", _max_rmse, "auto"), ("max_error", float, None),
-                                ("max_motion", float, None), ("max_early_motion", float, None),
-                                ("early_frames", int, 4), ("override", str, None),
-                                ("pixel_size", float, None), ("settle", float, 300.0),
-                                ("freeze_after", int, 20)):
+    options, thresholds, watch = Options(), Thresholds(), WatchOptions()
+    for name, kind, default in (("min_corr", float, thresholds.min_corr),
+                                ("min_range", float, thresholds.min_range),
+                                ("max_rmse", _max_rmse, thresholds.max_rmse_A),
+                                ("max_error", float, thresholds.max_error_A),
+                                ("max_motion", float, thresholds.max_motion_A),
+                                ("max_early_motion", float, thresholds.max_early_motion_A),
+                                ("early_frames", int, options.early_frames),
+                                ("override", str, options.override),
+                                ("pixel_size", float, options.pixel_size),
+                                ("settle", float, EXTERNAL_SETTLE),
+                                ("freeze_after", int, watch.freeze_after)):
         spellings = dict.fromkeys((f"--{name}", f"--{name.replace('_', '-')}"))
         parser.add_argument(*spellings, type=kind, default=default, dest=name,
                             help=f"as motioncons run --{name.replace('_', '-')} "
                                  f"(default: {'off' if default is None else default})")
-    parser.add_argument("--fit", choices=FITS, default="offset",
-                        help="as motioncons run --fit (default: offset)")
-    parser.add_argument("--plots", choices=PLOT_CHOICES, default="discarded",
-                        help="as motioncons run --plots (default: discarded)")
-    parser.add_argument("--convention", choices=("auto", *CONVENTION_NAMES), default="auto",
-                        help="as motioncons run --convention (default: auto)")
+    for name, choices, default in (("fit", FITS, options.fit),
+                                   ("plots", PLOT_CHOICES, options.plots),
+                                   ("convention", ("auto", *CONVENTION_NAMES),
+                                    options.convention)):
+        parser.add_argument(f"--{name}", choices=choices, default=default,
+                            help=f"as motioncons run --{name} (default: {default})")
     parser.add_argument("--j", type=int, default=1,
                         help="worker processes (RELION's number of threads; default: 1)")
     parser.add_argument("--pipeline_control", default=None,
