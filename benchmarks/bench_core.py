@@ -21,7 +21,7 @@ import numpy as np
 from motioncons.consensus import Batch, Thresholds, compare
 from motioncons.formats.relion import read_movie_star
 from motioncons.pipeline import Options, run
-from motioncons.simulate import SimulationConfig, simulate_movies, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_simulation
 from scratch import scratch
 
 CHUNK = 8192

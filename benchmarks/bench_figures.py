@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from motioncons.figures.plots import _matplotlib
 from motioncons.pipeline import Options, draw_overlays, run
-from motioncons.plots import _matplotlib
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 from scratch import scratch
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_formats.py [--movies 10000]
 
-Every format is written by the project's own writers (motioncons.simulate_formats, as the
+Every format is written by the project's own writers (motioncons.simulation.formats, as the
 formats are documented) and read back with ``read_input``.
 """
 
@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from motioncons import simulate_formats as fmt
 from motioncons.formats import read_input
-from motioncons.simulate import SimulationConfig, simulate_movies, write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_relion_job
 
 PIXEL = 0.885
 

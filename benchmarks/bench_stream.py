@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from motioncons.pipeline import Options
-from motioncons.simulate import SimulationConfig, write_simulation
-from motioncons.stream import Watcher, WatchOptions
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
+from motioncons.streaming.watcher import Watcher, WatchOptions
 from scratch import scratch
 
 

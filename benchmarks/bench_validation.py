@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from motioncons.consensus import AUTO_RMSE_FLOOR_PX, AUTO_RMSE_K, AUTO_RMSE_MIN_MOVIES, Thresholds
-from motioncons.movies import MovieConfig
 from motioncons.pipeline import Options, run
-from motioncons.simulate import SimulationConfig, write_simulation
-from motioncons.validation import relion_available, validate
+from motioncons.simulation.movies import MovieConfig
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
+from motioncons.simulation.validation import relion_available, validate
 from scratch import scratch
 
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 import motioncons
-from motioncons import simulate_formats as fmt
 from motioncons.records import CSV_COLUMNS
-from motioncons.simulate import SimulationConfig, simulate_movies, write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_relion_job
 
 FILES = ("consensus.csv", "accepted_micrographs.star", "discarded_micrographs.star",
          "exposures_accepted.cs", "exposures_rejected.cs", "accepted_scipion_ids.txt",

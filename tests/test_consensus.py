@@ -231,7 +231,7 @@ def _decisions(info, thresholds):
 @pytest.mark.parametrize(("fraction", "most_wrong"), [(0.0, 0), (0.1, 2), (0.4, 4)])
 def test_auto_rmse_catches_what_correlation_misses(tmp_path, fraction, most_wrong):
     """Simulated sessions with 0 %, 10 % and 40 % failing secondaries (simulator data)."""
-    from motioncons.simulate import SimulationConfig, write_simulation
+    from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
     info = write_simulation(tmp_path / "p", SimulationConfig(movies=300, seed=2,
                                                             failure_fraction=fraction))
@@ -279,7 +279,7 @@ def test_auto_rmse_is_robust_to_many_outliers():
 
 def test_xmipp_fit_keeps_the_original_rule_unless_a_magnitude_is_given(tmp_path):
     from motioncons.pipeline import Options, run
-    from motioncons.simulate import SimulationConfig, write_simulation
+    from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
     info = write_simulation(tmp_path / "p", SimulationConfig(movies=60, seed=3))
     result = run(info["reference"], info["secondary"], tmp_path / "o",

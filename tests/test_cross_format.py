@@ -1,7 +1,7 @@
 """The same simulated trajectories written in every format compare as identical in any pair.
 
 No public real file exists for most of these formats: the simulator writes them exactly as
-documented in shared/reference (motioncons.simulate_formats)."""
+documented in shared/reference (motioncons.simulation.formats)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motioncons import simulate_formats as fmt
 from motioncons.consensus import Thresholds
 from motioncons.errors import InputError
 from motioncons.formats import read_input
 from motioncons.pipeline import Options, run
-from motioncons.simulate import SimulationConfig, simulate_movies, write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_relion_job
 
 PIXEL = 0.885
 

@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from motioncons import simulate_formats as fmt
 from motioncons.consensus import Thresholds
 from motioncons.errors import InputError
 from motioncons.pipeline import Options, decide, run
-from motioncons.simulate import SimulationConfig, simulate_movies, write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_relion_job
 
 SUBSETS = {"relion": ("accepted_micrographs.star", "discarded_micrographs.star",
                       "accepted_movies.star", "discarded_movies.star"),

@@ -56,7 +56,7 @@ def test_a_movie_ending_in_0_keeps_its_digit_and_old_style_logs_still_pair(tmp_p
     assert movie_key("FoilHole_1_Data_2_13.08.20-Patch-Full.log") == "FoilHole_1_Data_2_13_08_20"
     assert movie_key("mov_130-Full.log") == "mov_130"
     from motioncons.formats import read_input
-    from motioncons.simulate_formats import motioncor_log
+    from motioncons.simulation.formats import motioncor_log
 
     shifts = np.cumsum(np.ones((10, 2)), axis=0)
     motioncor_log(tmp_path / "logs" / "movie_1230-Patch-Full.log", shifts)  # old style, "0"

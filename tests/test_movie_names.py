@@ -3,7 +3,7 @@ name (EPU and SerialEM names, timestamps, trailing digits, aligner suffixes insi
 names differing only by case, unicode, spaces, very long names).
 
 No public real file exists for most formats: the simulator writes each one as documented in
-shared/reference (motioncons.simulate_formats), so this is a test on simulated files.
+shared/reference (motioncons.simulation.formats), so this is a test on simulated files.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from motioncons import simulate_formats as fmt
 from motioncons.formats import read_input
 from motioncons.matching import movie_key, pair_sets
-from motioncons.simulate import write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import write_relion_job
 
 PIXEL = 1.1
 

@@ -10,7 +10,7 @@ from motioncons.consensus import Thresholds
 from motioncons.errors import MotionconsError, UsageError
 from motioncons.pipeline import Options, run
 from motioncons.records import CSV_COLUMNS
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
 ISSUE_COLUMNS = ("movie,decision,reason,corr,corr_x,corr_y,rmse_px,max_error_px,rmse_A,"
                  "max_error_A,range_ref_px,range_sec_px,frames,reference_path,secondary_path")
@@ -222,8 +222,8 @@ def test_bad_options(options, tmp_path):
 def _other_formats(root, count=12):
     """A cryoSPARC job and a Scipion set of the same simulated movies (simulator-written), and
     a RELION secondary."""
-    from motioncons import simulate_formats as fmt
-    from motioncons.simulate import simulate_movies, write_relion_job
+    from motioncons.simulation import formats as fmt
+    from motioncons.simulation.trajectories import simulate_movies, write_relion_job
 
     movies = simulate_movies(SimulationConfig(movies=count, seed=5, failure_fraction=0.3))
     names = [m.name for m in movies]
@@ -267,8 +267,8 @@ def _csdat_job(root, count=10):
     dataset_module = pytest.importorskip("cryosparc.dataset")
     import numpy as np
 
-    from motioncons import simulate_formats as fmt
-    from motioncons.simulate import simulate_movies, write_relion_job
+    from motioncons.simulation import formats as fmt
+    from motioncons.simulation.trajectories import simulate_movies, write_relion_job
 
     movies = simulate_movies(SimulationConfig(movies=count, seed=6, failure_fraction=0.3))
     names = [m.name for m in movies]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
 from .processes import MARKER, marked, wait_until_gone
 

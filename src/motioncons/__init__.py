@@ -1,6 +1,6 @@
 """motioncons: movie alignment consensus for cryo-EM.
 
-The public API (see the README's "From Python"):
+The public API (see docs/python.md):
 
 - `compare` reads two motion-correction results, pairs and decides every movie, in memory,
   and returns a `Result` (`Result.write` writes what ``motioncons run`` writes);
@@ -20,7 +20,7 @@ from .consensus import Thresholds
 from .errors import InputError, MotionconsError, OutputError, UsageError
 from .evaluation import Options
 from .pipeline import decide
-from .stream import Watcher, WatchOptions
+from .streaming.watcher import Watcher, WatchOptions
 from .trajectory import Problem, Trajectory, TrajectorySet
 
 __all__ = [

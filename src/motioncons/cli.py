@@ -19,13 +19,13 @@ from . import __version__
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError, UsageError
 from .evaluation import Options, parse_max_rmse
+from .figures.plots import PLOT_CHOICES
 from .formats import read_input
-from .movies import MOVIE_FAILURES, MovieConfig, relion_movies_star, simulate_movie_files
 from .pipeline import decide, run
-from .plots import PLOT_CHOICES
 from .records import RunResult
-from .simulate import FAILURES, SimulationConfig, stream_simulation, write_simulation
-from .stream import WatchOptions
+from .simulation.movies import MOVIE_FAILURES, MovieConfig, relion_movies_star, simulate_movie_files
+from .simulation.trajectories import FAILURES, SimulationConfig, stream_simulation, write_simulation
+from .streaming.watcher import WatchOptions
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -80,7 +80,7 @@ def _add_decision_options(parser: argparse.ArgumentParser, redecide: bool = Fals
          "every axis is accepted as low_motion"),
         (("--max-rmse",), _max_rmse, thresholds.max_rmse_A, "A|auto|none",
          "discard movies whose RMSE exceeds this many Å; auto calibrates the limit on the "
-         "dataset (see README), none switches it off"),
+         "dataset (see docs/decisions.md), none switches it off"),
         (("--max-error",), _optional_number, None, "A",
          "also discard movies whose largest per-frame error exceeds this many Å"),
         (("--max-motion",), _optional_number, None, "A",
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decision_options(p_decide, redecide=True)
 
     sub.add_parser("relion-external", add_help=False,
-                   help="run as a RELION External job (see README)")
+                   help="run as a RELION External job (see docs/integrations.md)")
 
     p_inspect = sub.add_parser("inspect", help="say what a path contains")
     p_inspect.add_argument("path", help="a result file or folder of any supported format")
@@ -326,7 +326,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .stream import Watcher
+    from .streaming.watcher import Watcher
 
     watch = WatchOptions(interval=args.interval, settle=args.settle, until_idle=args.until_idle,
                          stop_file=args.stop_file, freeze_after=args.freeze_after)

@@ -308,7 +308,7 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
 def decide_metrics(corr: np.ndarray, low_motion: np.ndarray, rmse_px: np.ndarray,
                    max_error_px: np.ndarray, batch: Batch, thresholds: Thresholds,
                    nan_reason: str = "low_correlation") -> tuple[np.ndarray, np.ndarray]:
-    """Accepted and reason per pair, from metrics alone (the rules of README "Decision").
+    """Accepted and reason per pair, from metrics alone (the rules of docs/decisions.md).
 
     Checked in order, the first failing criterion giving the reason: the score (--min-corr),
     the RMSE (--max-rmse: Å, or px when calibrated by ``auto``), the largest error

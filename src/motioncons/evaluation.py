@@ -33,9 +33,9 @@ from .consensus import (
     estimate_convention,
 )
 from .errors import MotionconsError, UsageError
+from .figures.plots import PLOT_CHOICES
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, compile_match_regex, pair_sets
-from .plots import PLOT_CHOICES
 from .records import Row
 from .trajectory import Trajectory, TrajectorySet
 

@@ -21,6 +21,9 @@ from .evaluation import (
 )
 
 __all__ = ["Options", "decide", "read_inputs", "run", "write_outputs"]
+from .figures.overlay_codec import row_overlay
+from .figures.plots import plot_name, render_overlays, save_summary, wanted
+from .figures.report import write_report
 from .formats import read_input
 from .formats.cryosparc import CryosparcExposures
 from .formats.relion import RelionMicrographTable
@@ -34,9 +37,7 @@ from .outputs.relion_star import write_relion_subsets
 from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
 from .outputs.table import write_csv
-from .plots import plot_name, render_overlays, save_summary, wanted
 from .records import Row, RunResult
-from .report import row_overlay, write_report
 from .trajectory import TrajectorySet
 
 

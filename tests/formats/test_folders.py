@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motioncons import simulate_formats as fmt
 from motioncons.errors import InputError
 from motioncons.evaluation import Options, evaluate
 from motioncons.formats import read_input
-from motioncons.simulate import write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import write_relion_job
 
 PIXEL = 1.0
 NAMES = [f"Movies/mov_{i:03d}.tiff" for i in range(4)]

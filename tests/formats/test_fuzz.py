@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motioncons import simulate_formats as fmt
 from motioncons.errors import InputError, MotionconsError
 from motioncons.evaluation import Options, evaluate
 from motioncons.formats import read_input
-from motioncons.simulate import write_relion_job
+from motioncons.simulation import formats as fmt
+from motioncons.simulation.trajectories import write_relion_job
 
 PIXEL = 1.0
 NAMES = [f"Movies/FoilHole_{i}_Data_{i:05d}_fractions.tiff" for i in range(4)]

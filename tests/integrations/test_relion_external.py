@@ -13,7 +13,7 @@ import gemmi
 import pytest
 
 from motioncons.integrations.relion_external import relion_version
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
 PIPELINES = {
     "3.1": ("data_pipeline_general\n\n_rlnPipeLineJobCounter 3\n\n"

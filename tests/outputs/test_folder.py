@@ -18,7 +18,7 @@ from motioncons.errors import MotionconsError, OutputError
 from motioncons.outputs import atomic
 from motioncons.outputs.folder import OutputFolder
 from motioncons.pipeline import Options, run
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_the_same_command_again_replaces_its_outputs_and_removes_stale_overlays(
 
 def test_a_watch_folder_is_not_taken_by_run(projects, tmp_path):
     first, _ = projects
-    from motioncons.stream import Watcher, WatchOptions
+    from motioncons.streaming.watcher import Watcher, WatchOptions
 
     watcher = Watcher(first["reference"], first["secondary"], tmp_path,
                       watch=WatchOptions(interval=0, until_idle=0))

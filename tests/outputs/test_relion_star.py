@@ -10,7 +10,7 @@ import pytest
 from motioncons.outputs.relion_star import movies_star, star_value
 from motioncons.pipeline import run
 from motioncons.records import Row
-from motioncons.simulate import write_relion_job
+from motioncons.simulation.trajectories import write_relion_job
 
 NAMES = ["plain_01.tif", "with space.tif", "it's.tif", 'say "hi" now.tif', "_underscore.tif",
          "#hash.tif", "data_block.tif", "loop_", "save_x", "Ångström é.tif", "$dollar", "[x",

@@ -22,10 +22,10 @@ from typing import NoReturn
 from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
 from ..evaluation import Options, parse_max_rmse
+from ..figures.plots import PLOT_CHOICES, save_summary
 from ..outputs.atomic import write_text
 from ..outputs.folder import OutputFolder
-from ..plots import PLOT_CHOICES, save_summary
-from ..stream import Watcher, WatchOptions
+from ..streaming.watcher import Watcher, WatchOptions
 
 EXTERNAL_SETTLE = 300.0
 """Seconds an unreadable result is retried across passes (a Scheme pass is short)."""

@@ -1,4 +1,4 @@
-"""``consensus.csv``: one row per paired movie, stable documented columns (README)."""
+"""``consensus.csv``: one row per paired movie, stable documented columns (docs/outputs.md)."""
 
 from __future__ import annotations
 

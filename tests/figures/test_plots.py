@@ -6,10 +6,10 @@ import gemmi
 import numpy as np
 import pytest
 
+from motioncons.figures.plots import OverlayPlotter, nice_ticks, plot_name
 from motioncons.pipeline import Options, run
-from motioncons.plots import OverlayPlotter, nice_ticks, plot_name
 from motioncons.records import Row
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
 
 def test_nice_ticks():

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .consensus import CONVENTIONS
-from .outputs.atomic import write_text
+from ..consensus import CONVENTIONS
+from ..outputs.atomic import write_text
 
 FAILURES = ("jump", "other_direction", "flat", "flipped_axis", "noise_blowup")
 REFERENCE_JOB = "MotionCorr/job002"

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .outputs.atomic import temporary_path
-from .records import Row
-from .workers import worker_pool
+from ..outputs.atomic import temporary_path
+from ..records import Row
+from ..workers import worker_pool
 
 PLOT_CHOICES = ("none", "discarded", "all")
 PLOT_DIR = "plots"

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
+from motioncons.figures.overlay_codec import decode_overlay, encode_overlay
 from motioncons.pipeline import Options, run
-from motioncons.report import decode_overlay, encode_overlay
-from motioncons.simulate import SimulationConfig, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
 
 def test_overlay_encoding_round_trip():
@@ -99,7 +99,7 @@ HOSTILE = ['<img src=x onerror="window.pwned=1">', '"><svg onload=window.pwned=2
 
 def _hostile_inputs(root):
     """A CSV table and a cisTEM folder (another format) with the same hostile movie names."""
-    from motioncons.simulate_formats import cistem_shifts
+    from motioncons.simulation.formats import cistem_shifts
 
     lines = ["movie,frame,x,y,pixel_size"]
     (root / "cistem").mkdir(parents=True)
@@ -242,7 +242,7 @@ def test_the_report_decides_as_the_cli_for_every_threshold_set(tmp_path):
 
 
 def test_a_live_report_reloads_itself_and_a_finished_one_does_not():
-    from motioncons.report import build_report
+    from motioncons.figures.report import build_report
 
     summary = {"parameters": {"fit": "offset", "min_corr": 0.75, "min_range_px": 3.0,
                               "max_rmse": "auto", "max_error_A": None, "max_motion_A": None,

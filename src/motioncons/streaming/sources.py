@@ -14,17 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .formats import read_input, scipion
-from .formats.common import checked
-from .formats.relion import (
+from ..errors import InputError
+from ..formats import read_input, scipion
+from ..formats.common import checked
+from ..formats.relion import (
     MICROGRAPHS_STAR,
     NOT_PER_MOVIE,
     RelionMicrographTable,
     read_micrographs_star,
     read_movie_star,
 )
-from .trajectory import Problem, ReferenceTable, Trajectory
+from ..trajectory import Problem, ReferenceTable, Trajectory
 
 RELION_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 

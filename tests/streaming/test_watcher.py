@@ -19,8 +19,8 @@ import pytest
 from motioncons.consensus import Thresholds
 from motioncons.errors import MotionconsError
 from motioncons.pipeline import Options, run
-from motioncons.simulate import SimulationConfig, stream_simulation, write_simulation
-from motioncons.stream import Watcher, WatchOptions
+from motioncons.simulation.trajectories import SimulationConfig, stream_simulation, write_simulation
+from motioncons.streaming.watcher import Watcher, WatchOptions
 
 OUTPUTS = ("consensus.csv", "accepted_micrographs.star", "discarded_micrographs.star",
            "accepted_movies.star", "discarded_movies.star")
@@ -320,8 +320,8 @@ def test_watch_a_scipion_set_until_it_closes(samples, tmp_path):
 
 def test_watch_honours_the_cryosparc_project_dir(tmp_path):
     """An option must reach watch too: none travels through a module-level variable."""
-    from motioncons import simulate_formats as fmt
-    from motioncons.simulate import simulate_movies, write_relion_job
+    from motioncons.simulation import formats as fmt
+    from motioncons.simulation.trajectories import simulate_movies, write_relion_job
 
     movies = simulate_movies(SimulationConfig(movies=6, seed=9, failure_fraction=0))
     names = [m.name for m in movies]

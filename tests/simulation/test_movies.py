@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from motioncons.formats import read_input
-from motioncons.movies import (
+from motioncons.simulation.movies import (
     MovieConfig,
     degrade_movie,
     read_mrc,

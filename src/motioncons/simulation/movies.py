@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs.atomic import write_bytes, write_text
+from ..outputs.atomic import write_bytes, write_text
 
 MOVIE_FAILURES = ("low_dose", "gain_defect", "jump", "still")
 

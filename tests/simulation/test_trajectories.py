@@ -5,7 +5,7 @@ import csv
 import numpy as np
 
 from motioncons.formats import read_input
-from motioncons.simulate import SimulationConfig, simulate_movies, write_simulation
+from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_simulation
 
 
 def test_simulated_motion_is_realistic():

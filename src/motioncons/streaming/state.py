@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MotionconsError
-from .evaluation import ValidPair
-from .frames import CommonSamples
-from .records import Row
+from ..errors import MotionconsError
+from ..evaluation import ValidPair
+from ..frames import CommonSamples
+from ..records import Row
 
 STATE_FILE = "motioncons_state.sqlite"
 _ROW_FIELDS = [f.name for f in fields(Row) if f.name not in (

@@ -11,8 +11,8 @@ import gemmi
 import pytest
 
 from motioncons.formats import read_input
-from motioncons.movies import MovieConfig
-from motioncons.validation import relion_available, validate
+from motioncons.simulation.movies import MovieConfig
+from motioncons.simulation.validation import relion_available, validate
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .consensus import (
+from ..consensus import (
     AUTO_RMSE_MIN_MOVIES,
     ConventionEstimate,
     RmseCalibration,
     estimate_convention,
 )
-from .errors import MotionconsError
-from .evaluation import (
+from ..errors import MotionconsError
+from ..evaluation import (
     Comparison,
     Options,
     apply_overrides,
@@ -40,15 +40,15 @@ from .evaluation import (
     split_pairs,
     uses_auto_rmse,
 )
-from .matching import Pair
-from .outputs import comparison_file
-from .outputs.folder import OutputFolder
-from .pipeline import draw_overlays, read_overrides, stored_options, write_figures, write_outputs
-from .records import Row
-from .report import row_overlay
-from .sources import Change, Source, listed_problem, open_source
-from .state import STATE_FILE, StateStore
-from .trajectory import Problem, Trajectory
+from ..figures.overlay_codec import row_overlay
+from ..matching import Pair
+from ..outputs import comparison_file
+from ..outputs.folder import OutputFolder
+from ..pipeline import draw_overlays, read_overrides, stored_options, write_figures, write_outputs
+from ..records import Row
+from ..streaming.sources import Change, Source, listed_problem, open_source
+from ..streaming.state import STATE_FILE, StateStore
+from ..trajectory import Problem, Trajectory
 
 SIDES = ("reference", "secondary")
 # Reasons that may only mean "still being written": retried until the settle time has passed.

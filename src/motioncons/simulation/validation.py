@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .consensus import Thresholds
-from .errors import MotionconsError
-from .movies import MovieConfig, degrade_movie, relion_movies_star, simulate_movie_files
-from .pipeline import Options, run
+from ..consensus import Thresholds
+from ..errors import MotionconsError
+from ..pipeline import Options, run
+from ..simulation.movies import MovieConfig, degrade_movie, relion_movies_star, simulate_movie_files
 
 RELION = "relion_run_motioncorr"
 FIRST_RUN = ["--bin_factor", "1", "--bfactor", "150", "--patch_x", "1", "--patch_y", "1"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs.atomic import write_bytes, write_text
+from ..outputs.atomic import write_bytes, write_text
 
 
 def _stem(name: str) -> str:

@@ -1,0 +1,1 @@
+"""Figures: the per-movie overlay (Pillow), the summary figure (matplotlib), the HTML report."""

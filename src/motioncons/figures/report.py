@@ -1,0 +1,162 @@
+"""``report.html``: one self-contained file (no network needed to view it).
+
+It shows the inputs, the counts, the decision controls (every movie re-decided in the browser
+with the CLI's rules), histograms, acceptance over time, a sortable and filterable table of every
+movie, and each movie's trajectories (drawn as SVG on a click). The table and the trajectories
+are embedded zlib-compressed and base64 encoded (the trajectories with `overlay_codec`), and
+inflated by the browser's own DecompressionStream. The page itself is the package data file
+``report_template.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import math
+import re
+import zlib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..consensus import (
+    AUTO_RMSE_FLOOR_PX,
+    AUTO_RMSE_K,
+    AUTO_RMSE_MIN_MOVIES,
+    INVALID_REASONS,
+    REASONS,
+)
+from ..outputs.atomic import write_text
+from ..records import Row
+from .overlay_codec import QUANTUM
+
+TABLE_FIELDS = ("movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px",
+                "max_error_px", "range_ref_px", "range_sec_px", "frames", "pixel_size_A",
+                "plot_path", "range_ref_x_px", "range_ref_y_px", "range_sec_x_px",
+                "range_sec_y_px", "motion_total_A", "motion_early_A", "base_reason", "acquired",
+                "message")
+
+
+_EXACT = {"corr", "corr_x", "corr_y", "rmse_px", "max_error_px", "range_ref_x_px",
+          "range_ref_y_px", "range_sec_x_px", "range_sec_y_px", "pixel_size_A",
+          "motion_total_A", "motion_early_A"}
+"""Fields the page re-decides from: kept exact, so that its decisions are the CLI's."""
+_TIMESTAMP = re.compile(r"(20\d{2})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
+METRIC_HELP = {
+    "corr": "score: the lower of the x and y correlations, over the axes that move",
+    "corr_x": "how well the x trajectories match in shape (1 = same shape)",
+    "corr_y": "how well the y trajectories match in shape (1 = same shape)",
+    "rmse_A": "average distance between the two trajectories (root mean square, Å)",
+    "max_error_A": "largest distance between them in any frame (Å)",
+    "range_ref_px": "how far the reference moved (largest extent over x and y, px)",
+    "motion_total_A": "the reference's accumulated motion over all frames (Å)",
+    "frames": "frames compared",
+}
+
+
+def _number(value: object, exact: bool = False) -> object:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return value if exact else float(f"{value:.4g}")
+    return value
+
+
+def acquired(name: str) -> str | None:
+    """The acquisition time in an EPU-style name (``..._YYYYMMDD_HHMMSS``), if any."""
+    found = _TIMESTAMP.search(name)
+    if not found:
+        return None
+    y, mo, d, h, mi, se = found.groups()
+    return f"{y}-{mo}-{d} {h}:{mi}:{se}"
+
+
+def _cell(row: Row, field: str, reasons: dict[str, int]) -> object:
+    if field == "decision":
+        return int(row.accepted)
+    if field in ("reason", "base_reason"):
+        value = row.reason if field == "reason" else (row.decided_reason or row.reason)
+        return reasons.setdefault(value, len(reasons))
+    if field == "plot_path":
+        return row.plot_path or 0
+    if field == "acquired":
+        return acquired(row.movie_name or row.movie)
+    if field == "message":
+        return row.message or 0
+    return _number(getattr(row, field), field in _EXACT)
+
+
+def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str, Any],
+                 summary_png: bytes | None, created: str | None = None) -> str:
+    table = []
+    blob = bytearray()
+    reasons: dict[str, int] = {}
+    for row in rows:
+        data = overlays.get(row.movie)
+        start = len(blob)
+        if data:
+            blob += data
+        table.append([_cell(row, f, reasons) for f in TABLE_FIELDS] + [start, len(blob) - start])
+    params = summary["parameters"]
+    sizes = [r.pixel_size_A for r in rows if math.isfinite(r.pixel_size_A)]
+    summary = {**summary, "median_pixel_size_A": float(np.median(sizes)) if sizes else None}
+    rules = {"fit": params["fit"], "k": AUTO_RMSE_K, "floor_px": AUTO_RMSE_FLOOR_PX,
+             "min_movies": AUTO_RMSE_MIN_MOVIES, "invalid": list(INVALID_REASONS),
+             "nan_reason": "nan_correlation" if params["fit"] == "xmipp" else "low_correlation",
+             "reasons": REASONS, "metrics": METRIC_HELP}
+    payload = {"fields": [*TABLE_FIELDS, "offset", "length"], "rows": table,
+               "reasons": list(reasons), "summary": summary, "quantum": QUANTUM,
+               "rules": rules, "created": created or "", "live": _live(summary)}
+    data_json = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    image = (f'<img alt="summary figures" src="data:image/png;base64,'
+             f'{base64.b64encode(summary_png).decode()}">' if summary_png else "")
+    template = resources.files(__package__).joinpath("report_template.html").read_text("utf-8")
+    return (template.replace("%FACTS%", _facts(summary, created))
+            .replace("%WARNINGS%", _warnings(summary))
+            .replace("%REFRESH%", '<meta http-equiv="refresh" content="30">'
+                     if _live(summary) else "")
+            .replace("%IMAGE%", image)
+            .replace("%DATA%", _packed(data_json.encode()))
+            .replace("%TRAJ%", _packed(bytes(blob))))
+
+
+def _live(summary: dict[str, Any]) -> bool:
+    stream = summary.get("stream")
+    return isinstance(stream, dict) and not stream.get("finished", True)
+
+
+def _facts(summary: dict[str, Any], created: str | None) -> str:
+    inputs = summary.get("inputs") or {}
+    params = summary["parameters"]
+    convention = summary.get("convention") or {}
+    pixel = params.get("pixel_size_A") or summary.get("median_pixel_size_A")
+
+    def path(side: str) -> str:
+        entry = inputs.get(side) if isinstance(inputs, dict) else None
+        return str(entry.get("path", "")) if isinstance(entry, dict) else ""
+
+    facts = [("reference", path("reference")), ("secondary", path("secondary")),
+             ("fit", params["fit"]), ("convention", convention.get("applied", "n/a")),
+             ("pixel size", f"{pixel:g} Å" if pixel else "from the inputs"),
+             ("motioncons", summary.get("motioncons", "")), ("written", created or "")]
+    return "".join(f"<div><b>{html.escape(str(v))}</b><span>{html.escape(k)}</span></div>"
+                   for k, v in facts if v != "")
+
+
+def _warnings(summary: dict[str, Any]) -> str:
+    items = "".join(f"<li>{html.escape(str(w))}</li>" for w in summary.get("warnings", []))
+    return f"<ul class=warn>{items}</ul>" if items else ""
+
+
+def _packed(data: bytes) -> str:
+    return base64.b64encode(zlib.compress(data, 9)).decode()
+
+
+def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
+                 summary: dict[str, Any], summary_png: bytes | None) -> None:
+    created = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    write_text(path, build_report(rows, overlays, summary, summary_png, created))

@@ -1,0 +1,1 @@
+"""Streaming: inputs that grow (sources), the persistent state, and the watch engine."""
