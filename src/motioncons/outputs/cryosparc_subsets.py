@@ -1,8 +1,8 @@
 """cryoSPARC reference: the exposures split into ``.cs`` subsets, same container, dtype, ``uid``s.
 
 A ``.cs`` written here is not registered in a project: bring it in with an External job
-(cryosparc-tools) or an "Import Result Group" (see docs/integrations.md). A CSDAT reference gives CSDAT
-subsets, written by cryosparc-tools in a child process (see ``formats.csdat``).
+(cryosparc-tools) or an "Import Result Group" (see docs/integrations.md). A CSDAT reference
+gives CSDAT subsets, written by cryosparc-tools in a child process (see ``formats.csdat``).
 """
 
 from __future__ import annotations
