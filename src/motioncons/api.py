@@ -21,7 +21,7 @@ from .evaluation import Comparison, Decision, Options, decide_comparison, prepar
 from .formats import read_input
 from .outputs.folder import OutputFolder
 from .pipeline import read_inputs, read_overrides, write_decision
-from .records import CSV_COLUMNS, Row
+from .records import CSV_COLUMNS, Counts, Row, Summary
 from .trajectory import TrajectorySet
 
 _THRESHOLDS = {"min_corr": "min_corr", "min_range": "min_range", "max_rmse": "max_rmse_A",
@@ -119,8 +119,8 @@ class Result:
     """
 
     rows: list[Record]
-    counts: dict[str, int]
-    summary: dict[str, Any]
+    counts: Counts
+    summary: Summary
     warnings: list[str]
     _comparison: Comparison = field(repr=False)
     _decision: Decision = field(repr=False)
@@ -214,7 +214,7 @@ def compare(reference: str | Path, secondary: str | Path, **values: Any) -> Resu
     decision = decide_comparison(comparison, chosen, read_overrides(chosen.override))
     summary = summary_of(comparison, decision, chosen)
     return Result([Record(row) for row in decision.rows],
-                  dict(summary["counts"]),
+                  Counts(**summary["counts"]),
                   summary, decision.warnings, comparison, decision, chosen)
 
 

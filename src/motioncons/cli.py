@@ -22,7 +22,7 @@ from .evaluation import Options, parse_max_rmse
 from .figures.plots import PLOT_CHOICES
 from .formats import read_input
 from .pipeline import decide, run
-from .records import RunResult
+from .records import RunResult, Summary
 from .simulation.movies import MOVIE_FAILURES, MovieConfig, relion_movies_star, simulate_movie_files
 from .simulation.trajectories import FAILURES, SimulationConfig, stream_simulation, write_simulation
 from .streaming.watcher import WatchOptions
@@ -280,8 +280,8 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
         f"{params['min_range_px']} px, max-rmse {_max_rmse_text(s)}, max-error "
         f"{_limit(params['max_error_A'])}, max-motion {_limit(params['max_motion_A'])}",
     ]
-    if s.get("convention"):
-        conv = s["convention"]
+    conv = s.get("convention")
+    if conv:
         scale = f", scale {conv['scale']:.3f}" if conv["scale"] is not None else ""
         lines.append(f"  convention: {conv['applied']} ({conv['note']}{scale})")
     for warning in result.warnings:
@@ -303,7 +303,7 @@ def _limit(value: object) -> str:
     return "off" if value is None else f"{value:g} Å"
 
 
-def _max_rmse_text(summary: dict) -> str:
+def _max_rmse_text(summary: Summary) -> str:
     """``auto = 1.05 px (0.93 Å): median ... `` or a fixed value, or off."""
     params, calibration = summary["parameters"], summary.get("max_rmse_calibration")
     if calibration:

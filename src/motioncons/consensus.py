@@ -63,6 +63,15 @@ AUTO_RMSE_MIN_MOVIES = 20
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The decision's limits (docs/decisions.md); ``max_rmse_A="auto"`` is calibrated on the
+    dataset, None switches a criterion off.
+
+    Examples
+    --------
+    >>> Thresholds(min_corr=0.9, max_rmse_A=None, max_motion_A=40.0).max_motion_A
+    40.0
+    """
+
     min_corr: float = 0.75
     min_range: float = 3.0
     max_rmse_A: float | str | None = AUTO

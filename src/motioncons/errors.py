@@ -4,7 +4,16 @@ from __future__ import annotations
 
 
 class MotionconsError(Exception):
-    """A run cannot proceed; the message is shown to the user as is."""
+    """A run cannot proceed; the message is shown to the user as is.
+
+    Examples
+    --------
+    >>> try:
+    ...     motioncons.compare("missing", "also_missing")
+    ... except motioncons.MotionconsError as error:
+    ...     print(error)
+    missing: no such file or directory
+    """
 
 
 class InputError(MotionconsError):

@@ -34,9 +34,10 @@ from .consensus import (
 )
 from .errors import MotionconsError, UsageError
 from .figures.plots import PLOT_CHOICES
+from .formats.common import in_pixels
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, compile_match_regex, pair_sets
-from .records import Row
+from .records import Row, Summary
 from .trajectory import Trajectory, TrajectorySet
 
 PIXEL_SIZE_TOLERANCE = 0.01
@@ -45,6 +46,16 @@ DECISIONS = ("accepted", "discarded")
 
 @dataclass(frozen=True)
 class Options:
+    """Everything a run is told, with the command line's defaults.
+
+    `motioncons.options` builds one from the command line's option names.
+
+    Examples
+    --------
+    >>> Options(fit="rigid", thresholds=Thresholds(min_corr=0.8)).fit
+    'rigid'
+    """
+
     thresholds: Thresholds = field(default_factory=Thresholds)
     fit: str = "offset"
     convention: str = "auto"
@@ -200,15 +211,9 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], l
             message = " | ".join(p.message for p in problems)
             invalid.append(_invalid_row(pair, problems[0].reason, message, options))
             continue
-        ref, sec = pair.reference, pair.secondary
-        assert isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
-        for side, partner in ((ref, sec), (sec, ref)):
-            if side.extras.get("needs_pixel_size") and partner.pixel_size:
-                # Å-only formats take the pixel size of the paired movie of the other input.
-                side.shifts = np.asarray(side.extras["angstrom"]) / partner.pixel_size
-                side.pixel_size = partner.pixel_size
-                side.extras["needs_pixel_size"] = False
-                side.extras["pixel_size_from"] = "paired movie"
+        assert isinstance(pair.reference, Trajectory) and isinstance(pair.secondary, Trajectory)
+        ref = in_pixels(pair.reference, pair.secondary.pixel_size)
+        sec = in_pixels(pair.secondary, pair.reference.pixel_size)
         unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
         if unresolved is not None:
             invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
@@ -249,11 +254,17 @@ def pixel_size_sources(pairs: list[Pair]) -> dict[str, int]:
     input, or ``--pixel-size`` (formats that store none: IMOD, cisTEM, WarpTools JSON, tables)."""
     counts: dict[str, int] = {}
     for pair in pairs:
-        for side in (pair.reference, pair.secondary):
-            if isinstance(side, Trajectory):
+        for side, partner in ((pair.reference, pair.secondary),
+                              (pair.secondary, pair.reference)):
+            if not isinstance(side, Trajectory):
+                continue
+            if side.extras.get("needs_pixel_size") and isinstance(partner, Trajectory) and \
+                    partner.pixel_size:
+                source = "paired movie"  # see formats.common.in_pixels
+            else:
                 source = str(side.extras.get("pixel_size_from",
                                              "file" if side.pixel_size else "unknown"))
-                counts[source] = counts.get(source, 0) + 1
+            counts[source] = counts.get(source, 0) + 1
     return counts
 
 
@@ -455,7 +466,7 @@ def build_summary(inputs: dict[str, Any], only_in_reference: list[str],
                   only_in_secondary: list[str], duplicates: list[str], rows: list[Row],
                   options: Options, estimate: ConventionEstimate | None,
                   warnings: list[str], calibration: RmseCalibration | None = None
-                  ) -> dict[str, Any]:
+                  ) -> Summary:
     """Everything `summary.json` says; deterministic for the same decisions (no timings)."""
     only_in_reference, only_in_secondary = sorted(only_in_reference), sorted(only_in_secondary)
     reasons: dict[str, int] = {}
@@ -499,7 +510,7 @@ def build_summary(inputs: dict[str, Any], only_in_reference: list[str],
 
 
 def summary_of(comparison: Comparison, decision: Decision, options: Options
-               ) -> dict[str, Any]:
+               ) -> Summary:
     return build_summary(comparison.inputs, comparison.only_in_reference,
                          comparison.only_in_secondary, comparison.duplicates, decision.rows,
                          options, decision.estimate, decision.warnings, decision.calibration)

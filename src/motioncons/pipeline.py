@@ -37,12 +37,12 @@ from .outputs.relion_star import write_relion_subsets
 from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
 from .outputs.table import write_csv
-from .records import Row, RunResult
+from .records import Row, RunResult, Summary
 from .trajectory import TrajectorySet
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
-                  rows: list[Row], summary: dict[str, Any],
+                  rows: list[Row], summary: Summary,
                   figures: list[str] | None = None) -> list[str]:
     """Write every output atomically, then remove what an earlier pass wrote and this one did
     not; rows go out sorted by movie key in every mode."""
@@ -92,7 +92,7 @@ def _require_readable(dataset: TrajectorySet) -> None:
 
 
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
-                  summary: dict[str, Any]) -> list[str]:
+                  summary: Summary) -> list[str]:
     """``summary.png`` and the self-contained ``report.html``."""
     save_summary(rows, summary, out_dir / "summary.png")
     write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
@@ -190,6 +190,12 @@ def decide(out_dir: str | Path, changes: dict[str, Any] | None = None,
     `changes` maps option names of `Options.decision_options` (``min_corr``, ``max_rmse``, ...)
     to new values; the others keep the values the folder was last decided with. Every output is
     rewritten; the result equals a fresh ``run`` with the same options.
+
+    Examples
+    --------
+    >>> result = motioncons.decide("consensus", {"min_corr": 0.9, "max_rmse": None})
+    >>> result.summary["counts"]["accepted"]
+    280
     """
     with OutputFolder(out_dir) as folder:
         comparison, stored = comparison_file.load(folder.path)

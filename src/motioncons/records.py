@@ -1,10 +1,9 @@
 """What a run decided, in the shape every output writes (outputs never re-derive metrics)."""
-
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -64,9 +63,81 @@ class Row:
         return self.decision == "accepted"
 
 
+def missing(value: object) -> bool:
+    """An undefined number (NaN, or inf from a division), which every output spells as empty:
+    an empty CSV field, ``nan`` in STAR, ``null`` in JSON."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with every undefined number replaced by None, recursively."""
+    if missing(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
+
+
+class Parameters(TypedDict):
+    """The options a run decided with (``summary.json`` → ``parameters``)."""
+
+    min_corr: float
+    min_range_px: float
+    max_rmse: float | str | None
+    """As given: Å, ``auto`` or None."""
+    max_rmse_A: float | None
+    """As used, in Å (``auto``: the calibrated limit at the median pixel size)."""
+    max_rmse_px: float | None
+    max_error_A: float | None
+    max_motion_A: float | None
+    max_early_motion_A: float | None
+    early_frames: int
+    override: str | None
+    fit: str
+    convention: str
+    pixel_size_A: float | None
+
+
+class Counts(TypedDict):
+    paired: int
+    accepted: int
+    discarded: int
+    only_in_reference: int
+    only_in_secondary: int
+    invalid: int
+    duplicates: int
+
+
+class _SummaryFields(TypedDict):
+    motioncons: str
+    parameters: Parameters
+    max_rmse_calibration: dict[str, Any] | None
+    inputs: dict[str, Any]
+    counts: Counts
+    reasons: dict[str, int]
+    reason_meanings: dict[str, str]
+    convention: dict[str, Any] | None
+    warnings: list[str]
+    only_in_reference: list[str]
+    only_in_secondary: list[str]
+    duplicates: list[str]
+    versions: dict[str, str]
+
+
+class Summary(_SummaryFields, total=False):
+    """What ``summary.json`` says (documented in docs/outputs.md)."""
+
+    outputs: list[str]
+    stream: dict[str, Any]
+    """``watch``: whether the inputs closed, retries pending."""
+    median_pixel_size_A: float | None
+
+
 @dataclass
 class RunResult:
     rows: list[Row]
-    summary: dict[str, Any]
+    summary: Summary
     warnings: list[str]
     outputs: list[str] = field(default_factory=list)

@@ -52,7 +52,15 @@ def movie_key(name: str, pattern: re.Pattern[str] | None = None) -> str:
 
 @dataclass(slots=True)
 class Trajectory:
-    """Per-frame global shifts of one movie, as one program estimated them."""
+    """Per-frame global shifts of one movie, as one program estimated them, in the canonical
+    convention.
+
+    Examples
+    --------
+    >>> t = motioncons.read("MotionCorr/job002").trajectories[0]
+    >>> t.key, t.frames[:3], t.shifts[:1], t.pixel_size
+    ('20170629_00021_frameImage', array([1, 2, 3]), array([[0., 0.]]), 0.885)
+    """
 
     key: str
     """Canonical movie key used for pairing (see `movie_key`)."""
@@ -80,7 +88,13 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class Problem:
-    """A movie (or file) that could not be turned into a trajectory, and why."""
+    """A movie (or file) that could not be turned into a trajectory, and why.
+
+    Examples
+    --------
+    >>> motioncons.read("MotionCorr/job002").problems[0].reason
+    'missing_metadata'
+    """
 
     key: str
     movie_name: str
@@ -102,7 +116,14 @@ class ReferenceTable(Protocol):
 
 @dataclass
 class TrajectorySet:
-    """Everything one input contributed: trajectories, per-movie problems, and its provenance."""
+    """Everything one input contributed: trajectories, per-movie problems, and its provenance.
+
+    Examples
+    --------
+    >>> found = motioncons.read("MotionCorr/job002")
+    >>> found.format, len(found.trajectories), len(found.problems)
+    ('relion corrected_micrographs.star', 3, 21)
+    """
 
     path: str
     format: str

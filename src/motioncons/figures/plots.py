@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..outputs.atomic import temporary_path
-from ..records import Row
+from ..records import Row, Summary
 from ..workers import worker_pool
 
 PLOT_CHOICES = ("none", "discarded", "all")
@@ -268,7 +268,7 @@ def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
 # --------------------------------------------------------------------------- summary figure
 
 
-def summary_figure(rows: list[Row], summary: dict[str, Any]):
+def summary_figure(rows: list[Row], summary: Summary):
     """The dataset at a glance: score, RMSE and max error histograms, score vs motion, acceptance
     along acquisition order, and the convention votes."""
     _, plt = _matplotlib()
@@ -341,7 +341,7 @@ def summary_figure(rows: list[Row], summary: dict[str, Any]):
     return fig
 
 
-def save_summary(rows: list[Row], summary: dict[str, Any], path: Path) -> None:
+def save_summary(rows: list[Row], summary: Summary, path: Path) -> None:
     _, plt = _matplotlib()
     fig = summary_figure(rows, summary)
     try:

@@ -19,7 +19,6 @@ import re
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from ..consensus import (
     REASONS,
 )
 from ..outputs.atomic import write_text
-from ..records import Row
+from ..records import Row, Summary, missing
 from .overlay_codec import QUANTUM
 
 TABLE_FIELDS = ("movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px",
@@ -60,7 +59,7 @@ METRIC_HELP = {
 
 def _number(value: object, exact: bool = False) -> object:
     if isinstance(value, float):
-        if not math.isfinite(value):
+        if missing(value):
             return None
         return value if exact else float(f"{value:.4g}")
     return value
@@ -90,7 +89,7 @@ def _cell(row: Row, field: str, reasons: dict[str, int]) -> object:
     return _number(getattr(row, field), field in _EXACT)
 
 
-def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str, Any],
+def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
                  summary_png: bytes | None, created: str | None = None) -> str:
     table = []
     blob = bytearray()
@@ -124,12 +123,12 @@ def build_report(rows: list[Row], overlays: dict[str, bytes], summary: dict[str,
             .replace("%TRAJ%", _packed(bytes(blob))))
 
 
-def _live(summary: dict[str, Any]) -> bool:
+def _live(summary: Summary) -> bool:
     stream = summary.get("stream")
     return isinstance(stream, dict) and not stream.get("finished", True)
 
 
-def _facts(summary: dict[str, Any], created: str | None) -> str:
+def _facts(summary: Summary, created: str | None) -> str:
     inputs = summary.get("inputs") or {}
     params = summary["parameters"]
     convention = summary.get("convention") or {}
@@ -147,7 +146,7 @@ def _facts(summary: dict[str, Any], created: str | None) -> str:
                    for k, v in facts if v != "")
 
 
-def _warnings(summary: dict[str, Any]) -> str:
+def _warnings(summary: Summary) -> str:
     items = "".join(f"<li>{html.escape(str(w))}</li>" for w in summary.get("warnings", []))
     return f"<ul class=warn>{items}</ul>" if items else ""
 
@@ -157,6 +156,6 @@ def _packed(data: bytes) -> str:
 
 
 def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
-                 summary: dict[str, Any], summary_png: bytes | None) -> None:
+                 summary: Summary, summary_png: bytes | None) -> None:
     created = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     write_text(path, build_report(rows, overlays, summary, summary_png, created))

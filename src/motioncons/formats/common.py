@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,18 @@ def validate(dataset: TrajectorySet) -> TrajectorySet:
                 dataset.problems.append(found)
         dataset.trajectories = sound
     return dataset
+
+
+def in_pixels(trajectory: Trajectory, partner_pixel_size: float | None) -> Trajectory:
+    """A trajectory of a format that records shifts in Å but no pixel size (cisTEM, WarpTools
+    JSON) in pixels, with the pixel size of the paired movie of the other input; the
+    trajectory as it is when it needs none or no pixel size is known."""
+    if not trajectory.extras.get("needs_pixel_size") or not partner_pixel_size:
+        return trajectory
+    extras = {**trajectory.extras, "needs_pixel_size": False, "pixel_size_from": "paired movie"}
+    return replace(trajectory,
+                   shifts=np.asarray(trajectory.extras["angstrom"]) / partner_pixel_size,
+                   pixel_size=partner_pixel_size, extras=extras)
 
 
 def read_files(path: Path, files: list[Path], format_name: str,

@@ -8,14 +8,13 @@ estimation, Polish (``rlnMicrographMetadata`` is kept) and Subset selection.
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 import gemmi
 
 from ..formats.relion import RelionMicrographTable
-from ..records import Row
+from ..records import Row, missing
 from .atomic import write_text
 
 CONSENSUS_LABELS = (
@@ -34,7 +33,7 @@ _VERSION = re.compile(r"^# version \d+\s*$", re.MULTILINE)
 
 def _format(value: object) -> str:
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6f}"
+        return "nan" if missing(value) else f"{value:.6f}"
     return star_value(str(value))
 
 

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..records import json_ready
 from .atomic import write_text
 
 
-def _clean(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def write_summary(path: str | Path, summary: dict[str, Any]) -> None:
-    write_text(path, json.dumps(_clean(summary), indent=2, sort_keys=False) + "\n")
+def write_summary(path: str | Path, summary: Mapping[str, Any]) -> None:
+    write_text(path, json.dumps(json_ready(summary), indent=2, sort_keys=False) + "\n")

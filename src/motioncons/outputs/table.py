@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from pathlib import Path
 
-from ..records import CSV_COLUMNS, Row
+from ..records import CSV_COLUMNS, Row, missing
 from .atomic import write_text
 
 
@@ -15,7 +14,7 @@ def format_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "" if math.isnan(value) else format(value, ".17g")
+        return "" if missing(value) else format(value, ".17g")
     return str(value)
 
 
@@ -27,7 +26,7 @@ def write_csv(path: str | Path, rows: list[Row]) -> None:
     for column in CSV_COLUMNS:
         values = [getattr(row, column) for row in rows]
         if values and isinstance(values[0], float):
-            columns.append(["" if v != v else format(v, ".17g") for v in values])
+            columns.append(["" if missing(v) else format(v, ".17g") for v in values])
         elif values and isinstance(values[0], str):
             columns.append(values)
         else:

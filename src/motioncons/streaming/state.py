@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import MotionconsError
 from ..evaluation import ValidPair
 from ..frames import CommonSamples
-from ..records import Row
+from ..records import Row, missing
 
 STATE_FILE = "motioncons_state.sqlite"
 _ROW_FIELDS = [f.name for f in fields(Row) if f.name not in (
@@ -61,7 +61,7 @@ def decode_pair(blob: bytes) -> ValidPair:
 
 def _row_to_json(row: Row) -> str:
     data = asdict(row)
-    clean = {k: (None if isinstance(data[k], float) and math.isnan(data[k]) else data[k])
+    clean = {k: (None if missing(data[k]) else data[k])
              for k in _ROW_FIELDS}
     return json.dumps(clean, separators=(",", ":"))
 

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from ..consensus import (
     AUTO_RMSE_MIN_MOVIES,
@@ -45,7 +44,7 @@ from ..matching import Pair
 from ..outputs import comparison_file
 from ..outputs.folder import OutputFolder
 from ..pipeline import draw_overlays, read_overrides, stored_options, write_figures, write_outputs
-from ..records import Row
+from ..records import Row, Summary
 from ..streaming.sources import Change, Source, listed_problem, open_source
 from ..streaming.state import STATE_FILE, StateStore
 from ..trajectory import Problem, Trajectory
@@ -57,6 +56,14 @@ _RETRY_REASONS = ("unreadable",)
 
 @dataclass(frozen=True)
 class WatchOptions:
+    """How `Watcher` polls and when it stops (the ``watch`` command's options).
+
+    Examples
+    --------
+    >>> WatchOptions(interval=5.0, until_idle=600.0).settle
+    60.0
+    """
+
     interval: float = 10.0
     settle: float = 60.0
     until_idle: float | None = None
@@ -80,6 +87,23 @@ def _estimate_from_dict(data: dict) -> ConventionEstimate:
 
 
 class Watcher:
+    """The streaming engine: decides movies as their results arrive, until both inputs close.
+
+    Holds the output folder's lock until `close`. `run` polls until the inputs are closed (or
+    a signal, or `max_polls`); `poll` does one pass, as the RELION External job does.
+
+    Examples
+    --------
+    >>> watcher = Watcher("MotionCorr/job002", "MotionCorr/job003", "consensus",
+    ...                   watch=WatchOptions(interval=5.0))
+    >>> try:
+    ...     report = watcher.run()
+    ... finally:
+    ...     watcher.close()
+    >>> report.finished
+    True
+    """
+
     def __init__(self, reference: str | Path, secondary: str | Path, out_dir: str | Path,
                  options: Options | None = None, watch: WatchOptions | None = None,
                  clock: Callable[[], float] = time.time, force: bool = False,
@@ -319,7 +343,7 @@ class Watcher:
         reference = self.sources["reference"]
         return "relion" if reference.format.startswith("relion") else reference.format
 
-    def summary(self, rows: list[Row]) -> dict[str, Any]:
+    def summary(self, rows: list[Row]) -> Summary:
         only = self._unpaired()
         warnings = list(self.estimate.warnings) if self.estimate else []
         if self.waiting and not self.finished:
