@@ -146,15 +146,18 @@ class Batch:
                      pixel_sizes: list[float | None],
                      motion: np.ndarray | None = None) -> Batch:
         n = len(refs)
-        length = max((r.shape[0] for r in refs), default=0)
+        lengths = np.fromiter((r.shape[0] for r in refs), dtype=np.int64, count=n)
+        length = int(lengths.max()) if n else 0
         ref = np.zeros((n, 2, length))
         sec = np.zeros((n, 2, length))
         mask = np.zeros((n, length), dtype=bool)
-        for i, (r, s) in enumerate(zip(refs, secs, strict=True)):
-            k = r.shape[0]
-            ref[i, :, :k] = r.T
-            sec[i, :, :k] = s.T
-            mask[i, :k] = True
+        if n:  # scatter all pairs at once: pair index and sample index of every sample
+            row = np.repeat(np.arange(n), lengths)
+            column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                lengths)
+            ref[row, :, column] = np.concatenate(refs)
+            sec[row, :, column] = np.concatenate(secs)
+            mask[row, column] = True
         sizes = np.array([np.nan if p is None else p for p in pixel_sizes], dtype=np.float64)
         return cls(ref, sec, mask, sizes, motion)
 

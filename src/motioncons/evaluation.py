@@ -370,37 +370,43 @@ def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
                        RmseCalibration(frozen_rmse_px, None, None, 0, "frozen"))
         results = results.redecide(batch, replace(thresholds,
                                                   max_rmse_px=calibration.threshold_px))
-    return [_row(item, results, j, options, convention) for j, item in enumerate(valid)], \
-        calibration
+    return _rows(valid, results, options, convention), calibration
 
 
-def _row(item: ValidPair, results: Results, j: int, options: Options, convention: str) -> Row:
-    pixel = math.nan if item.pixel_size is None else item.pixel_size
-    ranges = results.axis_ranges[j] if results.axis_ranges is not None else np.full(4, np.nan)
-    row = Row(
-        movie=item.key,
-        decision="accepted" if results.accepted[j] else "discarded",
-        reason=str(results.reason[j]),
-        corr=float(results.corr[j]), corr_x=float(results.corr_x[j]),
-        corr_y=float(results.corr_y[j]), rmse_px=float(results.rmse_px[j]),
-        max_error_px=float(results.max_error_px[j]),
-        rmse_A=float(results.rmse_px[j]) * pixel,
-        max_error_A=abs(float(results.max_error_px[j])) * pixel,
-        range_ref_px=float(results.range_ref_px[j]), range_sec_px=float(results.range_sec_px[j]),
-        frames=int(results.frames[j]), reference_path=item.reference_path,
-        secondary_path=item.secondary_path,
-        fit=options.fit, convention="" if options.fit == "xmipp" else convention,
-        rotation_deg=float(results.rotation_deg[j]), resampled=item.samples.resampled,
-        pixel_size_A=pixel, movie_name=item.movie_name,
-        motion_total_A=item.motion_px[0] * pixel, motion_early_A=item.motion_px[1] * pixel,
-        range_ref_x_px=float(ranges[0]), range_ref_y_px=float(ranges[1]),
-        range_sec_x_px=float(ranges[2]), range_sec_y_px=float(ranges[3]),
-    )
-    if options.needs_trajectories:
-        row.reference_shifts = item.samples.reference
-        row.secondary_fitted = results.fitted[j]
-        row.sample_frames = item.samples.frames
-    return row
+def _rows(valid: list[ValidPair], results: Results, options: Options,
+          convention: str) -> list[Row]:
+    """One row per pair; the columns are turned into Python numbers once, not per value."""
+    ranges = (results.axis_ranges if results.axis_ranges is not None
+              else np.full((len(valid), 4), np.nan))
+    columns = zip(results.accepted.tolist(), results.reason.tolist(), results.corr.tolist(),
+                  results.corr_x.tolist(), results.corr_y.tolist(), results.rmse_px.tolist(),
+                  results.max_error_px.tolist(), results.range_ref_px.tolist(),
+                  results.range_sec_px.tolist(), results.frames.tolist(),
+                  results.rotation_deg.tolist(), ranges.tolist(), strict=True)
+    shown_convention = "" if options.fit == "xmipp" else convention
+    keep = options.needs_trajectories
+    rows = []
+    for j, (item, (accepted, reason, corr, corr_x, corr_y, rmse, max_error, range_ref,
+                   range_sec, frames, rotation, axis)) in enumerate(zip(valid, columns,
+                                                                        strict=True)):
+        pixel = math.nan if item.pixel_size is None else item.pixel_size
+        row = Row(
+            movie=item.key, decision="accepted" if accepted else "discarded",
+            reason=str(reason), corr=corr, corr_x=corr_x, corr_y=corr_y, rmse_px=rmse,
+            max_error_px=max_error, rmse_A=rmse * pixel, max_error_A=abs(max_error) * pixel,
+            range_ref_px=range_ref, range_sec_px=range_sec, frames=int(frames),
+            reference_path=item.reference_path, secondary_path=item.secondary_path,
+            fit=options.fit, convention=shown_convention, rotation_deg=rotation,
+            resampled=item.samples.resampled, pixel_size_A=pixel, movie_name=item.movie_name,
+            motion_total_A=item.motion_px[0] * pixel, motion_early_A=item.motion_px[1] * pixel,
+            range_ref_x_px=axis[0], range_ref_y_px=axis[1], range_sec_x_px=axis[2],
+            range_sec_y_px=axis[3])
+        if keep:
+            row.reference_shifts = item.samples.reference
+            row.secondary_fitted = results.fitted[j]
+            row.sample_frames = item.samples.frames
+        rows.append(row)
+    return rows
 
 
 def apply_overrides(rows: list[Row], overrides: dict[str, str]) -> list[str]:
