@@ -318,3 +318,27 @@ def test_a_corrupt_csdat_file_is_one_line_not_a_crash(tmp_path):
                             check=False)
     assert result.returncode == 1, result.stderr
     assert "corrupt CSDAT" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_cryosparc_folder_of_several_cs_files_is_subset_as_one(tmp_path):
+    import numpy as np
+
+    from motioncons.simulation import formats as fmt
+    from motioncons.simulation.trajectories import simulate_movies, write_relion_job
+
+    movies = simulate_movies(SimulationConfig(movies=12, seed=8, failure_fraction=0.3))
+    names = [m.name for m in movies]
+    shifts = [m.reference for m in movies]
+    first = fmt.cryosparc_job(tmp_path / "cs", names[:6], shifts[:6], 1.0, job="J5")
+    second = fmt.cryosparc_job(tmp_path / "cs", names[6:], shifts[6:], 1.0, job="J6")
+    folder = tmp_path / "cs" / "exposures"
+    folder.mkdir()
+    for number, cs in enumerate((first, second)):
+        (folder / f"part{number}.cs").write_bytes(cs.read_bytes())
+    secondary = write_relion_job(tmp_path / "r", "MotionCorr/job003", names,
+                                 [m.secondary for m in movies], 1.0)
+    result = run(folder, secondary, tmp_path / "out", Options(plots="none", report=False))
+    accepted = np.load(tmp_path / "out" / "exposures_accepted.cs")
+    rejected = np.load(tmp_path / "out" / "exposures_rejected.cs")
+    assert len(accepted) + len(rejected) == 12
+    assert len(accepted) == sum(r.accepted for r in result.rows)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import read_files
+from .common import problem, read_files
 
 NAME = "cistem"
 _PIXEL = re.compile(r"Pixel size \(A\):\s*([\d.eE+-]+)")
@@ -56,10 +56,10 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
     try:
         text = file.read_text(errors="replace")
     except OSError as exc:
-        return Problem(key, name, str(file), "unreadable", f"{file}: cannot read: {exc}")
+        return problem(key, name, file, "unreadable", f"cannot read: {exc}")
     if _kind_of(text[:2000]) is None:
-        return Problem(key, name, str(file), "unreadable",
-                       f"{file}: not an Unblur/cisTEM shift file (no header line)")
+        return problem(key, name, file, "unreadable",
+                       "not an Unblur/cisTEM shift file (no header line)")
     data = [line.split() for line in text.splitlines() if line.strip() and
             not line.lstrip().startswith("#")]
     source = "--pixel-size" if pixel_size else None
@@ -74,9 +74,7 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
         else:
             angstrom = np.array(data, dtype=float).reshape(-1, 2)
     except ValueError as exc:
-        return Problem(key, name, str(file), "unreadable", f"{file}: malformed shifts ({exc})")
-    if not np.isfinite(angstrom).all():
-        return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
+        return problem(key, name, file, "unreadable", f"malformed shifts ({exc})")
     # Without a pixel size the pipeline converts once it knows the paired movie's.
     extras: dict[str, Any] = {"units": "Å", "angstrom": angstrom,
                                  "needs_pixel_size": not pixel_size}

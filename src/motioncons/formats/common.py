@@ -50,14 +50,19 @@ def pixel_size_or_none(value: object) -> float | None:
     return number if math.isfinite(number) and 0 < number <= MAX_PIXEL_SIZE else None
 
 
+def problem(key: str, name: str, source: Path | str, reason: str, text: str) -> Problem:
+    """A movie's problem; its message names the file: ``<source>: <text>``."""
+    return Problem(key, name, str(source), reason, f"{source}: {text}")
+
+
 def unreadable(path: Path | str, exc: BaseException, key: str | None = None,
                name: str | None = None) -> Problem:
     """The problem for a result file a reader could not make sense of."""
     name = name or str(path).rsplit("/", 1)[-1]
     from ..trajectory import movie_key
 
-    return Problem(key or movie_key(name), name, str(path), "unreadable",
-                   f"{path}: cannot be read ({one_line(exc)})")
+    return problem(key or movie_key(name), name, path, "unreadable",
+                   f"cannot be read ({one_line(exc)})")
 
 
 def guarded(read_file: Callable[[Path], Trajectory | Problem],

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
+from ..trajectory import Trajectory, TrajectorySet, movie_key
 from . import csdat
-from .common import MAX_FRAME_NUMBER, bounded_int, one_line, pixel_size_or_none, unreadable
+from .common import MAX_FRAME_NUMBER, bounded_int, one_line, pixel_size_or_none, problem, unreadable
 
 NAME = "cryosparc"
 MAX_TRAJECTORY_BYTES = 64 << 20
@@ -88,7 +88,8 @@ def read(path: Path, pixel_size: float | None = None,
     if not records:
         raise InputError(path, "no exposures with rigid_motion/path (a Patch or Full-frame "
                                "Motion Correction output is needed)")
-    for number, (file, data, container) in enumerate(records):
+    tables = []
+    for file, data, container in records:
         project = Path(project_dir) if project_dir else file.resolve().parent.parent
         names = data.dtype.names
         keys = []
@@ -99,9 +100,25 @@ def read(path: Path, pixel_size: float | None = None,
                 item = unreadable(file, exc, name=_movie_name(row, names, index))
             dataset.add(item)
             keys.append(item.key)
-        if number == 0:
-            dataset.micrograph_table = CryosparcExposures(str(file), data, container, keys)
+        tables.append(CryosparcExposures(str(file), data, container, keys))
+    dataset.micrograph_table = _one_table(tables, dataset.notes)
     return dataset
+
+
+def _one_table(tables: list[CryosparcExposures], notes: list[str]) -> CryosparcExposures:
+    """The exposures of every ``.cs`` file as one table to subset: classic containers with the
+    same fields are joined; otherwise the subsets cover the first file, and a note says so."""
+    first = tables[0]
+    joinable = [t for t in tables
+                if t.container == "numpy" and t.records.dtype == first.records.dtype]
+    if first.container == "numpy" and len(joinable) == len(tables):
+        if len(tables) == 1:
+            return first
+        return CryosparcExposures(first.path, np.concatenate([t.records for t in tables]),
+                                  "numpy", [k for t in tables for k in t.row_keys])
+    notes.append(f"the .cs subsets cover {first.path} only: the other exposure files have "
+                 "other fields or are compressed (CSDAT)")
+    return first
 
 
 def _movie_name(row, names, index: int) -> str:
@@ -120,21 +137,18 @@ def _exposure(row, names, project: Path, file: Path, pixel_size: float | None):
             raise ValueError(f"larger than {MAX_TRAJECTORY_BYTES >> 20} MiB")
         values = np.load(trajectory_path, allow_pickle=False)
     except FileNotFoundError:
-        return Problem(key, movie, str(trajectory_path), "missing_metadata",
-                       f"{trajectory_path}: trajectory file does not exist (listed in {file}; "
+        return problem(key, movie, trajectory_path, "missing_metadata",
+                       f"trajectory file does not exist (listed in {file}; "
                        "paths are relative to the project directory: --cryosparc-project-dir)")
     except (ValueError, OSError, EOFError) as exc:
-        return Problem(key, movie, str(trajectory_path), "unreadable",
-                       f"{trajectory_path}: unreadable trajectory ({one_line(exc)})")
+        return problem(key, movie, trajectory_path, "unreadable",
+                       f"unreadable trajectory ({one_line(exc)})")
     if not isinstance(values, np.ndarray) or values.dtype.kind not in "fiu" or \
             values.size == 0 or values.size % 2 or values.shape[-1:] != (2,):
-        return Problem(key, movie, str(trajectory_path), "unreadable",
-                       f"{trajectory_path}: not a trajectory (an array of shape {values.shape} "
+        return problem(key, movie, trajectory_path, "unreadable",
+                       f"not a trajectory (an array of shape {values.shape} "
                        f"and type {values.dtype}; (N, 2) numbers expected)")
     values = np.asarray(values, dtype=np.float64).reshape(-1, 2)
-    if not np.isfinite(values).all():
-        return Problem(key, movie, str(trajectory_path), "nan_shifts",
-                       f"{trajectory_path}: NaN or infinite shifts")
     start = (bounded_int(row["rigid_motion/frame_start"], "frame_start", 0, MAX_FRAME_NUMBER)
              if "rigid_motion/frame_start" in names else 0)
     size = (pixel_size_or_none(row["rigid_motion/psize_A"]) if "rigid_motion/psize_A" in names

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import read_files
+from .common import problem, read_files
 
 NAME = "imod"
 
@@ -35,13 +35,11 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
         rows = [line.split() for line in file.read_text().splitlines() if line.strip()]
         values = np.array(rows, dtype=np.float64)
     except (OSError, ValueError):
-        return Problem(key, name, str(file), "unreadable",
-                       f"{file}: not an IMOD transform file (6 numbers per line)")
+        return problem(key, name, file, "unreadable",
+                       "not an IMOD transform file (6 numbers per line)")
     if values.ndim != 2 or values.shape[1] != 6 or not len(values):
-        return Problem(key, name, str(file), "unreadable",
-                       f"{file}: expected lines of 6 numbers (A11 A12 A21 A22 DX DY)")
-    if not np.isfinite(values).all():
-        return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN or infinite values")
+        return problem(key, name, file, "unreadable",
+                       "expected lines of 6 numbers (A11 A12 A21 A22 DX DY)")
     return Trajectory(key, name, np.arange(1, len(values) + 1), values[:, 4:6].copy(),
                       pixel_size, str(file), NAME, None,
                       {"pixel_size_from": "--pixel-size"} if pixel_size else {})

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import MAX_FRAMES, bounded_int, unreadable
+from .common import MAX_FRAMES, bounded_int, problem, unreadable
 
 NAME = "motioncor"
 _LOG_SUFFIXES = ("-Patch-Full.log", "-Full.log", ".aln", ".out")
@@ -87,20 +87,17 @@ def _trajectory(name: str, rows: list[tuple[str, ...]], source: Path, offset: in
                 total: int | None = None) -> Trajectory | Problem:
     key = movie_key(name)
     if len(rows) < 1:
-        return Problem(key, name, str(source), "unreadable",
-                       f"{source}: no full-frame shifts for {name} (truncated?)")
+        return problem(key, name, source, "unreadable",
+                       f"no full-frame shifts for {name} (truncated?)")
     try:
         values = np.array(rows, dtype=np.float64)
     except ValueError:
-        return Problem(key, name, str(source), "unreadable",
-                       f"{source}: non-numeric full-frame shift for {name}")
-    if not np.isfinite(values).all():
-        return Problem(key, name, str(source), "nan_shifts",
-                       f"{source}: NaN or infinite shift values for {name}")
+        return problem(key, name, source, "unreadable",
+                       f"non-numeric full-frame shift for {name}")
     frames = values[:, 0].astype(np.int64) + offset
     if np.any(np.diff(frames) <= 0):
-        return Problem(key, name, str(source), "unreadable",
-                       f"{source}: frame numbers are not increasing for {name}")
+        return problem(key, name, source, "unreadable",
+                       f"frame numbers are not increasing for {name}")
     return Trajectory(key, name, frames, np.ascontiguousarray(values[:, 1:]), pixel_size,
                       str(source), NAME, total, extras)
 
@@ -147,8 +144,8 @@ def _stdout(text: str, source: Path, default_pixel: float | None) -> list[Trajec
                 break
         blocks.append((rows, saved, layout))
     if not blocks:
-        return [Problem(movie_key(source.name), source.name, str(source), "unreadable",
-                        f"{source}: no full-frame alignment table (still running, or failed)")]
+        return [problem(movie_key(source.name), source.name, source, "unreadable",
+                        "no full-frame alignment table (still running, or failed)")]
     out = []
     for rows, saved, layout in blocks:
         name = single_input if len(blocks) == 1 and single_input else saved or source.name

@@ -25,7 +25,14 @@ import numpy as np
 from ..errors import InputError
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
 from ..workers import worker_pool
-from .common import MAX_FRAME_NUMBER, bounded_int, one_line, pixel_size_or_none, unreadable
+from .common import (
+    MAX_FRAME_NUMBER,
+    bounded_int,
+    one_line,
+    pixel_size_or_none,
+    problem,
+    unreadable,
+)
 from .star import parse_cif, unescape
 
 NAME = "relion"
@@ -114,22 +121,22 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Traje
 def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory | Problem:
     source = path if isinstance(path, str) else str(path)
 
-    def problem(reason: str, text: str, name: str | None = None) -> Problem:
+    def fail(reason: str, text: str, name: str | None = None) -> Problem:
         name = name or fallback_name or source.rsplit("/", 1)[-1]
-        return Problem(movie_key(name), name, source, reason, f"{source}: {text}")
+        return problem(movie_key(name), name, source, reason, text)
 
     try:
         with open(source, "rb", buffering=0) as handle:
             raw = handle.readall()
     except FileNotFoundError:
-        return problem("missing_metadata", "metadata STAR file does not exist")
+        return fail("missing_metadata", "metadata STAR file does not exist")
     except OSError as exc:
-        return problem("unreadable", f"cannot read: {exc.strerror or exc}")
+        return fail("unreadable", f"cannot read: {exc.strerror or exc}")
     if not raw.strip():
-        return problem("unreadable", "empty file")
+        return fail("unreadable", "empty file")
     start = raw.find(b"data_global_shift")
     if start < 0:
-        return problem("unreadable", "no data_global_shift block (truncated, or not a RELION "
+        return fail("unreadable", "no data_global_shift block (truncated, or not a RELION "
                                      "per-movie motion STAR)")
     # The blocks after the global shifts (local model, hot pixels, local shifts) can be 100x
     # larger and are not needed: parse only what precedes the next block.
@@ -138,7 +145,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
         text = (raw if end < 0 else raw[: end + 1]).decode("utf-8")
         doc, _escaped = parse_cif(_motioncor3_star(text))
     except (UnicodeDecodeError, ValueError, RuntimeError) as exc:
-        return problem("unreadable", f"malformed STAR: {one_line(exc)}")
+        return fail("unreadable", f"malformed STAR: {one_line(exc)}")
     general = doc.find_block("general")
     movie_name = general.find_value("_rlnMicrographMovieName") if general else None
     name = unescape(gemmi.cif.as_string(movie_name)) if movie_name else (
@@ -147,7 +154,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
     loop = shifts_block.find_loop("_rlnMicrographShiftX").get_loop() if shifts_block else None
     tags = loop.tags if loop is not None else []
     if loop is None or loop.length() == 0 or not all(t in tags for t in _SHIFT_TAGS):
-        return problem("unreadable", "data_global_shift has no frame rows "
+        return fail("unreadable", "data_global_shift has no frame rows "
                                      "(truncated or still being written)", name)
     width = loop.width()
     raw_values = loop.values
@@ -162,23 +169,23 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
         frames = (np.arange(1, n + 1, dtype=np.int64) if regular
                   else np.array(frame_strings, dtype=np.float64))
     except ValueError as exc:
-        return problem("unreadable", f"non-numeric value in data_global_shift: {one_line(exc)}",
+        return fail("unreadable", f"non-numeric value in data_global_shift: {one_line(exc)}",
                        name)
     total = _frame_count(general)
     if total is not None and n < total:
-        return problem("unreadable", f"truncated: {n} of {int(total)} frames in "
+        return fail("unreadable", f"truncated: {n} of {int(total)} frames in "
                                      "data_global_shift", name)
     if not regular:
         if not (np.isfinite(frames).all() and frames.min() >= 1
                 and frames.max() <= MAX_FRAME_NUMBER):
-            return problem("unreadable", "frame numbers in data_global_shift are not in "
+            return fail("unreadable", "frame numbers in data_global_shift are not in "
                                          f"1..{MAX_FRAME_NUMBER}", name)
         if n > 1 and not (np.diff(frames).min() > 0 and (frames % 1 == 0).all()):
-            return problem("unreadable", "frame numbers in data_global_shift are not "
+            return fail("unreadable", "frame numbers in data_global_shift are not "
                                          "increasing integers", name)
         frames = frames.astype(np.int64)
     if not np.isfinite(shifts).all():
-        return problem("nan_shifts", "NaN or infinite shift values in data_global_shift", name)
+        return fail("nan_shifts", "NaN or infinite shift values in data_global_shift", name)
     observed = (shifts[:, 0] != NOT_OBSERVED) | (shifts[:, 1] != NOT_OBSERVED)
     extras: dict[str, Any] = {}
     for label, key in _EXTRAS:

@@ -127,9 +127,6 @@ def _movie(path: Path, object_id: int, name: str, first, last, xs, ys,
     if x.size != y.size:
         return Problem(key, name, source, "unreadable",
                        f"{path}: movie {object_id} ({name}): {x.size} x but {y.size} y shifts")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        return Problem(key, name, source, "nan_shifts",
-                       f"{path}: movie {object_id} ({name}): NaN or infinite shifts")
     start = 1 if first in (None, "", -1, 0) else bounded_int(first, "_alignment._first", 1,
                                                               MAX_FRAME_NUMBER)
     frames = np.arange(start, start + x.size, dtype=np.int64)

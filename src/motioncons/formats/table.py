@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import unreadable
+from .common import problem, unreadable
 
 NAME = "table"
 REQUIRED = ("movie", "frame", "x", "y")
@@ -67,17 +67,14 @@ def _movie(path: Path, name: str, rows: list[tuple[str, str, str, str, int]],
         values = np.array([r[:3] for r in rows], dtype=np.float64)
     except ValueError:
         bad = next(r[4] for r in rows if not _is_number_row(r[:3]))
-        return Problem(key, name, str(path), "unreadable",
-                       f"{path}: line {bad}: non-numeric frame or shift for movie {name}")
+        return problem(key, name, path, "unreadable",
+                       f"line {bad}: non-numeric frame or shift for movie {name}")
     order = np.argsort(values[:, 0], kind="stable")
     values = values[order]
     frames = values[:, 0]
     if np.any(frames != np.round(frames)) or np.any(np.diff(frames) <= 0):
-        return Problem(key, name, str(path), "unreadable",
-                       f"{path}: movie {name}: frame numbers are not distinct integers")
-    if not np.all(np.isfinite(values[:, 1:])):
-        return Problem(key, name, str(path), "nan_shifts",
-                       f"{path}: movie {name}: NaN or infinite shift values")
+        return problem(key, name, path, "unreadable",
+                       f"movie {name}: frame numbers are not distinct integers")
     sizes = {r[3] for r in rows if r[3]}
     pixel_size = default_pixel_size
     if sizes:

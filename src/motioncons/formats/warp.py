@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import MAX_FRAMES, bounded_int, read_files
+from .common import MAX_FRAMES, bounded_int, problem, read_files
 
 NAME = "warp"
 
@@ -71,10 +71,10 @@ def read_motion_json(file: Path, pixel_size: float | None) -> Trajectory | Probl
         tracks = np.array([[cell["x"], cell["y"]] for cell in cells.values()], dtype=float)
         angstrom = tracks.mean(axis=0).T
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return Problem(key, name, str(file), "unreadable",
-                       f"{file}: not a WarpTools motion JSON ({' '.join(str(exc).split())})")
+        return problem(key, name, file, "unreadable",
+                       f"not a WarpTools motion JSON ({' '.join(str(exc).split())})")
     if angstrom.ndim != 2 or not len(angstrom) or not np.isfinite(angstrom).all():
-        return Problem(key, name, str(file), "unreadable", f"{file}: empty or NaN tracks")
+        return problem(key, name, file, "unreadable", "empty or NaN tracks")
     extras = {"units": "Å", "angstrom": angstrom, "needs_pixel_size": not pixel_size}
     if pixel_size:
         extras["pixel_size_from"] = "--pixel-size"
@@ -142,17 +142,15 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
                              "frame count", 1, MAX_FRAMES)
         size = float(params.get("PixelSizeX") or params.get("PixelSize") or pixel_size or "nan")
     except (ET.ParseError, ValueError, IndexError) as exc:
-        return Problem(key, name, str(file), "unreadable", f"{file}: not a readable Warp movie "
-                                                           f"XML ({' '.join(str(exc).split())})")
+        return problem(key, name, file, "unreadable",
+                       f"not a readable Warp movie XML ({' '.join(str(exc).split())})")
     if not len(x_nodes) or len(x_nodes) != len(y_nodes) or len(x_nodes) > MAX_FRAMES:
-        return Problem(key, name, str(file), "unreadable",
-                       f"{file}: no frame count or movement grid")
+        return problem(key, name, file, "unreadable",
+                       "no frame count or movement grid")
     if not np.isfinite(size):
-        return Problem(key, name, str(file), "unreadable",
-                       f"{file}: no pixel size to convert Å to pixels (give --pixel-size)")
+        return problem(key, name, file, "unreadable",
+                       "no pixel size to convert Å to pixels (give --pixel-size)")
     t = np.arange(frames) / max(frames - 1, 1)
     shifts = np.column_stack([natural_spline(x_nodes, t), natural_spline(y_nodes, t)]) / size
-    if not np.isfinite(shifts).all():
-        return Problem(key, name, str(file), "nan_shifts", f"{file}: NaN in the movement grid")
     return Trajectory(key, name, np.arange(1, frames + 1), shifts, size, str(file), NAME,
                       frames, {})

@@ -14,7 +14,7 @@ import gemmi
 import numpy as np
 
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import read_files
+from .common import problem, read_files
 from .star import parse_cif
 
 NAME = "xmipp"
@@ -44,19 +44,19 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
     name = file.name
     key = movie_key(name)
 
-    def problem(reason: str, text: str) -> Problem:
-        return Problem(key, name, str(file), reason, f"{file}: {text}")
+    def fail(reason: str, text: str) -> Problem:
+        return problem(key, name, file, reason, text)
 
     try:
         doc, _ = parse_cif(file.read_text(encoding="utf-8"))
     except (ValueError, RuntimeError, UnicodeDecodeError) as exc:
-        return problem("unreadable", f"malformed Xmipp metadata: {' '.join(str(exc).split())}")
+        return fail("unreadable", f"malformed Xmipp metadata: {' '.join(str(exc).split())}")
     block = doc.find_block("frameShifts")
     if block is None:
-        return problem("unreadable", "no frameShifts block")
+        return fail("unreadable", "no frameShifts block")
     xs, ys = _column(block, "_shiftX", "_Xoff"), _column(block, "_shiftY", "_Yoff")
     if not xs or not ys:
-        return problem("unreadable", "frameShifts has no shiftX/shiftY columns")
+        return fail("unreadable", "frameShifts has no shiftX/shiftY columns")
     enabled = _column(block, "_enabled") or ["1"] * len(xs)
     images = _column(block, "_image")
     try:
@@ -65,8 +65,6 @@ def read_file(file: Path, pixel_size: float | None) -> Trajectory | Problem:
         frames = (np.array([int(gemmi.cif.as_string(i).split("@")[0]) for i in images])
                   if images and all("@" in i for i in images) else np.arange(1, len(xs) + 1))
     except ValueError:
-        return problem("unreadable", "non-numeric value in frameShifts")
-    if not np.isfinite(shifts).all():
-        return problem("nan_shifts", "NaN or infinite shift values")
+        return fail("unreadable", "non-numeric value in frameShifts")
     return Trajectory(key, name, frames[keep].astype(np.int64), shifts[keep], pixel_size,
                       str(file), NAME, None, {})
