@@ -17,13 +17,15 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
-# The wheel builds (into a temporary folder) and ships the type marker.
+# The wheel builds (into a temporary folder) and ships the type marker and the report page.
 wheel_dir="$(mktemp -d)"
 [ -e build ] && keep_build=1 || keep_build=
 trap 'rm -rf "$wheel_dir"; [ -n "$keep_build" ] || rm -rf build' EXIT
 .venv/bin/python -m build --wheel --outdir "$wheel_dir/dist" . >"$wheel_dir/build.log" 2>&1 \
     || { cat "$wheel_dir/build.log"; exit 1; }
-.venv/bin/python -m zipfile -l "$wheel_dir"/dist/*.whl | grep -q "motioncons/py.typed"
+.venv/bin/python -m zipfile -l "$wheel_dir"/dist/*.whl > "$wheel_dir/contents"
+grep -q "motioncons/py.typed" "$wheel_dir/contents"
+grep -q "motioncons/figures/report_template.html" "$wheel_dir/contents"
 # The documentation site builds with no warning (broken links, bad docstrings).
 .venv/bin/mkdocs build --strict --quiet --site-dir "$wheel_dir/site"
 .venv/bin/python -m pytest "$@"
