@@ -181,7 +181,9 @@ class Watcher:
         new = 0
         for side in SIDES:
             source = self.sources[side]
-            for change in source.poll():
+            # Everything is stat-ed again once the inputs are closed (the last word), a rolling
+            # part of the consumed results before (see RelionJobSource).
+            for change in source.poll(full=final or source.closed()):
                 item = source.read(change)
                 if isinstance(item, Problem) and item.reason in _RETRY_REASONS and not final:
                     first = self.retry_since.setdefault(change.source, now)
