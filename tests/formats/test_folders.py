@@ -98,3 +98,11 @@ def test_duplicated_movies_in_a_folder_are_named(tmp_path, secondary):
     matching = pair_sets(dataset, secondary)
     assert len(matching.duplicates) == 1
     assert "copy_of_first.out" in matching.duplicates[0]
+
+
+def test_lookalike_files_are_named_for_what_they_are(samples):
+    """Real files: a Warp 2 tilt-series XML and Xmipp metadata without frameShifts."""
+    with pytest.raises(InputError, match="a Warp tilt-series XML"):
+        read_input(samples / "warp")
+    with pytest.raises(InputError, match="an Xmipp metadata file without a frameShifts block"):
+        read_input(samples / "xmipp")

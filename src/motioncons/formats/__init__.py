@@ -63,7 +63,33 @@ def read_input(path: str | Path, pixel_size: float | None = None, *,
             datasets = [_read_with(r, sub, pixel_size, cryosparc_project_dir, workers)
                         for r, sub in found]
             return _merged(p, datasets)
-    raise InputError(p, f"not a recognised motion-correction result (expected {_EXPECTED})")
+    raise InputError(p, _what_it_is(p) or
+                     f"not a recognised motion-correction result (expected {_EXPECTED})")
+
+
+_LOOKALIKES = (
+    (b"<\x00T\x00i\x00l\x00t\x00S\x00e\x00r\x00i\x00e\x00s", "a Warp tilt-series XML"),
+    (b"<TiltSeries", "a Warp tilt-series XML"),
+    (b"XMIPP_STAR", "an Xmipp metadata file without a frameShifts block"),
+)
+
+
+def _what_it_is(path: Path) -> str | None:
+    """A one-line hint for a file that looks like a program's output but holds no trajectory
+    (a Warp tilt series, other Xmipp metadata)."""
+    files = sorted(path.iterdir())[:50] if path.is_dir() else [path]
+    for file in files:
+        try:
+            with open(file, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            continue
+        for marker, what in _LOOKALIKES:
+            if marker in head:
+                where = f" ({file.name})" if path.is_dir() else ""
+                return (f"{what}{where}, not a movie's motion: give the per-movie results of the "
+                        "motion correction (Warp frame-series <Movie> XML, Xmipp *_shifts.xmd)")
+    return None
 
 
 def _read_with(reader, path: Path, pixel_size: float | None,
