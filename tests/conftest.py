@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="motioncons-hypothesis-")
+try:  # hypothesis keeps its caches in a temporary folder, not the checkout (removed at the end)
+    from hypothesis import settings as _hypothesis_settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+    _hypothesis_settings.register_profile("suite", database=None)
+    _hypothesis_settings.load_profile("suite")
+except ImportError:
+    pass
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOTIONCONS_SHARED", ROOT.parent / "shared"))
@@ -50,6 +63,7 @@ def no_process_left_behind():
     value = f"suite-{os.getpid()}"
     os.environ[MARKER] = value
     yield
+    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
     if not Path("/proc").is_dir():
         return
     left = wait_until_gone(value, 10.0)

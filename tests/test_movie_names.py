@@ -88,7 +88,8 @@ def _write_every_format(root: Path, names: list[str]) -> dict[str, Path]:
     return paths
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          database=None)  # the suite leaves nothing behind: no example database
 @given(_dataset())
 def test_every_movie_pairs_with_itself_across_every_pair_of_formats(names):
     with tempfile.TemporaryDirectory() as directory:
