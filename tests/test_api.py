@@ -10,8 +10,9 @@ import pytest
 
 import motioncons
 from motioncons.records import CSV_COLUMNS
-from motioncons.simulation import formats as fmt
-from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_relion_job
+from motioncons.simulation.trajectories import SimulationConfig
+
+from .reference_inputs import write_reference_inputs
 
 FILES = ("consensus.csv", "accepted_micrographs.star", "discarded_micrographs.star",
          "exposures_accepted.cs", "exposures_rejected.cs", "accepted_scipion_ids.txt",
@@ -20,16 +21,8 @@ FILES = ("consensus.csv", "accepted_micrographs.star", "discarded_micrographs.st
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("api")
-    movies = simulate_movies(SimulationConfig(movies=40, seed=29, failure_fraction=0.25))
-    names = [m.name for m in movies]
-    reference = [m.reference for m in movies]
-    secondary = write_relion_job(root, "MotionCorr/job003", names,
-                                 [m.secondary for m in movies], 0.9)
-    fmt.scipion_set(root / "movies.sqlite", names, reference, 0.9)
-    return {"relion": write_relion_job(root, "MotionCorr/job002", names, reference, 0.9),
-            "cryosparc": fmt.cryosparc_job(root / "cs", names, reference, 0.9),
-            "scipion": root / "movies.sqlite"}, secondary
+    return write_reference_inputs(tmp_path_factory.mktemp("api"), SimulationConfig(
+        movies=40, seed=29, failure_fraction=0.25), 0.9)
 
 
 @pytest.mark.parametrize("kind", ["relion", "cryosparc", "scipion"])

@@ -13,8 +13,9 @@ import pytest
 from motioncons.consensus import Thresholds
 from motioncons.errors import InputError
 from motioncons.pipeline import Options, decide, run
-from motioncons.simulation import formats as fmt
-from motioncons.simulation.trajectories import SimulationConfig, simulate_movies, write_relion_job
+from motioncons.simulation.trajectories import SimulationConfig
+
+from .reference_inputs import write_reference_inputs
 
 SUBSETS = {"relion": ("accepted_micrographs.star", "discarded_micrographs.star",
                       "accepted_movies.star", "discarded_movies.star"),
@@ -26,22 +27,8 @@ SUBSETS = {"relion": ("accepted_micrographs.star", "discarded_micrographs.star",
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("decide")
-    movies = simulate_movies(SimulationConfig(movies=60, seed=23, failure_fraction=0.25))
-    names = [m.name for m in movies]
-    reference = [m.reference for m in movies]
-    secondary = write_relion_job(root / "relion", "MotionCorr/job003", names,
-                                 [m.secondary for m in movies], 0.9)
-    paths = {"relion": write_relion_job(root / "relion", "MotionCorr/job002", names, reference,
-                                        0.9),
-             "cryosparc": fmt.cryosparc_job(root / "cs", names, reference, 0.9)}
-    fmt.scipion_set(root / "movies.sqlite", names, reference, 0.9)
-    paths["scipion"] = root / "movies.sqlite"
-    lines = ["movie,frame,x,y,pixel_size"] + [
-        f"{name},{frame},{float(x)!r},{float(y)!r},0.9"
-        for name, shifts in zip(names, reference, strict=True)
-        for frame, (x, y) in enumerate(shifts, start=1)]
-    (root / "table.csv").write_text("\n".join(lines) + "\n")
-    paths["table"] = root / "table.csv"
+    paths, secondary = write_reference_inputs(root, SimulationConfig(
+        movies=60, seed=23, failure_fraction=0.25), 0.9)
     return paths, secondary, root
 
 

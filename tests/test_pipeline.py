@@ -222,17 +222,11 @@ def test_bad_options(options, tmp_path):
 def _other_formats(root, count=12):
     """A cryoSPARC job and a Scipion set of the same simulated movies (simulator-written), and
     a RELION secondary."""
-    from motioncons.simulation import formats as fmt
-    from motioncons.simulation.trajectories import simulate_movies, write_relion_job
+    from .reference_inputs import write_reference_inputs
 
-    movies = simulate_movies(SimulationConfig(movies=count, seed=5, failure_fraction=0.3))
-    names = [m.name for m in movies]
-    cs = fmt.cryosparc_job(root / "cs", names, [m.reference for m in movies], 1.0)
-    scipion = root / "movies.sqlite"
-    fmt.scipion_set(scipion, names, [m.reference for m in movies], 1.0)
-    secondary = write_relion_job(root / "relion", "MotionCorr/job003", names,
-                                 [m.secondary for m in movies], 1.0)
-    return cs, scipion, secondary
+    paths, secondary = write_reference_inputs(root, SimulationConfig(
+        movies=count, seed=5, failure_fraction=0.3), 1.0)
+    return paths["cryosparc"], paths["scipion"], secondary
 
 
 @pytest.mark.parametrize("regex", [None, r"Data_(\d+)"])

@@ -20,7 +20,7 @@ from .consensus import Thresholds
 from .evaluation import Comparison, Decision, Options, decide_comparison, prepare, summary_of
 from .formats import read_input
 from .outputs.folder import OutputFolder
-from .pipeline import read_inputs, read_overrides, write_decision
+from .pipeline import read_inputs, read_overrides, write_run
 from .records import CSV_COLUMNS, Counts, Row, Summary
 from .trajectory import TrajectorySet
 
@@ -149,9 +149,6 @@ class Result:
         >>> result.write("consensus", plots="none")
         ['consensus.csv', 'accepted_micrographs.star', ...]
         """
-        from .outputs import comparison_file
-        from .pipeline import stored_options
-
         options = replace(self._options,
                           plots=self._options.plots if plots is None else plots,
                           report=self._options.report if report is None else report)
@@ -161,10 +158,7 @@ class Result:
                                 for side in ("reference", "secondary"))
         with OutputFolder(out_dir) as folder:
             folder.claim("run", reference, secondary, force)
-            comparison_file.save(folder.path / comparison_file.FILE, self._comparison,
-                                 stored_options(options))
-            return write_decision(folder.path, self._comparison, self._decision,
-                                  options).outputs
+            return write_run(folder.path, self._comparison, self._decision, options).outputs
 
     def to_pandas(self):
         """The rows as a pandas DataFrame (needs pandas), columns as in ``consensus.csv``."""

@@ -46,7 +46,8 @@ class _SubParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
 
-def _max_rmse(value: str) -> float | str | None:
+def max_rmse_argument(value: str) -> float | str | None:
+    """``--max-rmse`` for argparse: a number of Å, ``auto`` or ``none``."""
     try:
         return parse_max_rmse(value)
     except UsageError as exc:
@@ -78,7 +79,7 @@ def _add_decision_options(parser: argparse.ArgumentParser, redecide: bool = Fals
         (("--min-range",), float, thresholds.min_range, "PX",
          "motion range (px) below which an axis is not informative; a movie moving less on "
          "every axis is accepted as low_motion"),
-        (("--max-rmse",), _max_rmse, thresholds.max_rmse_A, "A|auto|none",
+        (("--max-rmse",), max_rmse_argument, thresholds.max_rmse_A, "A|auto|none",
          "discard movies whose RMSE exceeds this many Å; auto calibrates the limit on the "
          "dataset (see docs/decisions.md), none switches it off"),
         (("--max-error",), _optional_number, None, "A",

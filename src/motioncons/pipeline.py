@@ -154,10 +154,15 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
         folder.claim("run", reference_path, secondary_path, force)
         reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
         comparison = prepare(reference, secondary, options, notes)
-        comparison_file.save(folder.path / comparison_file.FILE, comparison,
-                             stored_options(options))
         decision = decide_comparison(comparison, options, overrides)
-        return write_decision(folder.path, comparison, decision, options, progress)
+        return write_run(folder.path, comparison, decision, options, progress)
+
+
+def write_run(out: Path, comparison: Comparison, decision: Decision, options: Options,
+              progress=None) -> RunResult:
+    """Everything a run writes: what `decide` needs later, then the outputs."""
+    comparison_file.save(out / comparison_file.FILE, comparison, stored_options(options))
+    return write_decision(out, comparison, decision, options, progress)
 
 
 def stored_options(options: Options) -> dict[str, Any]:

@@ -47,16 +47,12 @@ def _chromium():
     return binary, driver
 
 
-def test_report_in_a_real_browser(tmp_path):
+def _browser(tmp_path):
+    """Headless Chromium at 1400 px, or a skip (a failure under CI) when it is missing."""
     binary, driver = _chromium()
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
 
-    info = write_simulation(tmp_path / "p", SimulationConfig(movies=230, seed=3,
-                                                            failure_fraction=0.2))
-    result = run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -64,7 +60,17 @@ def test_report_in_a_real_browser(tmp_path):
                  "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
                  f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def test_report_in_a_real_browser(tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=230, seed=3,
+                                                            failure_fraction=0.2))
+    result = run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
+    browser = _browser(tmp_path)
     try:
         browser.get((tmp_path / "out" / "report.html").as_uri())
         assert browser.find_element(By.ID, "count").text == "230 of 230 movies"
@@ -117,20 +123,12 @@ def _hostile_inputs(root):
 
 
 def test_hostile_names_are_text_in_the_report(tmp_path):
-    binary, driver = _chromium()
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     table, cistem = _hostile_inputs(tmp_path)
     result = run(table, cistem, tmp_path / "out", Options(plots="discarded"))
     assert len(result.rows) == len(HOSTILE)
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    browser = _browser(tmp_path)
     try:
         browser.get((tmp_path / "out" / "report.html").as_uri())
         rows = browser.find_elements(By.CSS_SELECTOR, "#body tr")
@@ -160,20 +158,6 @@ THRESHOLD_SETS = [
 
 def _fragment(changes):
     return "&".join(f"{k}={'none' if v is None else v}" for k, v in changes.items())
-
-
-def _browser(tmp_path):
-    binary, driver = _chromium()
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
 
 def _counts(browser):

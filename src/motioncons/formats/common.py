@@ -98,14 +98,19 @@ def problem_of(item: Trajectory) -> Problem | None:
     return None
 
 
-def checked(item: Trajectory | Problem) -> Trajectory | Problem:
-    """`item`, or the problem that makes it unusable; fixes an unusable pixel size to None."""
-    if isinstance(item, Problem):
-        return item
+def _tidy(item: Trajectory) -> None:
+    """An unusable pixel size or frame count read from a file becomes unknown (None)."""
     if item.pixel_size is not None:
         item.pixel_size = pixel_size_or_none(item.pixel_size)
     if item.total_frames is not None and not 0 < item.total_frames <= MAX_FRAMES:
         item.total_frames = None
+
+
+def checked(item: Trajectory | Problem) -> Trajectory | Problem:
+    """`item`, or the problem that makes it unusable (see `_tidy` for what is fixed)."""
+    if isinstance(item, Problem):
+        return item
+    _tidy(item)
     return problem_of(item) or item
 
 
@@ -120,10 +125,7 @@ def validate(dataset: TrajectorySet) -> TrajectorySet:
         return dataset
     suspects = set()
     for i, t in enumerate(items):
-        if t.pixel_size is not None:
-            t.pixel_size = pixel_size_or_none(t.pixel_size)
-        if t.total_frames is not None and not 0 < t.total_frames <= MAX_FRAMES:
-            t.total_frames = None
+        _tidy(t)
         if t.frames.ndim != 1 or t.shifts.shape != (t.frames.size, 2) or t.frames.size == 0:
             suspects.add(i)
     regular = [i for i in range(len(items)) if i not in suspects]

@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from ..cli import max_rmse_argument
 from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
-from ..evaluation import Options, parse_max_rmse
+from ..evaluation import Options
 from ..figures.plots import PLOT_CHOICES, save_summary
 from ..outputs.atomic import write_text
 from ..outputs.folder import OutputFolder
@@ -45,13 +46,6 @@ _LOG_TYPES = {"3.1": "13", "4.0": "LogFile.pdf.relion", "5.0": "LogFile.pdf.reli
 
 class Aborted(Exception):
     pass
-
-
-def _max_rmse(value: str) -> float | str | None:
-    try:
-        return parse_max_rmse(value)
-    except MotionconsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _ArgumentError(Exception):
@@ -107,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     options, thresholds, watch = Options(), Thresholds(), WatchOptions()
     for name, kind, default in (("min_corr", float, thresholds.min_corr),
                                 ("min_range", float, thresholds.min_range),
-                                ("max_rmse", _max_rmse, thresholds.max_rmse_A),
+                                ("max_rmse", max_rmse_argument, thresholds.max_rmse_A),
                                 ("max_error", float, thresholds.max_error_A),
                                 ("max_motion", float, thresholds.max_motion_A),
                                 ("max_early_motion", float, thresholds.max_early_motion_A),
