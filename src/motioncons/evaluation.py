@@ -19,6 +19,7 @@ import numpy as np
 
 from ._version import installed_version
 from .consensus import (
+    AUTO_RMSE_MIN_MOVIES,
     CONVENTIONS,
     FITS,
     INVALID_REASONS,
@@ -371,6 +372,42 @@ def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
         results = results.redecide(batch, replace(thresholds,
                                                   max_rmse_px=calibration.threshold_px))
     return _rows(valid, results, options, convention), calibration
+
+
+@dataclass
+class Basis:
+    """What streamed decisions are fixed on once enough movies move: the dataset's axis
+    convention and the ``auto`` RMSE limit (each None when the options do not use it)."""
+
+    estimate: ConventionEstimate | None
+    calibration: RmseCalibration | None
+
+
+def fix_basis(pairs: list[Pair], options: Options, freeze_after: int, final: bool,
+              estimate: ConventionEstimate | None = None) -> Basis | str:
+    """The basis for deciding `pairs` as they arrive, or what it still waits for.
+
+    Nothing can be decided before the convention is estimated on `freeze_after` moving movies
+    (and, with ``--max-rmse auto``, the limit calibrated on enough of them), unless `final`:
+    then on what there is. `estimate` is one already fixed.
+    """
+    auto = uses_auto_rmse(options)
+    if options.fit == "xmipp" or (estimate is not None and not auto):
+        return Basis(estimate, None)
+    valid, _ = split_pairs(pairs, options)
+    estimate = estimate or estimate_convention(make_batch(valid), options.thresholds.min_range,
+                                               options.convention)
+    if not final and options.convention == "auto" and estimate.moving_pairs < freeze_after:
+        return (f"waiting for {freeze_after} moving movies to fix the axis convention: "
+                f"{estimate.moving_pairs} so far")
+    calibration = None
+    if auto:
+        calibration = decide_pairs(valid, replace(options, plots="none", report=False),
+                                   estimate.name)[1]
+        if not final and (calibration is None or calibration.movies < AUTO_RMSE_MIN_MOVIES):
+            return (f"waiting for {AUTO_RMSE_MIN_MOVIES} moving movies to calibrate "
+                    f"--max-rmse auto: {0 if calibration is None else calibration.movies} so far")
+    return Basis(estimate, calibration)
 
 
 def _rows(valid: list[ValidPair], results: Results, options: Options,

@@ -18,15 +18,10 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..consensus import (
-    AUTO_RMSE_MIN_MOVIES,
-    ConventionEstimate,
-    RmseCalibration,
-    estimate_convention,
-)
+from ..consensus import ConventionEstimate, RmseCalibration
 from ..errors import MotionconsError
 from ..evaluation import (
     Comparison,
@@ -35,7 +30,7 @@ from ..evaluation import (
     build_summary,
     decide_comparison,
     decide_pairs,
-    make_batch,
+    fix_basis,
     split_pairs,
     uses_auto_rmse,
 )
@@ -215,36 +210,21 @@ class Watcher:
     def _freeze(self, pairs: list[Pair], final: bool) -> bool:
         """Estimate and store the convention (and the ``auto`` RMSE threshold) once enough
         movies move; True when frozen."""
-        auto = uses_auto_rmse(self.options)
         if (self.options.fit == "xmipp" or self.estimate is not None) and \
-                (not auto or self.max_rmse_px is not None):
+                (not uses_auto_rmse(self.options) or self.max_rmse_px is not None):
             return True
-        valid, _ = split_pairs(pairs, self.options)
-        estimate = self.estimate or estimate_convention(
-            make_batch(valid), self.options.thresholds.min_range, self.options.convention)
-        if not final and self.options.convention == "auto" and \
-                estimate.moving_pairs < self.watch.freeze_after:
-            self.waiting = (f"waiting for {self.watch.freeze_after} moving movies to fix the "
-                            f"axis convention: {estimate.moving_pairs} so far")
+        basis = fix_basis(pairs, self.options, self.watch.freeze_after, final, self.estimate)
+        if isinstance(basis, str):
+            self.waiting = basis
             return False
-        calibration = None
-        if auto:
-            calibration = decide_pairs(valid, replace(self.options, plots="none", report=False),
-                                       estimate.name)[1]
-            if not final and (calibration is None
-                              or calibration.movies < AUTO_RMSE_MIN_MOVIES):
-                self.waiting = (f"waiting for {AUTO_RMSE_MIN_MOVIES} moving movies to calibrate "
-                                f"--max-rmse auto: "
-                                f"{0 if calibration is None else calibration.movies} so far")
-                return False
         self.waiting = ""
-        if self.options.fit != "xmipp":
-            self.estimate = estimate
-            self.state.put("convention", estimate.as_dict())
-        if calibration is not None:
-            self.calibration = calibration
-            self.max_rmse_px = calibration.threshold_px
-            self.state.put("max_rmse_px", calibration.threshold_px)
+        if basis.estimate is not None and self.options.fit != "xmipp":
+            self.estimate = basis.estimate
+            self.state.put("convention", basis.estimate.as_dict())
+        if basis.calibration is not None:
+            self.calibration = basis.calibration
+            self.max_rmse_px = basis.calibration.threshold_px
+            self.state.put("max_rmse_px", basis.calibration.threshold_px)
         return True
 
     def _decide(self, final: bool) -> int:
