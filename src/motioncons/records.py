@@ -133,6 +133,8 @@ class Summary(_SummaryFields, total=False):
     stream: dict[str, Any]
     """``watch``: whether the inputs closed, retries pending."""
     median_pixel_size_A: float | None
+    pairing: str | None
+    """The Scipion plugin: movies paired by ``object id`` or by ``movie name``."""
 
 
 @dataclass

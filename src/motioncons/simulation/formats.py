@@ -103,8 +103,10 @@ def xmipp_xmd(path: Path, name: str, shifts: np.ndarray) -> None:
 
 
 def scipion_set(path: Path, names: list[str], trajectories: list[np.ndarray],
-                pixel_size: float) -> None:
-    """A SetOfMovies with MovieAlignment, as pyworkflow's SqliteFlatMapper writes it."""
+                pixel_size: float, zero_first: bool = True, closed: bool = True,
+                ids: list[int] | None = None) -> None:
+    """A SetOfMovies with MovieAlignment, as pyworkflow's SqliteFlatMapper writes it: shifts
+    relative to the first frame unless not `zero_first`, object ids 1.. unless `ids`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
@@ -117,7 +119,8 @@ def scipion_set(path: Path, names: list[str], trajectories: list[np.ndarray],
         " comment TEXT, creation DATE, c01 TEXT, c02 REAL, c03 TEXT, c04 INTEGER, c05 INTEGER,"
         " c06 TEXT, c07 TEXT);")
     db.executemany("INSERT INTO Properties VALUES (?, ?)",
-                   [("self", "SetOfMovies"), ("_size", str(len(names))), ("_streamState", "2"),
+                   [("self", "SetOfMovies"), ("_size", str(len(names))),
+                    ("_streamState", "2" if closed else "1"),
                     ("_samplingRate", str(pixel_size))])
     db.executemany("INSERT INTO Classes(label_property, column_name, class_name) VALUES (?,?,?)",
                    [("self", "c00", "Movie"), ("_filename", "c01", "String"),
@@ -126,8 +129,9 @@ def scipion_set(path: Path, names: list[str], trajectories: list[np.ndarray],
                                                                "Integer"),
                     ("_alignment._xshifts", "c06", "CsvList"),
                     ("_alignment._yshifts", "c07", "CsvList")])
-    for i, (name, shifts) in enumerate(zip(names, trajectories, strict=True), start=1):
-        zeroed = shifts - shifts[0]
+    for i, name, shifts in zip(ids or range(1, len(names) + 1), names, trajectories,
+                               strict=True):
+        zeroed = shifts - shifts[0] if zero_first else shifts
         db.execute("INSERT INTO Objects(id, c01, c02, c03, c04, c05, c06, c07) "
                    "VALUES (?,?,?,?,?,?,?,?)",
                    (i, name, pixel_size, None, 1, len(shifts),
