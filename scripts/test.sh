@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a virtual environment with the development tools, lint, type-check, build the wheel
-# and the documentation, and run the test suite.
+# and the documentation, and run the test suite; then the Scipion plugin's tests in a Scipion
+# environment (.venv-scipion).
 # The tests read real files from ../shared/samples (override with MOTIONCONS_SHARED). The report
 # is tested in Debian's Chromium and the consensus on Debian's RELION 3.1 (a real aligner); both
 # are installed here when missing and when we may (root, apt-get).
@@ -26,6 +27,15 @@ trap 'rm -rf "$wheel_dir"; [ -n "$keep_build" ] || rm -rf build' EXIT
 .venv/bin/python -m zipfile -l "$wheel_dir"/dist/*.whl > "$wheel_dir/contents"
 grep -q "motioncons/py.typed" "$wheel_dir/contents"
 grep -q "motioncons/figures/report_template.html" "$wheel_dir/contents"
+grep -q "motioncons_scipion/protocols.conf" "$wheel_dir/contents"
 # The documentation site builds with no warning (broken links, bad docstrings).
 .venv/bin/mkdocs build --strict --quiet --site-dir "$wheel_dir/site"
 .venv/bin/python -m pytest "$@"
+# The Scipion plugin, in real Scipion projects, in an environment of its own (Scipion pins
+# numpy, scipy and matplotlib): the versions its headless runs were checked with.
+python3 -m venv .venv-scipion
+.venv-scipion/bin/python -m pip install --quiet --upgrade pip
+.venv-scipion/bin/python -m pip install --quiet "scipion-pyworkflow==3.11.7" "scipion-em==3.11.1" \
+    pytest -e ".[scipion]"
+.venv-scipion/bin/python -m pytest -p no:cacheprovider -W ignore::DeprecationWarning \
+    tests/scipion "$@"
