@@ -42,12 +42,11 @@ def main() -> None:
 
 
 def run(count: int, root: Path) -> None:
-    from scipion.plugin_helpers import consensus, launch, movies_json, new_project, producer
-
     from motioncons.api import options
     from motioncons.formats import scipion
     from motioncons.integrations.scipion_sets import SetsConsensus
     from motioncons.simulation.trajectories import SimulationConfig, simulate_movies
+    from scipion.plugin_helpers import consensus, launch, movies_json, new_project, producer
 
     movies = simulate_movies(SimulationConfig(movies=count, seed=1, failure_fraction=0.1))
     project = new_project("bench")
