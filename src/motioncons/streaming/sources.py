@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +74,10 @@ class RelionJobSource(Source):
     A poll lists the directories (new names need it) but stats only what can have changed: a
     name not consumed yet, and one in `RECHECK_EVERY` of the consumed results, in turn, so that
     every consumed result is checked again within `RECHECK_EVERY` polls (an aligner re-run that
-    rewrites a result in place is seen then). A `full` poll stats everything: the first one, and
-    every one once the inputs are closed. On a network file system each stat is a round trip.
+    rewrites a result in place is seen then). Each consumed result gets its turn when first
+    remembered, round robin, so a poll re-checks at most ceil(consumed / RECHECK_EVERY).
+    A `full` poll stats everything: the first one, and every one once the inputs are closed. On
+    a network file system each stat is a round trip.
     """
 
     format = "relion job directory (polled)"
@@ -90,6 +91,12 @@ class RelionJobSource(Source):
         self.polls = 0
         self.stats = 0
         """stat calls made, for the benchmark and the tests."""
+        self.turns: dict[str, int] = {}
+
+    def remember(self, source: str, token: str) -> None:
+        super().remember(source, token)
+        if source not in self.turns:
+            self.turns[source] = len(self.turns) % self.RECHECK_EVERY
 
     def _scan(self, directory: str) -> Iterator[os.DirEntry]:
         try:
@@ -108,9 +115,7 @@ class RelionJobSource(Source):
         self.polls += 1
         changes = []
         for entry in self._scan(self.directory):
-            if not full and entry.path in self.known and \
-                    zlib.crc32(entry.path.encode("utf-8", "surrogateescape")) % \
-                    self.RECHECK_EVERY != turn:
+            if not full and entry.path in self.known and self.turns[entry.path] != turn:
                 continue
             try:
                 self.stats += 1
