@@ -1,13 +1,33 @@
-"""``consensus.csv``: one row per paired movie, stable documented columns (docs/outputs.md)."""
+"""``consensus.csv``: one row per paired movie, stable documented columns (docs/outputs.md).
+
+Written column by column: each column is formatted in one pass, and the rows are joined once,
+byte for byte what Python's ``csv`` writer (minimal quoting, ``\\n`` line ends) writes.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from ..records import CSV_COLUMNS, Row, missing
 from .atomic import write_text
+
+
+def _quoted_by_csv() -> re.Pattern[str]:
+    """The characters for which Python's csv writer quotes a field (``\r`` depends on the
+    Python version), found by asking it."""
+    special = []
+    for char in ',"\r\n\t ;':
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow([f"a{char}b", "c"])
+        if buffer.getvalue().startswith('"'):
+            special.append(char)
+    return re.compile("[" + re.escape("".join(special)) + "]")
+
+
+_NEEDS_QUOTES = _quoted_by_csv()
 
 
 def format_value(value: object) -> str:
@@ -18,18 +38,29 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
+
+
+def _column(rows: list[Row], name: str) -> list[str]:
+    values = [getattr(row, name) for row in rows]
+    if not values:
+        return values
+    if isinstance(values[0], float):
+        # v - v == 0 exactly when v is a finite number: NaN and inf are written empty.
+        return [format(v, ".17g") if v - v == 0 else "" for v in values]
+    if not isinstance(values[0], str):
+        return [format_value(v) for v in values]
+    if _NEEDS_QUOTES.search("\0".join(values)):
+        return [_quoted(v) for v in values]
+    return values
+
+
+def csv_text(rows: list[Row]) -> str:
+    lines = [",".join(CSV_COLUMNS), *map(",".join, zip(*(_column(rows, c) for c in CSV_COLUMNS),
+                                                     strict=True))]
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(path: str | Path, rows: list[Row]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    columns = []
-    for column in CSV_COLUMNS:
-        values = [getattr(row, column) for row in rows]
-        if values and isinstance(values[0], float):
-            columns.append(["" if missing(v) else format(v, ".17g") for v in values])
-        elif values and isinstance(values[0], str):
-            columns.append(values)
-        else:
-            columns.append([format_value(v) for v in values])
-    writer.writerows(zip(*columns, strict=True))
-    write_text(path, buffer.getvalue())
+    write_text(path, csv_text(rows))

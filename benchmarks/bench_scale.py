@@ -1,0 +1,152 @@
+"""Facility scale: every ratio of the performance goals, against the raw read of the same files.
+
+    python benchmarks/bench_scale.py [--movies 50000] [--scaling 10000 50000 100000]
+
+For each size, simulated RELION jobs (two per-movie STAR files a movie, written once and kept in
+the work directory between sizes), then, in this process and its children:
+
+- raw read: open + read + close of every file the run reads (both ``corrected_micrographs.star``
+  and every per-movie STAR), in one process, page cache warm: the baseline;
+- core: ``motioncons run --plots none --no-report`` in a child process, with its peak RSS
+  (``ru_maxrss`` of the largest process: the run or one of its readers);
+- default (at `--movies` only): ``motioncons run`` with overlays of the discarded movies,
+  ``summary.png`` and ``report.html``;
+- idle ``watch`` poll (at `--movies` only): stat calls of a poll that finds nothing new, per
+  decided result file.
+
+Goals (issue 13): core <= 2x raw read; default <= 2x core; peak RSS <= 150 MB + 2 KB per movie;
+an idle poll <= 1 stat per 20 decided result files; time and memory linear in the movies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from motioncons.pipeline import Options
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
+from motioncons.streaming.watcher import Watcher, WatchOptions
+from scratch import scratch
+
+_CHILD = """
+import resource, sys, time
+from motioncons.pipeline import Options, run
+start = time.perf_counter()
+run(sys.argv[1], sys.argv[2], sys.argv[3], Options(plots=sys.argv[4], report=sys.argv[5] == "1"),
+    force=True)
+elapsed = time.perf_counter() - start
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(elapsed, peak)
+"""
+
+
+def dataset(workdir: Path, movies: int) -> dict:
+    project = workdir / f"project_{movies}"
+    jobs = {"reference": str(project / "MotionCorr" / "job002"),
+            "secondary": str(project / "MotionCorr" / "job003")}
+    if not (Path(jobs["secondary"]) / "RELION_JOB_EXIT_SUCCESS").exists():
+        start = time.perf_counter()
+        write_simulation(project, SimulationConfig(movies=movies, seed=12))
+        print(f"  (simulated {movies:,} movies in {time.perf_counter() - start:.0f} s)")
+    return jobs
+
+
+def raw_read(jobs: dict) -> float:
+    files = []
+    for job in jobs.values():
+        files.append(os.path.join(job, "corrected_micrographs.star"))
+        files += [entry.path for entry in os.scandir(os.path.join(job, "Movies"))]
+    for path in files:  # warm the page cache
+        with open(path, "rb") as handle:
+            handle.read()
+    start = time.perf_counter()
+    for path in files:
+        with open(path, "rb") as handle:
+            handle.read()
+    return time.perf_counter() - start
+
+
+def child_run(jobs: dict, out: Path, plots: str, report: bool) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one ``motioncons run`` in a fresh process."""
+    result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
+                             str(out), plots, "1" if report else "0"],
+                            check=True, capture_output=True, text=True)
+    seconds, peak_kb = result.stdout.split()[-2:]
+    return float(seconds), float(peak_kb) / 1024
+
+
+def idle_poll_stats(jobs: dict, out: Path) -> tuple[int, int]:
+    """Stat calls of one idle poll, and the result files decided, inputs kept open."""
+    for job in jobs.values():
+        marker = Path(job) / "RELION_JOB_EXIT_SUCCESS"
+        if marker.exists():
+            marker.rename(marker.with_suffix(".kept"))
+    try:
+        watcher = Watcher(jobs["reference"], jobs["secondary"], out,
+                          Options(plots="none", report=False), WatchOptions(interval=0.0),
+                          force=True)
+        try:
+            watcher.poll()
+            decided = watcher.state.count()
+            sources = watcher.sources.values()
+            before = sum(getattr(s, "stats", 0) for s in sources)
+            watcher.poll()
+            stats = sum(getattr(s, "stats", 0) for s in sources) - before
+        finally:
+            watcher.close()
+    finally:
+        for job in jobs.values():
+            kept = Path(job) / "RELION_JOB_EXIT_SUCCESS.kept"
+            if kept.exists():
+                kept.rename(kept.with_suffix(""))
+    return stats, 2 * decided
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--movies", type=int, default=50000)
+    parser.add_argument("--scaling", type=int, nargs="*", default=[10000, 50000, 100000])
+    parser.add_argument("--idle-movies", type=int, default=10000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    sizes = sorted({*args.scaling, args.movies})
+    with scratch(args.workdir, "motioncons-bench-scale-") as workdir:
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, workdir {workdir}\n")
+        print(f"{'movies':>8} {'raw read':>9} {'core':>8} {'core/raw':>9} {'us/movie':>9} "
+              f"{'peak RSS':>9} {'RSS goal':>9}")
+        rows = {}
+        for movies in sizes:
+            jobs = dataset(workdir, movies)
+            raw = raw_read(jobs)
+            core, peak = child_run(jobs, workdir / f"out_{movies}", "none", False)
+            goal = 150 + 2 * movies / 1024
+            rows[movies] = (raw, core, peak)
+            print(f"{movies:>8,} {raw:>8.2f}s {core:>7.2f}s {core / raw:>8.1f}x "
+                  f"{core / movies * 1e6:>9.0f} {peak:>7.0f}MB {goal:>7.0f}MB")
+        raw, core, _ = rows[args.movies]
+        jobs = dataset(workdir, args.movies)
+        default, peak = child_run(jobs, workdir / f"default_{args.movies}", "discarded", True)
+        print(f"\n{args.movies:,} movies: core {core:.2f} s = {core / raw:.1f}x the raw read "
+              f"(goal <= 2x); default run {default:.2f} s = {default / core:.1f}x the core "
+              f"(goal <= 2x), peak RSS {peak:.0f} MB")
+        jobs = dataset(workdir, args.idle_movies)
+        stats, files = idle_poll_stats(jobs, workdir / "idle")
+        print(f"idle watch poll, {files // 2:,} movies decided: {stats:,} stat calls for "
+              f"{files:,} decided result files = 1 per {files / max(stats, 1):.1f} "
+              "(goal: 1 per 20 or fewer)")
+        first = sizes[0]
+        for movies in sizes[1:]:
+            factor = movies / first
+            print(f"scaling {first:,} -> {movies:,} movies ({factor:.0f}x): time "
+                  f"{rows[movies][1] / rows[first][1]:.1f}x, peak RSS "
+                  f"{rows[movies][2] / rows[first][2]:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
