@@ -73,16 +73,35 @@ def _version_line(preamble: str) -> str:
     return found[-1].strip() + "\n\n" if found else ""
 
 
-def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool) -> str:
+def _consensus_values(decided: dict[str, Row]) -> dict[str, str]:
+    """Each movie's consensus columns as one string, formatted column by column (`_format`)."""
+    records = list(decided.values())
+    columns = []
+    for _, field in CONSENSUS_LABELS:
+        values = [getattr(record, field) for record in records]
+        if values and isinstance(values[0], float):
+            columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0 else _format(v)
+                            for v in values])
+        else:
+            formatted = {v: _format(v) for v in set(values)}
+            columns.append([formatted[v] for v in values])
+    return dict(zip(decided, map(" ".join, zip(*columns, strict=True)), strict=True))
+
+
+def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool,
+                     consensus: dict[str, str] | None = None) -> str:
     tags = [*table.tags, *(label for label, _ in CONSENSUS_LABELS)]
-    rows = []
+    consensus = _consensus_values(decided) if consensus is None else consensus
+    lines = []
     for row, key in zip(table.rows, table.row_keys, strict=True):
         record = decided.get(key)
         if record is None or record.accepted != accepted:
             continue
-        rows.append([*(_requoted(v) for v in row),
-                     *(_format(getattr(record, field)) for _, field in CONSENSUS_LABELS)])
-    return table.preamble + _loop(table.block_name, tags, rows)
+        line = " ".join(row)
+        if not line.isascii():
+            line = " ".join(_requoted(v) for v in row)
+        lines.append(f"{line} {consensus[key]}")
+    return table.preamble + _loop(table.block_name, tags, [[line] for line in lines])
 
 
 def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], accepted: bool,
@@ -109,10 +128,11 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
                          decided: dict[str, Row], movie_names: dict[str, str]) -> list[str]:
     written = []
+    consensus = _consensus_values(decided) if table is not None else {}
     for accepted, label in ((True, "accepted"), (False, "discarded")):
         if table is not None:
             path = out_dir / f"{label}_micrographs.star"
-            write_text(path, micrographs_star(table, decided, accepted))
+            write_text(path, micrographs_star(table, decided, accepted, consensus))
             written.append(path.name)
         path = out_dir / f"{label}_movies.star"
         write_text(path, movies_star(table, decided, accepted, movie_names))
