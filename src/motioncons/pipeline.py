@@ -154,6 +154,9 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
         folder.claim("run", reference_path, secondary_path, force)
         reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
         comparison = prepare(reference, secondary, options, notes)
+        # The comparison holds all that deciding and writing need: the inputs' per-movie
+        # objects are freed before the outputs are built (peak memory).
+        del reference, secondary
         decision = decide_comparison(comparison, options, overrides)
         return write_run(folder.path, comparison, decision, options, progress)
 
