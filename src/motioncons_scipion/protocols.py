@@ -151,9 +151,9 @@ class ProtMotionconsConsensus(EMProtocol):
                 reference, secondary = (scipion_format.read(Path(p)) for p in paths)
                 failing_since = None
             except InputError as exc:
+                # An open set may be empty or busy for now; a closed one will not change.
                 failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > READ_RETRY_SECONDS or \
-                        (closed and "empty" not in str(exc)):
+                if closed or time.monotonic() - failing_since > READ_RETRY_SECONDS:
                     raise
                 self.info(f"motioncons: {exc}; trying again")
                 time.sleep(self.pollSeconds.get())
