@@ -20,7 +20,7 @@ from .consensus import Thresholds
 from .evaluation import Comparison, Decision, Options, decide_comparison, prepare, summary_of
 from .formats import read_input
 from .outputs.folder import OutputFolder
-from .pipeline import read_inputs, read_overrides, write_run
+from .pipeline import paused_gc, read_inputs, read_overrides, write_run
 from .records import CSV_COLUMNS, Counts, Row, Summary
 from .trajectory import TrajectorySet
 
@@ -203,9 +203,11 @@ def compare(reference: str | Path, secondary: str | Path, **values: Any) -> Resu
     ['FoilHole_1_Data_2_3_20240101_120000']
     """
     chosen = options(**values)
-    ref, sec, notes = read_inputs(reference, secondary, chosen)
-    comparison = prepare(ref, sec, chosen, notes)
-    decision = decide_comparison(comparison, chosen, read_overrides(chosen.override))
+    with paused_gc():
+        ref, sec, notes = read_inputs(reference, secondary, chosen)
+        comparison = prepare(ref, sec, chosen, notes)
+        del ref, sec
+        decision = decide_comparison(comparison, chosen, read_overrides(chosen.override))
     summary = summary_of(comparison, decision, chosen)
     return Result([Record(row) for row in decision.rows],
                   Counts(**summary["counts"]),

@@ -359,7 +359,10 @@ class _MetadataResolver:
         base, strip = rule
         if strip:
             recorded = "/".join(recorded.split("/")[strip:])
-        return os.path.join(base, recorded)
+        if recorded.startswith("/"):
+            return recorded
+        # os.path.join, without its per-call overhead (100,000 rows)
+        return base + recorded if base.endswith("/") or not base else base + "/" + recorded
 
     def search(self, recorded: str) -> str | None:
         rules = [(base, 0) for base in self.bases]
@@ -372,7 +375,7 @@ class _MetadataResolver:
         return None
 
     def resolve(self, recorded: str) -> str:
-        if os.path.isabs(recorded):
+        if recorded.startswith("/"):
             return recorded
         if self.rule is None:
             return self.search(recorded) or self._apply((self.bases[1], 0), recorded)

@@ -9,6 +9,7 @@ estimation, Polish (``rlnMicrographMetadata`` is kept) and Subset selection.
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from pathlib import Path
 
 import gemmi
@@ -75,10 +76,9 @@ def _version_line(preamble: str) -> str:
 
 def _consensus_values(decided: dict[str, Row]) -> dict[str, str]:
     """Each movie's consensus columns as one string, formatted column by column (`_format`)."""
-    records = list(decided.values())
+    fetch = attrgetter(*(field for _, field in CONSENSUS_LABELS))
     columns = []
-    for _, field in CONSENSUS_LABELS:
-        values = [getattr(record, field) for record in records]
+    for values in zip(*map(fetch, decided.values()), strict=True):
         if values and isinstance(values[0], float):
             columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0 else _format(v)
                             for v in values])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from operator import attrgetter
 from pathlib import Path
 
 from ..records import CSV_COLUMNS, Row, missing
@@ -42,8 +43,7 @@ def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
 
 
-def _column(rows: list[Row], name: str) -> list[str]:
-    values = [getattr(row, name) for row in rows]
+def _column(values: list) -> list[str]:
     if not values:
         return values
     if isinstance(values[0], float):
@@ -57,8 +57,11 @@ def _column(rows: list[Row], name: str) -> list[str]:
 
 
 def csv_text(rows: list[Row]) -> str:
-    lines = [",".join(CSV_COLUMNS), *map(",".join, zip(*(_column(rows, c) for c in CSV_COLUMNS),
-                                                     strict=True))]
+    # One C-level fetch of every field per row, then the columns.
+    fields = list(zip(*map(attrgetter(*CSV_COLUMNS), rows), strict=True)) or \
+        [() for _ in CSV_COLUMNS]
+    columns = [_column(list(values)) for values in fields]
+    lines = [",".join(CSV_COLUMNS), *map(",".join, zip(*columns, strict=True))]
     return "\n".join(lines) + "\n"
 
 
