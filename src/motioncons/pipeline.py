@@ -24,7 +24,7 @@ from .evaluation import (
 )
 
 __all__ = ["Options", "decide", "read_inputs", "run", "write_outputs"]
-from .figures.overlay_codec import row_overlay
+from .figures.overlay_codec import row_overlays
 from .figures.plots import plot_name, render_overlays, save_summary, wanted
 from .figures.report import write_report
 from .formats import read_input
@@ -204,8 +204,7 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     figures = []
     if options.report:
         summary["outputs"] = []
-        overlays = {r.movie: blob for r in rows if (blob := row_overlay(r)) is not None}
-        figures = write_figures(out, rows, overlays, summary)
+        figures = write_figures(out, rows, row_overlays(rows), summary)
     outputs = write_outputs(out, comparison.reference_format, comparison.table, rows, summary,
                             figures)
     return RunResult(rows, summary, decision.warnings, outputs)

@@ -26,7 +26,7 @@ from ..evaluation import (
     split_pairs,
     uses_auto_rmse,
 )
-from ..figures.overlay_codec import row_overlay
+from ..figures.overlay_codec import row_overlays
 from ..matching import Pair, pair_sets
 from ..pipeline import draw_overlays, write_figures, write_outputs
 from ..records import Row, Summary
@@ -191,8 +191,7 @@ class SetsConsensus:
         figures: list[str] = []
         if self.options.report and self.rows:
             summary["outputs"] = []
-            overlays = {r.movie: blob for r in self.rows if (blob := row_overlay(r)) is not None}
-            figures = write_figures(out_dir, self.rows, overlays, summary)
+            figures = write_figures(out_dir, self.rows, row_overlays(self.rows), summary)
         return write_outputs(out_dir, "scipion SetOfMovies", table, self.rows, summary, figures)
 
 
