@@ -89,17 +89,34 @@ def _cell(row: Row, field: str, reasons: dict[str, int]) -> object:
     return _number(getattr(row, field), field in _EXACT)
 
 
+def _columns(rows: list[Row], reasons: dict[str, int]) -> list[list[object]]:
+    """`_cell` of every row, column by column (reason codes numbered in row order)."""
+    coded = []
+    for row in rows:
+        coded.append((reasons.setdefault(row.reason, len(reasons)),
+                      reasons.setdefault(row.decided_reason or row.reason, len(reasons))))
+    columns: list[list[object]] = []
+    for field in TABLE_FIELDS:
+        if field in ("decision", "reason", "base_reason", "plot_path", "acquired", "message"):
+            columns.append([_cell(row, field, reasons) for row in rows] if field not in (
+                "reason", "base_reason") else [pair[field == "base_reason"] for pair in coded])
+            continue
+        exact = field in _EXACT
+        columns.append([(None if v - v != 0 else v if exact else float(f"{v:.4g}"))
+                        if isinstance(v, float) else v
+                        for v in (getattr(row, field) for row in rows)])
+    return columns
+
+
 def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
                  summary_png: bytes | None, created: str | None = None) -> str:
-    table = []
-    blob = bytearray()
     reasons: dict[str, int] = {}
-    for row in rows:
-        data = overlays.get(row.movie)
-        start = len(blob)
-        if data:
-            blob += data
-        table.append([_cell(row, f, reasons) for f in TABLE_FIELDS] + [start, len(blob) - start])
+    chunks = [overlays.get(row.movie) or b"" for row in rows]
+    lengths = [len(chunk) for chunk in chunks]
+    starts = np.cumsum([0, *lengths[:-1]]).tolist() if rows else []
+    blob = b"".join(chunks)
+    table = [[*cells, start, length] for cells, start, length in
+             zip(zip(*_columns(rows, reasons), strict=True), starts, lengths, strict=True)]
     params = summary["parameters"]
     sizes = [r.pixel_size_A for r in rows if math.isfinite(r.pixel_size_A)]
     summary = {**summary, "median_pixel_size_A": float(np.median(sizes)) if sizes else None}
@@ -120,7 +137,7 @@ def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
                      if _live(summary) else "")
             .replace("%IMAGE%", image)
             .replace("%DATA%", _packed(data_json.encode()))
-            .replace("%TRAJ%", _packed(bytes(blob))))
+            .replace("%TRAJ%", _packed(blob)))
 
 
 def _live(summary: Summary) -> bool:
