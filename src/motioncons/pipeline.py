@@ -25,7 +25,7 @@ from .evaluation import (
 
 __all__ = ["Options", "decide", "read_inputs", "run", "write_outputs"]
 from .figures.overlay_codec import row_overlays
-from .figures.plots import plot_name, render_overlays, save_summary, wanted
+from .figures.plots import plot_name, render_overlays, rendering, save_summary, wanted
 from .figures.report import write_report
 from .formats import read_input
 from .formats.cryosparc import CryosparcExposures
@@ -200,11 +200,16 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
                    progress=None) -> RunResult:
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
-    draw_overlays(out, rows, options.plots, progress, options.workers)
+    chosen = wanted(rows, options.plots)
+    for row in chosen:
+        row.plot_path = plot_name(row.movie)
     figures = []
-    if options.report:
-        summary["outputs"] = []
-        figures = write_figures(out, rows, row_overlays(rows), summary)
+    # The overlays are drawn by worker processes while this process builds the report; the
+    # other outputs follow once they are all drawn (stale plots are removed then).
+    with rendering(chosen, out, options.workers, progress):
+        if options.report:
+            summary["outputs"] = []
+            figures = write_figures(out, rows, row_overlays(rows), summary)
     outputs = write_outputs(out, comparison.reference_format, comparison.table, rows, summary,
                             figures)
     return RunResult(rows, summary, decision.warnings, outputs)

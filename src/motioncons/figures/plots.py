@@ -9,11 +9,12 @@ its artists and the texts, and movies are rendered by a pool of worker processes
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -288,19 +289,33 @@ def drawable(row: Row) -> bool:
 def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
                     progress=None) -> int:
     """Draw the overlay of every row (that carries trajectories) into ``out_dir/plots``."""
+    with rendering(rows, out_dir, workers, progress) as done:
+        pass
+    return done[0]
+
+
+@contextlib.contextmanager
+def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
+              progress=None) -> Iterator[list[int]]:
+    """Draw the overlays of `rows` in worker processes while the body of the ``with`` runs
+    (the report, the summary figure), and wait for every one at its end. Yields a one-item
+    list that holds the number drawn once the block has ended."""
+    done = [0]
     if not rows:
-        return 0
+        yield done
+        return
     workers = workers or min(os.cpu_count() or 1, 8)
     size = max(1, min(50, math.ceil(len(rows) / workers)))
     chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
-    done = 0
     with worker_pool(workers if len(rows) >= 20 else 1) as pool:
-        results = pool.map(_draw_chunk, chunks) if pool is not None else map(_draw_chunk, chunks)
+        futures = [pool.submit(_draw_chunk, chunk) for chunk in chunks] if pool else None
+        yield done
+        results = (f.result() for f in futures) if futures is not None else \
+            map(_draw_chunk, chunks)
         for count in results:
-            done += count
+            done[0] += count
             if progress:
-                progress(done, len(rows))
-    return done
+                progress(done[0], len(rows))
 
 
 # --------------------------------------------------------------------------- summary figure
