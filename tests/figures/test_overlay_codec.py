@@ -50,6 +50,7 @@ def test_all_rows_at_once_equal_one_row_at_a_time():
     together = row_overlays(rows)
     assert together == {row.movie: blob for row in rows if (blob := row_overlay(row))}
     assert len(together) == sum(1 for row in rows if row.reference_shifts is not None)
+    assert row_overlays(rows, chunk=7) == together
     first = next(row for row in rows if row.reference_shifts is not None)
     frames, ref, _ = decode_overlay(together[first.movie])
     assert frames.tolist() == first.sample_frames.tolist()
