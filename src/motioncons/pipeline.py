@@ -97,7 +97,7 @@ def _require_readable(dataset: TrajectorySet) -> None:
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
                   summary: Summary) -> list[str]:
     """``summary.png`` and the self-contained ``report.html``."""
-    with _collecting():  # matplotlib leaves cyclic garbage as it draws (400 MB at 50,000)
+    with _collecting():  # a matplotlib figure is a web of reference cycles: free it now
         save_summary(rows, summary, out_dir / "summary.png")
     write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
                  (out_dir / "summary.png").read_bytes())
