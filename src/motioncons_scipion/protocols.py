@@ -144,6 +144,7 @@ class ProtMotionconsConsensus(EMProtocol):
         extra = Path(self._getExtraPath())
         paths = [self.inputMovies1.get().getFileName(), self.inputMovies2.get().getFileName()]
         failing_since = None
+        written = False
         while True:
             # Closed is read before the items: a set closed then holds every movie it will.
             closed = all(_closed(path) for path in paths)
@@ -166,7 +167,9 @@ class ProtMotionconsConsensus(EMProtocol):
                           f"{len(engine.rows)} so far")
             elif engine.waiting:
                 self.info(f"motioncons: {engine.waiting}")
-            engine.write(extra, reference.micrograph_table)
+            if decided or closed or not written:  # the report of what is decided so far
+                engine.write(extra, reference.micrograph_table)
+                written = True
             if closed:
                 self._close_outputs()
                 return
@@ -180,8 +183,8 @@ class ProtMotionconsConsensus(EMProtocol):
             chosen = {d.reference_id: d.row for d in decided if d.row.accepted == accepted}
             if not chosen:
                 continue
-            movies_out, first = self._output_set(SetOfMovies, f"movies{suffix}.sqlite",
-                                                 self.inputMovies1.get())
+            movies_out, _ = self._output_set(SetOfMovies, f"movies{suffix}.sqlite",
+                                             self.inputMovies1.get())
             for movie in _items(self.inputMovies1.get(), chosen):
                 movie.setEnabled(accepted)
                 movies_out.append(movie)
