@@ -166,7 +166,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
                           dtype=np.float64).reshape(2, n).T
         # RELION always numbers 1..N; anything else is converted and checked.
         regular = frame_strings == _one_to(n)
-        frames = (np.arange(1, n + 1, dtype=np.int64) if regular
+        frames = (frames_one_to(n) if regular
                   else np.array(frame_strings, dtype=np.float64))
     except ValueError as exc:
         return fail("unreadable", f"non-numeric value in data_global_shift: {one_line(exc)}",
@@ -191,7 +191,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
     for label, key in _EXTRAS:
         value = general.find_value(label) if general else None
         if value is not None:
-            extras[key] = value
+            extras[key] = _VALUES.setdefault(value, value)  # one copy of "1.000000"
     if not observed.all():
         extras["unobserved_frames"] = int((~observed).sum())
         frames, shifts = frames[observed], shifts[observed]
@@ -206,6 +206,18 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
         total_frames=None if total is None else int(total),
         extras=extras,
     )
+
+
+_VALUES: dict[str, str] = {}
+
+
+@functools.lru_cache(maxsize=1024)
+def frames_one_to(n: int) -> np.ndarray:
+    """1..n, read-only and shared by every movie of n frames (most of them): a trajectory's
+    frame numbers are never changed in place."""
+    frames = np.arange(1, n + 1, dtype=np.int64)
+    frames.setflags(write=False)
+    return frames
 
 
 @functools.lru_cache(maxsize=256)
@@ -257,15 +269,18 @@ def _read_chunk_packed(jobs: list[tuple[str, str | None]]) -> tuple:
     slots = [(t.key, t.movie_name, t.pixel_size, t.total_frames, t.extras) if isinstance(
         t, Trajectory) else t for t in items]
     lengths = np.array([t.n_frames for t in trajectories], dtype=np.int64)
-    frames = np.concatenate([t.frames for t in trajectories]) if trajectories else np.zeros(0)
+    # Frame numbers 1..n are not sent: the other side uses its shared copy.
+    regular = np.array([t.frames is frames_one_to(t.n_frames) for t in trajectories], dtype=bool)
+    irregular = [t.frames for t, shared in zip(trajectories, regular, strict=True) if not shared]
+    frames = np.concatenate(irregular) if irregular else np.zeros(0, dtype=np.int64)
     shifts = np.concatenate([t.shifts for t in trajectories]) if trajectories else np.zeros((0, 2))
-    return slots, lengths, frames, shifts
+    return slots, lengths, regular, frames, shifts
 
 
 def _unpack(jobs: list[tuple[str, str | None]], packed: tuple) -> list[Trajectory | Problem]:
-    slots, lengths, frames, shifts = packed
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
+    slots, lengths, regular, frames, shifts = packed
+    ends = np.cumsum(lengths).tolist()
+    frame_ends = np.cumsum(np.where(regular, 0, lengths)).tolist()
     out: list[Trajectory | Problem] = []
     k = 0
     for (path, _), slot in zip(jobs, slots, strict=True):
@@ -273,9 +288,11 @@ def _unpack(jobs: list[tuple[str, str | None]], packed: tuple) -> list[Trajector
             out.append(slot)
             continue
         key, name, pixel_size, total, extras = slot
-        a, b = starts[k], ends[k]
-        out.append(Trajectory(key, name, frames[a:b], shifts[a:b], pixel_size, path, NAME, total,
-                              extras))
+        n = int(lengths[k])
+        own = frames_one_to(n) if regular[k] else frames[frame_ends[k] - n: frame_ends[k]]
+        out.append(Trajectory(key, name, own, shifts[ends[k] - n: ends[k]], pixel_size, path,
+                              NAME, total, {k2: _VALUES.setdefault(v, v) if isinstance(v, str)
+                                            else v for k2, v in extras.items()}))
         k += 1
     return out
 
