@@ -46,9 +46,9 @@ from .trajectory import TrajectorySet
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
                   rows: list[Row], summary: Summary,
-                  figures: list[str] | None = None) -> list[str]:
-    """Write every output atomically, then remove what an earlier pass wrote and this one did
-    not; rows go out sorted by movie key in every mode."""
+                  figures: list[str] | None = None, remove_stale: bool = True) -> list[str]:
+    """Write every output atomically, then (unless not `remove_stale`) remove what an earlier
+    pass wrote and this one did not; rows go out sorted by movie key in every mode."""
     ensure_directory(out_dir)
     rows = sorted(rows, key=lambda r: r.movie)
     write_csv(out_dir / "consensus.csv", rows)
@@ -67,7 +67,8 @@ def write_outputs(out_dir: Path, reference_format: str, table: object | None,
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]
     write_summary(out_dir / "summary.json", summary)
-    OutputFolder(out_dir).remove_stale(summary["outputs"], plots)
+    if remove_stale:
+        OutputFolder(out_dir).remove_stale(summary["outputs"], plots)
     return list(summary["outputs"])
 
 
@@ -217,14 +218,15 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     for row in chosen:
         row.plot_path = plot_name(row.movie)
     figures = []
-    # The overlays are drawn by worker processes while this process builds the report; the
-    # other outputs follow once they are all drawn (stale plots are removed then).
+    # The overlays are drawn by worker processes while this process writes everything else;
+    # what an earlier run wrote and this one did not is removed once they are all drawn.
     with rendering(chosen, out, options.workers, progress):
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
-    outputs = write_outputs(out, comparison.reference_format, comparison.table, rows, summary,
-                            figures)
+        outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
+                                summary, figures, remove_stale=False)
+    OutputFolder(out).remove_stale(outputs, {row.plot_path for row in rows if row.plot_path})
     return RunResult(rows, summary, decision.warnings, outputs)
 
 
