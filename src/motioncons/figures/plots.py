@@ -101,6 +101,7 @@ class OverlayPlotter:
         self.bold = ImageFont.truetype(font_manager.findfont(
             font_manager.FontProperties(family="DejaVu Sans", weight="bold")), 13)
         self._stamps: dict[tuple[str, str, tuple[int, int, int]], tuple[Any, int, int]] = {}
+        self._widths: dict[str, float] = {}
         self.palette = self._palette()
         self.background = self._background()
 
@@ -120,6 +121,23 @@ class OverlayPlotter:
                 self._stamps[key] = stamp
         image, dx, dy = stamp
         self._canvas.paste(image, (round(xy[0]) + dx, round(xy[1]) + dy), image)
+
+    def _small_words(self, centre: tuple[float, float], text: str) -> None:
+        """A line of small text centred on `centre`, word by word from the stamp cache: the
+        metrics line's words and numbers repeat from movie to movie, the line does not."""
+        words = text.split(" ")
+        widths = []
+        for word in words:
+            width = self._widths.get(word)
+            if width is None:
+                width = self._widths[word] = self.small.getlength(word)
+            widths.append(width)
+        space = self._widths.get(" ") or self._widths.setdefault(" ", self.small.getlength(" "))
+        x = centre[0] - (sum(widths) + space * (len(words) - 1)) / 2
+        for word, width in zip(words, widths, strict=True):
+            if word:
+                self._small((x, centre[1]), word, "lm")
+            x += width + space
 
     def _rotated(self, text: str, font: Any) -> Any:
         box = font.getbbox(text)
@@ -155,11 +173,10 @@ class OverlayPlotter:
         colour = _RGB["accepted" if row.accepted else "discarded"]
         draw.text((self.WIDTH / 2, 14), f"{row.movie}: {row.decision} ({row.reason})",
                   font=self.bold, fill=colour, anchor="mm")
-        draw.text((self.WIDTH / 2, 34),
-                  f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
-                  f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / {_fmt(row.rmse_A)} Å   "
-                  f"max {_fmt(row.max_error_px)} px", font=self.small, fill=_BLACK,
-                  anchor="mm")
+        self._small_words((self.WIDTH / 2, 34),
+                          f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
+                          f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / "
+                          f"{_fmt(row.rmse_A)} Å   max {_fmt(row.max_error_px)} px")
         self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
         self._errors(draw, frames, np.hypot(*(ref - sec).T))
         # Mapped to the figure's fixed palette: a quarter of the encoding time and half the bytes
