@@ -54,21 +54,8 @@ def encode_overlay(frames: np.ndarray, reference: np.ndarray, fitted: np.ndarray
     Layout: n, first frame, consecutive flag, [frame deltas if not consecutive], reference x and
     y deltas, then (secondary - reference) x and y, all in units of `QUANTUM`.
     """
-    return _varints(_values(frames, reference, fitted))
-
-
-def _values(frames: np.ndarray, reference: np.ndarray, fitted: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames, dtype=np.int64)
-    n = len(frames)
-    consecutive = bool(n and np.array_equal(frames, np.arange(frames[0], frames[0] + n)))
-    ref = np.rint(np.asarray(reference, dtype=float) / QUANTUM).astype(np.int64)
-    sec = np.rint(np.asarray(fitted, dtype=float) / QUANTUM).astype(np.int64)
-    parts = [np.array([n, frames[0] if n else 0, int(consecutive)], dtype=np.int64)]
-    if not consecutive:
-        parts.append(np.diff(frames, prepend=0))
-    parts += [np.diff(ref[:, 0], prepend=0), np.diff(ref[:, 1], prepend=0),
-              sec[:, 0] - ref[:, 0], sec[:, 1] - ref[:, 1]]
-    return np.concatenate(parts)
+    return _encode([(np.asarray(frames), np.asarray(reference, dtype=float),
+                     np.asarray(fitted, dtype=float))])[0]
 
 
 def decode_overlay(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,17 +79,9 @@ def decode_overlay(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(frames), ref * QUANTUM, sec * QUANTUM
 
 
-def _row_values(row: Row) -> np.ndarray | None:
-    if row.reference_shifts is None or row.secondary_fitted is None:
-        return None
-    frames = (row.sample_frames if row.sample_frames is not None
-              else np.arange(1, len(row.reference_shifts) + 1))
-    return _values(frames, np.asarray(row.reference_shifts), np.asarray(row.secondary_fitted))
-
-
 def row_overlay(row: Row) -> bytes | None:
-    values = _row_values(row)
-    return None if values is None else _varints(values)
+    """`encode_overlay` of a row's compared trajectories, or None when it carries none."""
+    return row_overlays([row]).get(row.movie)
 
 
 def row_overlays(rows: list[Row], chunk: int = 4096) -> dict[str, bytes]:
@@ -110,53 +89,60 @@ def row_overlays(rows: list[Row], chunk: int = 4096) -> dict[str, bytes]:
     rows at a time (the temporaries of all 50,000 rows at once would take 400 MB)."""
     found: dict[str, bytes] = {}
     for start in range(0, len(rows), chunk):
-        found.update(_row_overlays(rows[start:start + chunk]))
+        chosen = [row for row in rows[start:start + chunk]
+                  if row.reference_shifts is not None and row.secondary_fitted is not None]
+        found.update(zip([row.movie for row in chosen],
+                         _encode([_compared(row) for row in chosen]), strict=True))
     return found
 
 
-def _row_overlays(rows: list[Row]) -> dict[str, bytes]:
-    chosen = [(row, np.asarray(ref, dtype=float), np.asarray(sec, dtype=float)) for row in rows
-              if (ref := row.reference_shifts) is not None
-              and (sec := row.secondary_fitted) is not None]
-    if not chosen:
-        return {}
-    lengths = np.array([len(ref) for _, ref, _ in chosen], dtype=np.int64)
-    frames = np.concatenate([row.sample_frames if row.sample_frames is not None
-                             else np.arange(1, len(ref) + 1) for row, ref, _ in chosen]
-                            ).astype(np.int64)
-    ref = np.rint(np.concatenate([ref for _, ref, _ in chosen]) / QUANTUM).astype(np.int64)
-    sec = np.rint(np.concatenate([sec for _, _, sec in chosen]) / QUANTUM).astype(np.int64)
+def _compared(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    reference = np.asarray(row.reference_shifts, dtype=float)
+    frames = (np.asarray(row.sample_frames) if row.sample_frames is not None
+              else np.arange(1, len(reference) + 1))
+    return frames, reference, np.asarray(row.secondary_fitted, dtype=float)
+
+
+def _encode(movies: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[bytes]:
+    """`encode_overlay` of every (frames, reference, fitted) at once, without a loop over them."""
+    if not movies:
+        return []
+    lengths = np.array([len(frames) for frames, _, _ in movies], dtype=np.int64)
+    frames = np.concatenate([f for f, _, _ in movies]).astype(np.int64)
+    ref = np.rint(np.concatenate([r.reshape(-1, 2) for _, r, _ in movies]) / QUANTUM
+                  ).astype(np.int64)
+    sec = np.rint(np.concatenate([s.reshape(-1, 2) for _, _, s in movies]) / QUANTUM
+                  ).astype(np.int64)
     starts = np.cumsum(lengths) - lengths
-    row_of = np.repeat(np.arange(len(chosen)), lengths)
+    row_of = np.repeat(np.arange(len(movies)), lengths)
     j = np.arange(lengths.sum()) - starts[row_of]
-    first = frames[starts]
+    first_sample = starts[lengths > 0]  # an empty movie has no first frame (written as 0)
+    first = np.zeros(len(movies), dtype=np.int64)
+    first[lengths > 0] = frames[first_sample]
     step = np.diff(frames, prepend=0)
-    step[starts] = frames[starts]  # each movie's own first frame, as `np.diff(prepend=0)`
-    irregular = np.zeros(len(chosen), dtype=bool)
-    steps_not_one = (step != 1) & (j > 0)
-    np.logical_or.at(irregular, row_of[steps_not_one], True)
-    consecutive = ~irregular
+    step[first_sample] = frames[first_sample]  # each movie's own first frame, as prepend=0
+    irregular = lengths == 0
+    np.logical_or.at(irregular, row_of[(step != 1) & (j > 0)], True)
     ref_step = np.diff(ref, axis=0, prepend=0)
-    ref_step[starts] = ref[starts]
+    ref_step[first_sample] = ref[first_sample]
     # Each movie: n, first, consecutive, [frame steps], ref x steps, ref y steps, dx, dy.
-    sizes = 3 + lengths * np.where(consecutive, 4, 5)
+    sizes = 3 + lengths * np.where(irregular, 5, 4)
     offsets = np.cumsum(sizes) - sizes
     values = np.empty(int(sizes.sum()), dtype=np.int64)
     values[offsets] = lengths
     values[offsets + 1] = first
-    values[offsets + 2] = consecutive
-    body = offsets + 3
-    frames_at = body[row_of] + j
+    values[offsets + 2] = ~irregular
+    body = offsets[row_of] + 3 + j
     keep = irregular[row_of]
-    values[frames_at[keep]] = step[keep]
-    columns_at = body[row_of] + np.where(irregular, lengths, 0)[row_of] + j
+    values[body[keep]] = step[keep]
+    columns_at = body + np.where(irregular, lengths, 0)[row_of]
     n_of = lengths[row_of]
     values[columns_at] = ref_step[:, 0]
     values[columns_at + n_of] = ref_step[:, 1]
     values[columns_at + 2 * n_of] = sec[:, 0] - ref[:, 0]
     values[columns_at + 3 * n_of] = sec[:, 1] - ref[:, 1]
     data, counts = _varint_array(values)
-    ends = np.cumsum(np.add.reduceat(counts, offsets)).tolist()
+    ends = np.cumsum(np.add.reduceat(counts, offsets))
     blob = data.tobytes()
-    return {row.movie: blob[end - size: end] for (row, _, _), end, size in
-            zip(chosen, ends, np.diff(ends, prepend=0).tolist(), strict=True)}
+    return [blob[end - size: end] for end, size in
+            zip(ends.tolist(), np.diff(ends, prepend=0).tolist(), strict=True)]
