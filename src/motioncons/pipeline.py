@@ -62,23 +62,37 @@ def write_outputs(out_dir: Path, reference_format: str, table: object | None,
         written += write_scipion_lists(out_dir, table, decided)
     elif isinstance(table, CryosparcExposures):
         written += write_cryosparc_subsets(out_dir, table, decided)
-    plots = {row.plot_path for row in rows if row.plot_path}
-    if plots:
+    if _plot_paths(rows):
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]
     write_summary(out_dir / "summary.json", summary)
     if remove_stale:
-        OutputFolder(out_dir).remove_stale(summary["outputs"], plots)
+        _remove_stale(out_dir, summary["outputs"], rows)
     return list(summary["outputs"])
+
+
+def _plot_paths(rows: list[Row]) -> set[str]:
+    return {row.plot_path for row in rows if row.plot_path}
+
+
+def _remove_stale(out_dir: Path, outputs: list[str], rows: list[Row]) -> None:
+    """Remove what an earlier pass wrote and this one did not (`outputs`, the rows' plots)."""
+    OutputFolder(out_dir).remove_stale(outputs, _plot_paths(rows))
+
+
+def _with_plot_paths(rows: list[Row], choice: str) -> list[Row]:
+    """The rows whose overlay `choice` asks for, each given its plot's path."""
+    chosen = wanted(rows, choice)
+    for row in chosen:
+        row.plot_path = plot_name(row.movie)
+    return chosen
 
 
 def draw_overlays(out_dir: Path, rows: list[Row], choice: str, progress=None,
                   workers: int | None = None) -> int:
     """Render the wanted per-movie overlays and record their paths on the rows."""
-    chosen = wanted(rows, choice)
-    for row in chosen:
-        row.plot_path = plot_name(row.movie)
-    return render_overlays(chosen, out_dir, workers=workers, progress=progress)
+    return render_overlays(_with_plot_paths(rows, choice), out_dir, workers=workers,
+                           progress=progress)
 
 
 def _require_readable(dataset: TrajectorySet) -> None:
@@ -214,19 +228,16 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
                    progress=None) -> RunResult:
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
-    chosen = wanted(rows, options.plots)
-    for row in chosen:
-        row.plot_path = plot_name(row.movie)
     figures = []
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    with rendering(chosen, out, options.workers, progress):
+    with rendering(_with_plot_paths(rows, options.plots), out, options.workers, progress):
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
                                 summary, figures, remove_stale=False)
-    OutputFolder(out).remove_stale(outputs, {row.plot_path for row in rows if row.plot_path})
+    _remove_stale(out, outputs, rows)
     return RunResult(rows, summary, decision.warnings, outputs)
 
 
