@@ -24,7 +24,6 @@ from ..evaluation import (
     decide_pairs,
     fix_basis,
     split_pairs,
-    uses_auto_rmse,
 )
 from ..figures.overlay_codec import row_overlays
 from ..matching import Pair, pair_sets
@@ -102,10 +101,9 @@ class SetsConsensus:
             self.basis, self.waiting = basis, ""
         ids = {pair.key: ref_id for ref_id, pair in new}
         valid, invalid = split_pairs([pair for _, pair in new], self.options)
-        calibration = self.basis.calibration
+        calibration = self.basis.calibration  # only with --max-rmse auto
         decided, _ = decide_pairs(valid, self.options, self.convention,
-                                  frozen_rmse_px=calibration.threshold_px
-                                  if calibration and uses_auto_rmse(self.options) else None)
+                                  frozen_rmse_px=calibration.threshold_px if calibration else None)
         rows = sorted([*decided, *invalid], key=lambda row: ids[row.movie])
         self.rows += rows
         self.decided_ids.update(ids.values())
@@ -113,9 +111,8 @@ class SetsConsensus:
 
     @property
     def convention(self) -> str:
-        estimate = self.basis.estimate if self.basis else None
-        return estimate.name if estimate is not None and self.options.fit != "xmipp" \
-            else "identity"
+        estimate = self.basis.estimate if self.basis else None  # none with the xmipp fit
+        return estimate.name if estimate is not None else "identity"
 
     def _pairs(self, reference: TrajectorySet, secondary: TrajectorySet
                ) -> list[tuple[int, Pair]]:

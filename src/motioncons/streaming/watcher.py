@@ -218,7 +218,7 @@ class Watcher:
             self.waiting = basis
             return False
         self.waiting = ""
-        if basis.estimate is not None and self.options.fit != "xmipp":
+        if basis.estimate is not None:  # none with the xmipp fit
             self.estimate = basis.estimate
             self.state.put("convention", basis.estimate.as_dict())
         if basis.calibration is not None:
