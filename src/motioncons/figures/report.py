@@ -74,37 +74,28 @@ def acquired(name: str) -> str | None:
     return f"{y}-{mo}-{d} {h}:{mi}:{se}"
 
 
-def _cell(row: Row, field: str, reasons: dict[str, int]) -> object:
-    if field == "decision":
-        return int(row.accepted)
-    if field in ("reason", "base_reason"):
-        value = row.reason if field == "reason" else (row.decided_reason or row.reason)
-        return reasons.setdefault(value, len(reasons))
-    if field == "plot_path":
-        return row.plot_path or 0
-    if field == "acquired":
-        return acquired(row.movie_name or row.movie)
-    if field == "message":
-        return row.message or 0
-    return _number(getattr(row, field), field in _EXACT)
+_DERIVED = {
+    "decision": lambda row: int(row.accepted),
+    "plot_path": lambda row: row.plot_path or 0,
+    "acquired": lambda row: acquired(row.movie_name or row.movie),
+    "message": lambda row: row.message or 0,
+}
 
 
 def _columns(rows: list[Row], reasons: dict[str, int]) -> list[list[object]]:
-    """`_cell` of every row, column by column (reason codes numbered in row order)."""
-    coded = []
-    for row in rows:
-        coded.append((reasons.setdefault(row.reason, len(reasons)),
-                      reasons.setdefault(row.decided_reason or row.reason, len(reasons))))
+    """The report's table, column by column: reasons as codes numbered in row order, numbers
+    as `_number` gives them."""
+    coded = [(reasons.setdefault(row.reason, len(reasons)),
+              reasons.setdefault(row.decided_reason or row.reason, len(reasons))) for row in rows]
     columns: list[list[object]] = []
     for field in TABLE_FIELDS:
-        if field in ("decision", "reason", "base_reason", "plot_path", "acquired", "message"):
-            columns.append([_cell(row, field, reasons) for row in rows] if field not in (
-                "reason", "base_reason") else [pair[field == "base_reason"] for pair in coded])
-            continue
-        exact = field in _EXACT
-        columns.append([(None if v - v != 0 else v if exact else float(f"{v:.4g}"))
-                        if isinstance(v, float) else v
-                        for v in (getattr(row, field) for row in rows)])
+        if field in ("reason", "base_reason"):
+            columns.append([pair[field == "base_reason"] for pair in coded])
+        elif field in _DERIVED:
+            columns.append(list(map(_DERIVED[field], rows)))
+        else:
+            exact = field in _EXACT
+            columns.append([_number(getattr(row, field), exact) for row in rows])
     return columns
 
 
