@@ -166,7 +166,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
                           dtype=np.float64).reshape(2, n).T
         # RELION always numbers 1..N; anything else is converted and checked.
         regular = frame_strings == _one_to(n)
-        frames = (frames_one_to(n) if regular
+        frames = (_frames_one_to(n) if regular
                   else np.array(frame_strings, dtype=np.float64))
     except ValueError as exc:
         return fail("unreadable", f"non-numeric value in data_global_shift: {one_line(exc)}",
@@ -191,7 +191,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
     for label, key in _EXTRAS:
         value = general.find_value(label) if general else None
         if value is not None:
-            extras[key] = _VALUES.setdefault(value, value)  # one copy of "1.000000"
+            extras[key] = _shared(value)
     if not observed.all():
         extras["unobserved_frames"] = int((~observed).sum())
         frames, shifts = frames[observed], shifts[observed]
@@ -211,8 +211,13 @@ def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory 
 _VALUES: dict[str, str] = {}
 
 
+def _shared(value: Any) -> Any:
+    """One copy of each text value (every movie's "1.000000" binning is the same string)."""
+    return _VALUES.setdefault(value, value) if isinstance(value, str) else value
+
+
 @functools.lru_cache(maxsize=1024)
-def frames_one_to(n: int) -> np.ndarray:
+def _frames_one_to(n: int) -> np.ndarray:
     """1..n, read-only and shared by every movie of n frames (most of them): a trajectory's
     frame numbers are never changed in place."""
     frames = np.arange(1, n + 1, dtype=np.int64)
@@ -270,7 +275,7 @@ def _read_chunk_packed(jobs: list[tuple[str, str | None]]) -> tuple:
         t, Trajectory) else t for t in items]
     lengths = np.array([t.n_frames for t in trajectories], dtype=np.int64)
     # Frame numbers 1..n are not sent: the other side uses its shared copy.
-    regular = np.array([t.frames is frames_one_to(t.n_frames) for t in trajectories], dtype=bool)
+    regular = np.array([t.frames is _frames_one_to(t.n_frames) for t in trajectories], dtype=bool)
     irregular = [t.frames for t, shared in zip(trajectories, regular, strict=True) if not shared]
     frames = np.concatenate(irregular) if irregular else np.zeros(0, dtype=np.int64)
     shifts = np.concatenate([t.shifts for t in trajectories]) if trajectories else np.zeros((0, 2))
@@ -289,10 +294,9 @@ def _unpack(jobs: list[tuple[str, str | None]], packed: tuple) -> list[Trajector
             continue
         key, name, pixel_size, total, extras = slot
         n = int(lengths[k])
-        own = frames_one_to(n) if regular[k] else frames[frame_ends[k] - n: frame_ends[k]]
+        own = _frames_one_to(n) if regular[k] else frames[frame_ends[k] - n: frame_ends[k]]
         out.append(Trajectory(key, name, own, shifts[ends[k] - n: ends[k]], pixel_size, path,
-                              NAME, total, {k2: _VALUES.setdefault(v, v) if isinstance(v, str)
-                                            else v for k2, v in extras.items()}))
+                              NAME, total, {label: _shared(v) for label, v in extras.items()}))
         k += 1
     return out
 
