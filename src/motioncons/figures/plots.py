@@ -102,6 +102,7 @@ class OverlayPlotter:
             font_manager.FontProperties(family="DejaVu Sans", weight="bold")), 13)
         self._stamps: dict[tuple[str, str, tuple[int, int, int]], tuple[Any, int, int]] = {}
         self._widths: dict[str, float] = {}
+        self._space = self.small.getlength(" ")
         self.palette = self._palette()
         self.background = self._background()
 
@@ -132,12 +133,11 @@ class OverlayPlotter:
             if width is None:
                 width = self._widths[word] = self.small.getlength(word)
             widths.append(width)
-        space = self._widths.get(" ") or self._widths.setdefault(" ", self.small.getlength(" "))
-        x = centre[0] - (sum(widths) + space * (len(words) - 1)) / 2
+        x = centre[0] - (sum(widths) + self._space * (len(words) - 1)) / 2
         for word, width in zip(words, widths, strict=True):
             if word:
                 self._small((x, centre[1]), word, "lm")
-            x += width + space
+            x += width + self._space
 
     def _rotated(self, text: str, font: Any) -> Any:
         box = font.getbbox(text)
