@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .consensus import Thresholds
-from .evaluation import Comparison, Decision, Options, decide_comparison, prepare, summary_of
+from .evaluation import Comparison, Decision, Options, summary_of
 from .formats import read_input
 from .outputs.folder import OutputFolder
-from .pipeline import paused_gc, read_inputs, read_overrides, write_run
+from .pipeline import compare_inputs, paused_gc, read_overrides, write_run
 from .records import CSV_COLUMNS, Counts, Row, Summary
 from .trajectory import TrajectorySet
 
@@ -204,10 +204,8 @@ def compare(reference: str | Path, secondary: str | Path, **values: Any) -> Resu
     """
     chosen = options(**values)
     with paused_gc():
-        ref, sec, notes = read_inputs(reference, secondary, chosen)
-        comparison = prepare(ref, sec, chosen, notes)
-        del ref, sec
-        decision = decide_comparison(comparison, chosen, read_overrides(chosen.override))
+        comparison, decision = compare_inputs(reference, secondary, chosen,
+                                              read_overrides(chosen.override))
     summary = summary_of(comparison, decision, chosen)
     return Result([Record(row) for row in decision.rows],
                   Counts(**summary["counts"]),

@@ -23,7 +23,7 @@ from .evaluation import (
     summary_of,
 )
 
-__all__ = ["Options", "decide", "read_inputs", "run", "write_outputs"]
+__all__ = ["Options", "compare_inputs", "decide", "read_inputs", "run", "write_outputs"]
 from .figures.overlay_codec import row_overlays
 from .figures.plots import plot_name, render_overlays, rendering, save_summary, wanted
 from .figures.report import write_report
@@ -112,7 +112,7 @@ def _require_readable(dataset: TrajectorySet) -> None:
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
                   summary: Summary) -> list[str]:
     """``summary.png`` and the self-contained ``report.html``."""
-    with _collecting():  # a matplotlib figure is a web of reference cycles: free it now
+    with _collector(True):  # a matplotlib figure is a web of reference cycles: free it now
         save_summary(rows, summary, out_dir / "summary.png")
     write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
                  (out_dir / "summary.png").read_bytes())
@@ -160,32 +160,42 @@ def read_overrides(path: str | Path | None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
+def _collector(enabled: bool) -> Iterator[None]:
+    """The cyclic garbage collector on or off for a block, then as it was."""
+    was = gc.isenabled()
+    _switch(enabled)
+    try:
+        yield
+    finally:
+        _switch(was)
+
+
+def _switch(enabled: bool) -> None:
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def paused_gc() -> contextlib.AbstractContextManager[None]:
     """Cyclic garbage collection paused for a batch run (and inherited by the readers it forks).
 
     A run allocates millions of objects (trajectories, rows, strings), none of them in cycles
     worth collecting, and the collector's full passes over them cost about a tenth of a run
     (1.1 s of 10.3 s on 50,000 pairs). Reference counting still frees everything.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    return _collector(False)
 
 
-@contextlib.contextmanager
-def _collecting() -> Iterator[None]:
-    """The cyclic garbage collector running, even inside `paused_gc`."""
-    enabled = gc.isenabled()
-    gc.enable()
-    try:
-        yield
-    finally:
-        if not enabled:
-            gc.disable()
+def compare_inputs(reference_path: str | Path, secondary_path: str | Path, options: Options,
+                   overrides: dict[str, str]) -> tuple[Comparison, Decision]:
+    """Read both inputs, pair them and decide every pair, in memory."""
+    reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
+    comparison = prepare(reference, secondary, options, notes)
+    # The comparison holds all that deciding and writing need: the inputs' per-movie objects
+    # are freed before the outputs are built (peak memory).
+    del reference, secondary
+    return comparison, decide_comparison(comparison, options, overrides)
 
 
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
@@ -200,12 +210,8 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     overrides = read_overrides(options.override)
     with OutputFolder(out_dir) as folder, paused_gc():
         folder.claim("run", reference_path, secondary_path, force)
-        reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
-        comparison = prepare(reference, secondary, options, notes)
-        # The comparison holds all that deciding and writing need: the inputs' per-movie
-        # objects are freed before the outputs are built (peak memory).
-        del reference, secondary
-        decision = decide_comparison(comparison, options, overrides)
+        comparison, decision = compare_inputs(reference_path, secondary_path, options,
+                                              overrides)
         return write_run(folder.path, comparison, decision, options, progress)
 
 
