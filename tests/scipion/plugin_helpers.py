@@ -61,27 +61,28 @@ def launch(project, protocol, wait: bool = True):
     return protocol
 
 
+def as_stored(project, protocol):
+    """`protocol` as its run process last stored it (its own run database), no file left open."""
+    current = getProtocolFromDb(project.getPath(), protocol.getDbPath(), protocol.getObjId())
+    current.getProject().closeMapper()
+    current.closeMappers()
+    return current
+
+
 def stop_launched() -> None:
     """Stop every protocol a test launched that still runs (a failed test leaves none)."""
     while LAUNCHED:
         project, protocol = LAUNCHED.pop()
-        current = getProtocolFromDb(project.getPath(), protocol.getDbPath(),
-                                    protocol.getObjId())
-        current.getProject().closeMapper()
-        current.closeMappers()
+        current = as_stored(project, protocol)
         if current.isActive():
             project.stopProtocol(current)
 
 
 def wait_for(project, protocol, condition, timeout: float = 120.0):
-    """Poll `protocol`, as its run process last stored it (its own run database), until
-    `condition(protocol)` holds."""
+    """Poll `protocol` (`as_stored`) until `condition(protocol)` holds."""
     deadline = time.monotonic() + timeout
     while True:
-        current = getProtocolFromDb(project.getPath(), protocol.getDbPath(),
-                                    protocol.getObjId())
-        current.getProject().closeMapper()
-        current.closeMappers()
+        current = as_stored(project, protocol)
         if condition(current):
             return current
         if current.isFailed():
