@@ -40,8 +40,9 @@ METRICS = {"_alignment_corr": "corr", "_alignment_rmse_error": "rmse_px",
            "_motioncons_range_sec_px": "range_sec_px",
            "_motioncons_motion_total_A": "motion_total_A"}
 TEXTS = {"_motioncons_decision": "decision", "_motioncons_reason": "reason"}
-# How long an input may stay unreadable (locked, being replaced) before the run fails.
-READ_RETRY_SECONDS = 120.0
+# How many polls in a row an open input may stay unreadable (empty, locked, being replaced)
+# before the run fails: an empty set is an empty file, whose stream state cannot be read.
+READ_RETRY_POLLS = 12
 
 
 class ProtMotionconsConsensus(EMProtocol):
@@ -143,18 +144,18 @@ class ProtMotionconsConsensus(EMProtocol):
         engine = SetsConsensus(self._options())
         extra = Path(self._getExtraPath())
         paths = [self.inputMovies1.get().getFileName(), self.inputMovies2.get().getFileName()]
-        failing_since = None
+        failing = 0
         written = False
         while True:
             # Closed is read before the items: a set closed then holds every movie it will.
             closed = all(_closed(path) for path in paths)
             try:
                 reference, secondary = (scipion_format.read(Path(p)) for p in paths)
-                failing_since = None
+                failing = 0
             except InputError as exc:
                 # An open set may be empty or busy for now; a closed one will not change.
-                failing_since = failing_since or time.monotonic()
-                if closed or time.monotonic() - failing_since > READ_RETRY_SECONDS:
+                failing += 1
+                if closed or failing > READ_RETRY_POLLS:
                     raise
                 self.info(f"motioncons: {exc}; trying again")
                 time.sleep(self.pollSeconds.get())

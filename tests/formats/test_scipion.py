@@ -82,3 +82,18 @@ def test_bad_scipion_inputs(samples, tmp_path):
     db.close()
     with pytest.raises(InputError, match="empty"):
         read_input(empty)
+
+
+def test_a_set_written_empty_is_named_empty(tmp_path):
+    """pyworkflow writes a set with no item as an empty file."""
+    from motioncons.formats import scipion
+
+    empty = tmp_path / "movies.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"movies\.sqlite: the Scipion set is empty"):
+        scipion.read(empty)
+    with pytest.raises(InputError, match="the Scipion set is empty"):
+        scipion.stream_closed(empty)
+    with pytest.raises(InputError) as found:
+        read_input(empty)
+    assert "movies.sqlite" in str(found.value)

@@ -192,3 +192,17 @@ def test_the_form_refuses_what_cannot_run(tmp_path, reference_material):
     assert any("--max-rmse" in error for error in protocol.validate())
     protocol = consensus(project, reference, secondary, minConsCorrelation=2.0)
     assert any("--min-corr" in error for error in protocol.validate())
+
+
+def test_an_empty_input_fails_naming_it(tmp_path, reference_material):
+    """pyworkflow writes a set with no movie as an empty file, which says nothing of its stream
+    state: the protocol tries again for a few polls, then fails with a one-line message."""
+    project = new_project("empty")
+    refs, _, _ = _reference_cases(reference_material)
+    reference, secondary = _produced(project, tmp_path, refs, [])
+    protocol = consensus(project, reference, secondary, pollSeconds=0.2)
+    launch(project, protocol)
+    protocol = project.getProtocol(protocol.getObjId())
+    assert protocol.isFailed()
+    message = protocol.getErrorMessage()
+    assert "the Scipion set is empty" in message and "movies.sqlite" in message

@@ -10,6 +10,7 @@ protocol stored (RELION's for the MotionCor2 and Xmipp plugins).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ def detect(path: Path) -> bool:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    with contextlib.suppress(OSError):
+        if Path(path).stat().st_size == 0:  # how pyworkflow writes a set with no item
+            raise InputError(path, "the Scipion set is empty")
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         db.execute("SELECT 1 FROM Classes LIMIT 1")

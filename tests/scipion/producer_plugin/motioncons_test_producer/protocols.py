@@ -34,8 +34,8 @@ class ProtProduceAlignedMovies(EMProtocol):
         with open(self.dataFile.get()) as handle:
             data = json.load(handle)
         movies = data["movies"]
-        size = self.batchSize.get() or len(movies)
-        batches = [movies[i:i + size] for i in range(0, len(movies), size)]
+        size = self.batchSize.get() or len(movies) or 1
+        batches = [movies[i:i + size] for i in range(0, len(movies), size)] or [[]]
         for number, batch in enumerate(batches):
             last = number == len(batches) - 1
             self._append(batch, data["sampling"], Set.STREAM_CLOSED if last else Set.STREAM_OPEN)
