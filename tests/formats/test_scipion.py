@@ -94,6 +94,5 @@ def test_a_set_written_empty_is_named_empty(tmp_path):
         scipion.read(empty)
     with pytest.raises(InputError, match="the Scipion set is empty"):
         scipion.stream_closed(empty)
-    with pytest.raises(InputError) as found:
+    with pytest.raises(InputError, match=r"movies\.sqlite: the Scipion set is empty"):
         read_input(empty)
-    assert "movies.sqlite" in str(found.value)

@@ -45,7 +45,8 @@ def detect(path: Path) -> bool:
     if not (path.is_file() and path.suffix == ".sqlite"):
         return False
     with open(path, "rb") as handle:
-        return handle.read(16) == b"SQLite format 3\x00"
+        header = handle.read(16)
+    return header in (b"SQLite format 3\x00", b"")  # empty: how pyworkflow writes an empty set
 
 
 def _connect(path: Path) -> sqlite3.Connection:
