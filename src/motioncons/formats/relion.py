@@ -13,38 +13,34 @@ STAR files, or a single per-movie STAR file.
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import gemmi
-import numpy as np
 
 from ..errors import InputError
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from ..workers import worker_pool
-from .common import (
-    MAX_FRAME_NUMBER,
-    bounded_int,
-    one_line,
-    pixel_size_or_none,
-    problem,
-    unreadable,
-)
+from .common import one_line
+from .relion_batch import read_movie_stars
+from .relion_movie import read_movie_star
 from .star import parse_cif, unescape
 
-NAME = "relion"
-NOT_OBSERVED = -9999.0
+__all__ = [
+    "detect",
+    "read",
+    "read_micrographs_star",
+    "read_movie_star",
+    "read_movie_star_directory",
+    "read_movie_stars",
+    "read_tilt_series_star",
+]
+
 
 MICROGRAPHS_STAR = "corrected_micrographs.star"
 TILT_SERIES_STAR = "corrected_tilt_series.star"
 NOT_PER_MOVIE = {MICROGRAPHS_STAR, TILT_SERIES_STAR, "job.star", "movies.star",
                   "default_pipeline.star", "RELION_OUTPUT_NODES.star", "job_pipeline.star"}
-_SHIFT_TAGS = ["_rlnMicrographFrameNumber", "_rlnMicrographShiftX", "_rlnMicrographShiftY"]
-PARALLEL_THRESHOLD = 4000
-"""Below this many per-movie files, reading in one process is faster than starting workers."""
 
 
 @dataclass
@@ -105,216 +101,6 @@ def _read_head(path: Path, size: int = 65536) -> bytes:
             return handle.read(size)
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-
-
-# --------------------------------------------------------------------------- per-movie STAR
-
-
-def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Trajectory | Problem:
-    """Read one per-movie metadata STAR. Never raises: bad content gives a Problem."""
-    try:
-        return _read_movie_star(path, fallback_name)
-    except Exception as exc:  # any failure of one file is its movie's problem
-        return unreadable(path, exc, name=fallback_name)
-
-
-def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory | Problem:
-    source = path if isinstance(path, str) else str(path)
-
-    def fail(reason: str, text: str, name: str | None = None) -> Problem:
-        name = name or fallback_name or source.rsplit("/", 1)[-1]
-        return problem(movie_key(name), name, source, reason, text)
-
-    try:
-        with open(source, "rb", buffering=0) as handle:
-            raw = handle.readall()
-    except FileNotFoundError:
-        return fail("missing_metadata", "metadata STAR file does not exist")
-    except OSError as exc:
-        return fail("unreadable", f"cannot read: {exc.strerror or exc}")
-    if not raw.strip():
-        return fail("unreadable", "empty file")
-    start = raw.find(b"data_global_shift")
-    if start < 0:
-        return fail("unreadable", "no data_global_shift block (truncated, or not a RELION "
-                                     "per-movie motion STAR)")
-    # The blocks after the global shifts (local model, hot pixels, local shifts) can be 100x
-    # larger and are not needed: parse only what precedes the next block.
-    end = raw.find(b"\ndata_", start)
-    try:
-        text = (raw if end < 0 else raw[: end + 1]).decode("utf-8")
-        doc, _escaped = parse_cif(_motioncor3_star(text))
-    except (UnicodeDecodeError, ValueError, RuntimeError) as exc:
-        return fail("unreadable", f"malformed STAR: {one_line(exc)}")
-    general = doc.find_block("general")
-    movie_name = general.find_value("_rlnMicrographMovieName") if general else None
-    name = unescape(gemmi.cif.as_string(movie_name)) if movie_name else (
-        fallback_name or source.rsplit("/", 1)[-1])
-    shifts_block = doc.find_block("global_shift")
-    loop = shifts_block.find_loop("_rlnMicrographShiftX").get_loop() if shifts_block else None
-    tags = loop.tags if loop is not None else []
-    if loop is None or loop.length() == 0 or not all(t in tags for t in _SHIFT_TAGS):
-        return fail("unreadable", "data_global_shift has no frame rows "
-                                     "(truncated or still being written)", name)
-    width = loop.width()
-    raw_values = loop.values
-    n = len(raw_values) // width
-    frame_col, x_col, y_col = (tags.index(t) for t in _SHIFT_TAGS)
-    frame_strings = raw_values[frame_col::width]
-    try:
-        shifts = np.array(raw_values[x_col::width] + raw_values[y_col::width],
-                          dtype=np.float64).reshape(2, n).T
-        # RELION always numbers 1..N; anything else is converted and checked.
-        regular = frame_strings == _one_to(n)
-        frames = (_frames_one_to(n) if regular
-                  else np.array(frame_strings, dtype=np.float64))
-    except ValueError as exc:
-        return fail("unreadable", f"non-numeric value in data_global_shift: {one_line(exc)}",
-                       name)
-    total = _frame_count(general)
-    if total is not None and n < total:
-        return fail("unreadable", f"truncated: {n} of {int(total)} frames in "
-                                     "data_global_shift", name)
-    if not regular:
-        if not (np.isfinite(frames).all() and frames.min() >= 1
-                and frames.max() <= MAX_FRAME_NUMBER):
-            return fail("unreadable", "frame numbers in data_global_shift are not in "
-                                         f"1..{MAX_FRAME_NUMBER}", name)
-        if n > 1 and not (np.diff(frames).min() > 0 and (frames % 1 == 0).all()):
-            return fail("unreadable", "frame numbers in data_global_shift are not "
-                                         "increasing integers", name)
-        frames = frames.astype(np.int64)
-    if not np.isfinite(shifts).all():
-        return fail("nan_shifts", "NaN or infinite shift values in data_global_shift", name)
-    observed = (shifts[:, 0] != NOT_OBSERVED) | (shifts[:, 1] != NOT_OBSERVED)
-    extras: dict[str, Any] = {}
-    for label, key in _EXTRAS:
-        value = general.find_value(label) if general else None
-        if value is not None:
-            extras[key] = _shared(value)
-    if not observed.all():
-        extras["unobserved_frames"] = int((~observed).sum())
-        frames, shifts = frames[observed], shifts[observed]
-    return Trajectory(
-        key=movie_key(name),
-        movie_name=name,
-        frames=frames,
-        shifts=np.ascontiguousarray(shifts),
-        pixel_size=pixel_size_or_none(_number(general, "_rlnMicrographOriginalPixelSize")),
-        source=source,
-        program=NAME,
-        total_frames=None if total is None else int(total),
-        extras=extras,
-    )
-
-
-_VALUES: dict[str, str] = {}
-
-
-def _shared(value: Any) -> Any:
-    """One copy of each text value (every movie's "1.000000" binning is the same string)."""
-    return _VALUES.setdefault(value, value) if isinstance(value, str) else value
-
-
-@functools.lru_cache(maxsize=1024)
-def _frames_one_to(n: int) -> np.ndarray:
-    """1..n, read-only and shared by every movie of n frames (most of them): a trajectory's
-    frame numbers are never changed in place."""
-    frames = np.arange(1, n + 1, dtype=np.int64)
-    frames.setflags(write=False)
-    return frames
-
-
-@functools.lru_cache(maxsize=256)
-def _one_to(n: int) -> list[str]:
-    """["1", ..., str(n)]: comparing with it checks a frame column in one step."""
-    return [str(i) for i in range(1, n + 1)]
-
-
-_EXTRAS = (("_rlnMicrographBinning", "binning"), ("_rlnMicrographStartFrame", "start_frame"),
-           ("_rlnEERUpsampling", "eer_upsampling"), ("_rlnEERGrouping", "eer_grouping"),
-           ("_rlnMotionModelVersion", "motion_model_version"))
-
-
-def _frame_count(block: gemmi.cif.Block | None) -> int | None:
-    """``_rlnImageSizeZ``, or None when absent or not a plausible frame count."""
-    try:
-        return bounded_int(_number(block, "_rlnImageSizeZ"), "frames", 1)
-    except (TypeError, ValueError):
-        return None
-
-
-def _number(block: gemmi.cif.Block | None, tag: str) -> float | None:
-    value = block.find_value(tag) if block else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _motioncor3_star(text: str) -> str:
-    """MotionCor3's ``-OutStar`` writes ``loop`` and ``rlnMicrographBinning`` without their
-    underscores (reference §6.2); RELION's own files are returned unchanged."""
-    if "\nloop\n" not in text and "\nrln" not in text:
-        return text
-    lines = ["loop_" if line.strip() == "loop" else
-             "_" + line.lstrip() if line.lstrip().startswith("rln") else line
-             for line in text.splitlines()]
-    return "\n".join(lines) + "\n"
-
-
-def _read_chunk(jobs: list[tuple[str, str | None]]) -> list[Trajectory | Problem]:
-    return [read_movie_star(path, fallback) for path, fallback in jobs]
-
-
-def _read_chunk_packed(jobs: list[tuple[str, str | None]]) -> tuple:
-    """Like `_read_chunk`, packed so that it crosses the process boundary cheaply."""
-    items = _read_chunk(jobs)
-    trajectories = [t for t in items if isinstance(t, Trajectory)]
-    slots = [(t.key, t.movie_name, t.pixel_size, t.total_frames, t.extras) if isinstance(
-        t, Trajectory) else t for t in items]
-    lengths = np.array([t.n_frames for t in trajectories], dtype=np.int64)
-    # Frame numbers 1..n are not sent: the other side uses its shared copy.
-    regular = np.array([t.frames is _frames_one_to(t.n_frames) for t in trajectories], dtype=bool)
-    irregular = [t.frames for t, shared in zip(trajectories, regular, strict=True) if not shared]
-    frames = np.concatenate(irregular) if irregular else np.zeros(0, dtype=np.int64)
-    shifts = np.concatenate([t.shifts for t in trajectories]) if trajectories else np.zeros((0, 2))
-    return slots, lengths, regular, frames, shifts
-
-
-def _unpack(jobs: list[tuple[str, str | None]], packed: tuple) -> list[Trajectory | Problem]:
-    slots, lengths, regular, frames, shifts = packed
-    ends = np.cumsum(lengths).tolist()
-    frame_ends = np.cumsum(np.where(regular, 0, lengths)).tolist()
-    out: list[Trajectory | Problem] = []
-    k = 0
-    for (path, _), slot in zip(jobs, slots, strict=True):
-        if isinstance(slot, Problem):
-            out.append(slot)
-            continue
-        key, name, pixel_size, total, extras = slot
-        n = int(lengths[k])
-        own = _frames_one_to(n) if regular[k] else frames[frame_ends[k] - n: frame_ends[k]]
-        out.append(Trajectory(key, name, own, shifts[ends[k] - n: ends[k]], pixel_size, path,
-                              NAME, total, {label: _shared(v) for label, v in extras.items()}))
-        k += 1
-    return out
-
-
-def read_movie_stars(jobs: list[tuple[str, str | None]],
-                     workers: int | None = None) -> list[Trajectory | Problem]:
-    """Read many per-movie STAR files (path, fallback name), in worker processes when many."""
-    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
-    if len(jobs) < PARALLEL_THRESHOLD or workers < 2:
-        return _read_chunk(jobs)
-    size = max(500, len(jobs) // (workers * 4))
-    chunks = [jobs[i: i + size] for i in range(0, len(jobs), size)]
-    with worker_pool(workers) as pool:
-        if pool is None:
-            return _read_chunk(jobs)
-        return [item for chunk, packed in zip(chunks, pool.map(_read_chunk_packed, chunks),
-                                              strict=True)
-                for item in _unpack(chunk, packed)]
 
 
 # --------------------------------------------------------------------------- directories

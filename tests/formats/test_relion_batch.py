@@ -1,0 +1,135 @@
+"""The bulk reader of per-movie STAR files gives exactly what the full parser gives, file by
+file: on the real RELION 3.1 and 5 files, and on a seeded corpus of edited and damaged
+simulated ones (the simulator writes RELION's own layout)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motioncons.formats import relion_batch
+from motioncons.formats.relion_movie import read_movie_star
+from motioncons.simulation.trajectories import write_relion_job
+from motioncons.trajectory import Problem, Trajectory
+from tests.formats.test_fuzz import _mutations
+
+
+def _facts(item: Trajectory | Problem) -> tuple:
+    if isinstance(item, Problem):
+        return ("problem", item.key, item.movie_name, item.source, item.reason, item.message)
+    return ("trajectory", item.key, item.movie_name, item.frames.tolist(),
+            item.shifts.tobytes(), item.shifts.shape, item.pixel_size, item.source, item.program,
+            item.total_frames, item.extras)
+
+
+def _in_full(jobs: list[tuple[str, str | None]]) -> list[tuple]:
+    return [_facts(read_movie_star(path, fallback)) for path, fallback in jobs]
+
+
+@pytest.fixture
+def full_reads(monkeypatch) -> list[str]:
+    """The paths the bulk reader hands to the full parser."""
+    paths: list[str] = []
+
+    def counting(path, fallback=None):
+        paths.append(str(path))
+        return read_movie_star(path, fallback)
+
+    monkeypatch.setattr(relion_batch, "read_movie_star", counting)
+    return paths
+
+
+def test_real_relion_files_take_the_bulk_path_and_read_the_same(relion31, relion5, full_reads):
+    files = sorted(relion31.glob("2017*.star")) + sorted(relion5.glob("2017*.star"))
+    jobs = [(str(path), None) for path in files]
+    assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+    assert full_reads == []  # RELION's own files, local motion blocks and all, need no parser
+
+
+def _simulated(tmp_path: Path, movies: int = 6) -> list[Path]:
+    names = [f"Movies/FoilHole_{i}_Data_{i:05d}_fractions.tiff" for i in range(movies)]
+    shifts = [np.cumsum(np.full((9, 2), 0.3 + 0.1 * i), axis=0) - 2.0 for i in range(movies)]
+    job = write_relion_job(tmp_path, "MotionCorr/job002", names, shifts, 0.885)
+    return sorted((job / "Movies").glob("*.star"))
+
+
+EDITS = {
+    "quoted name": (b"Movies/FoilHole_1_Data", b"'Movies/Foil Hole <1>_Data"),
+    "name with markup": (b"Movies/FoilHole_1_Data", b"Movies/<b>&amp;FoilHole_1_Data"),
+    "null name": (b"Movies/FoilHole_1_Data_00001_fractions.tiff", b"?"),
+    "no name": (b"_rlnMicrographMovieName", b"_rlnMicrographGainName"),
+    "utf-8 name": (b"Movies/FoilHole_1_Data", "Movies/Foilé_1_Data".encode()),
+    "escaped-looking name": (b"Movies/FoilHole_1_Data", b"Movies/@u000041@_1_Data"),
+    "trailing comment": (b"_rlnVoltage", b"# a comment\n_rlnVoltage"),
+    "comment after a value": (b"300.000000\n", b"300.000000 # kV\n"),
+    "CRLF": (b"\n", b"\r\n"),
+    "MotionCor3 layout": (b"loop_", b"loop"),
+    "frames from 0": (b"\n           1 ", b"\n           0 "),
+    "frame 2.0": (b"\n           2 ", b"\n         2.0 "),
+    "unobserved frame": (b"\n           3     ", b"\n           3 -9999 -9999 \n  "),
+    "missing column": (b"_rlnMicrographShiftY #3 \n", b""),
+    "more frames than recorded": (b"_rlnImageSizeZ ", b"_rlnImageSizeZ 10 \n_rlnX "),
+    "hexadecimal": (b"    0.", b"  0x1p0"),
+    "exponent": (b"    0.", b" 0.0e0"),
+    "no general block": (b"data_general", b"data_other"),
+    "a keyword value": (b"1.000000", b"loop_"),
+    "a tag as a value": (b"1.000000", b"_rlnX"),
+    "duplicate tag": (b"_rlnVoltage", b"_rlnImageSizeZ 3\n_rlnVoltage"),
+    "block name in a comment": (b"# version", b"# data_general version"),
+    "block without a newline": (b"\ndata_global_shift", b" data_global_shift"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edited_files_read_as_the_full_parser_reads_them(edit, tmp_path):
+    files = _simulated(tmp_path)
+    old, new = EDITS[edit]
+    data = files[1].read_bytes()
+    assert old in data, edit
+    files[1].write_bytes(data.replace(old, new, 1 if edit != "CRLF" else -1))
+    jobs = [(str(path), f"fallback {i}") for i, path in enumerate(files)]
+    assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+
+
+def test_damaged_files_read_as_the_full_parser_reads_them(tmp_path):
+    files = _simulated(tmp_path)
+    pristine = files[2].read_bytes()
+    rng = np.random.default_rng(20261201)
+    for label, content in _mutations(pristine, rng):
+        if files[2].is_dir():
+            files[2].rmdir()
+        files[2].unlink(missing_ok=True)
+        if content is None:
+            files[2].mkdir()
+        elif content == "loop":
+            files[2].symlink_to(files[2].name)
+        else:
+            files[2].write_bytes(content)  # type: ignore[arg-type]
+        jobs = [(str(path), None) for path in files]
+        assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs), label
+
+
+def test_a_bad_number_in_one_file_leaves_the_others_sound(tmp_path, full_reads):
+    files = _simulated(tmp_path)
+    files[0].write_bytes(re.sub(rb"(\n +2 +)\S+", rb"\g<1>1.2.3", files[0].read_bytes(),
+                                count=1))
+    jobs = [(str(path), None) for path in files]
+    items = relion_batch.read_chunk(jobs)
+    assert [_facts(t) for t in items] == _in_full(jobs)
+    assert isinstance(items[0], Problem) and all(isinstance(t, Trajectory) for t in items[1:])
+    assert len(full_reads) == len(files)  # the chunk's numbers failed together: all in full
+
+
+def test_worker_processes_read_the_same(tmp_path, monkeypatch):
+    files = _simulated(tmp_path, movies=12)
+    shutil.copy(files[0], files[0].with_name("copy.star"))
+    files[3].write_bytes(files[3].read_bytes().replace(b"\n           2 ", b"\n         2.5 "))
+    files[5].write_bytes(b"")
+    jobs = [(str(path), None) for path in sorted(files[0].parent.glob("*.star"))]
+    monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
+    in_workers = relion_batch.read_movie_stars(jobs, workers=2, chunk_size=4)
+    assert [_facts(t) for t in in_workers] == _in_full(jobs)
