@@ -1,6 +1,6 @@
 """Facility scale: every ratio of the performance goals, against the raw read of the same files.
 
-    python benchmarks/bench_scale.py [--movies 50000] [--scaling 10000 50000 100000]
+    python benchmarks/bench_scale.py [--movies 50000] [--scaling 10000 50000 100000 200000]
 
 For each size, simulated RELION jobs (two per-movie STAR files a movie, written once and kept in
 the work directory between sizes), then, in this process and its children:
@@ -110,7 +110,7 @@ def idle_poll_stats(jobs: dict, out: Path) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--movies", type=int, default=50000)
-    parser.add_argument("--scaling", type=int, nargs="*", default=[10000, 50000, 100000])
+    parser.add_argument("--scaling", type=int, nargs="*", default=[10000, 50000, 100000, 200000])
     parser.add_argument("--idle-movies", type=int, default=10000)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -40,7 +40,9 @@ def common_samples(reference: Trajectory, secondary: Trajectory) -> CommonSample
     ref_total, sec_total = reference.total_frames, secondary.total_frames
     if ref_total and sec_total and ref_total != sec_total:
         return _resampled(reference, secondary, ref_total, sec_total)
-    if np.array_equal(reference.frames, secondary.frames):
+    # Readers share one array of 1..n between movies: the common case is one identity test.
+    if reference.frames is secondary.frames or np.array_equal(reference.frames,
+                                                               secondary.frames):
         if reference.frames.size < MIN_COMMON_FRAMES:
             raise TooFewFrames(f"{reference.frames.size} frame(s); at least {MIN_COMMON_FRAMES} "
                                "needed")

@@ -79,7 +79,9 @@ class Trajectory:
     total_frames: int | None = None
     """Number of frames (or fractions) in the movie as the program saw it, if known."""
     extras: dict[str, Any] = field(default_factory=dict)
-    """Reader-specific facts worth reporting (binning, EER grouping, start frame, ...)."""
+    """Reader-specific facts worth reporting (binning, EER grouping, start frame, ...).
+
+    Read-only: movies that record the same facts may share one dict."""
 
     @property
     def n_frames(self) -> int:

@@ -81,6 +81,13 @@ EDITS = {
     "duplicate tag": (b"_rlnVoltage", b"_rlnImageSizeZ 3\n_rlnVoltage"),
     "block name in a comment": (b"# version", b"# data_general version"),
     "block without a newline": (b"\ndata_global_shift", b" data_global_shift"),
+    "name twice": (b"_rlnVoltage", b"_rlnMicrographMovieName b.tiff\n_rlnVoltage"),
+    "name and a comment": (b"_00001_fractions.tiff", b"_00001_fractions.tiff # c"),
+    "name without a value": (b"Movies/FoilHole_1_Data_00001_fractions.tiff", b""),
+    "a longer name tag": (b"_rlnMicrographMovieName", b"_rlnMicrographMovieNameX"),
+    "another gain": (b"_rlnVoltage", b"_rlnMicrographGainName gain2.mrc\n_rlnVoltage"),
+    "70 KB of comment first": (b"# version", b"# " + b"x" * 70000 + b"\n# version"),
+    "70 KB of blocks after": (b"data_global_shift", b"data_global_shift"),
 }
 
 
@@ -90,7 +97,10 @@ def test_edited_files_read_as_the_full_parser_reads_them(edit, tmp_path):
     old, new = EDITS[edit]
     data = files[1].read_bytes()
     assert old in data, edit
-    files[1].write_bytes(data.replace(old, new, 1 if edit != "CRLF" else -1))
+    data = data.replace(old, new, 1 if edit != "CRLF" else -1)
+    if edit == "70 KB of blocks after":
+        data += b"\n# version 30001\n\ndata_local_shift\n\nloop_\n_rlnX #1\n" + b"1.0\n" * 20000
+    files[1].write_bytes(data)
     jobs = [(str(path), f"fallback {i}") for i, path in enumerate(files)]
     assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
 

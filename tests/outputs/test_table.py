@@ -39,6 +39,8 @@ def test_bulk_writer_writes_what_the_csv_module_writes(tmp_path):
             for i, name in enumerate(names)]
     write_csv(tmp_path / "c.csv", rows)
     assert (tmp_path / "c.csv").read_bytes() == _csv_module(rows).encode("utf-8")
+    write_csv(tmp_path / "chunked.csv", rows, chunk=2)  # quoted and plain chunks
+    assert (tmp_path / "chunked.csv").read_bytes() == _csv_module(rows).encode("utf-8")
     write_csv(tmp_path / "plain.csv", rows[:1])
     assert (tmp_path / "plain.csv").read_text() == _csv_module(rows[:1])
     write_csv(tmp_path / "none.csv", [])

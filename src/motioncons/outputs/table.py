@@ -13,7 +13,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from ..records import CSV_COLUMNS, Row, missing
-from .atomic import write_text
+from .atomic import temporary_path
 
 
 def _quoted_by_csv() -> re.Pattern[str]:
@@ -56,14 +56,20 @@ def _column(values: list) -> list[str]:
     return values
 
 
-def csv_text(rows: list[Row]) -> str:
+def _lines(rows: list[Row]) -> str:
+    """The CSV lines of `rows`, each ending in ``\n``."""
+    if not rows:
+        return ""
     # One C-level fetch of every field per row, then the columns.
-    fields = list(zip(*map(attrgetter(*CSV_COLUMNS), rows), strict=True)) or \
-        [() for _ in CSV_COLUMNS]
+    fields = zip(*map(attrgetter(*CSV_COLUMNS), rows), strict=True)
     columns = [_column(list(values)) for values in fields]
-    lines = [",".join(CSV_COLUMNS), *map(",".join, zip(*columns, strict=True))]
-    return "\n".join(lines) + "\n"
+    return "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
 
 
-def write_csv(path: str | Path, rows: list[Row]) -> None:
-    write_text(path, csv_text(rows))
+def write_csv(path: str | Path, rows: list[Row], chunk: int = 8192) -> None:
+    """Written `chunk` rows at a time: the text of 100,000 rows is never all in memory."""
+    with temporary_path(path) as temporary, open(temporary, "w", encoding="utf-8",
+                                                 newline="") as stream:
+        stream.write(",".join(CSV_COLUMNS) + "\n")
+        for start in range(0, len(rows), chunk):
+            stream.write(_lines(rows[start: start + chunk]))
