@@ -1,14 +1,22 @@
-"""Worker processes die with their parent, whatever ends it: SIGKILL while plots render."""
+"""Worker processes die with their parent, whatever ends it: SIGKILL while plots render; a
+task run alongside reports its error to the parent."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
+
+from motioncons import pipeline
+from motioncons.errors import MotionconsError, OutputError
+from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
+from motioncons.workers import alongside
 
 from .processes import MARKER, marked, wait_until_gone
 
@@ -32,3 +40,48 @@ def test_sigkill_of_run_while_plots_render_leaves_no_worker(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert wait_until_gone(marker, 10.0) == []
+
+
+def _write_pid(path) -> None:
+    path.write_text(str(os.getpid()))
+
+
+def test_a_task_alongside_runs_in_another_process_while_the_body_runs(tmp_path):
+    with alongside(lambda: _write_pid(tmp_path / "task")):
+        _write_pid(tmp_path / "body")
+    assert int((tmp_path / "task").read_text()) != os.getpid()
+    assert int((tmp_path / "body").read_text()) == os.getpid()
+    assert multiprocessing.active_children() == []
+    with alongside(lambda: _write_pid(tmp_path / "here"), enabled=False):
+        pass
+    assert int((tmp_path / "here").read_text()) == os.getpid()
+
+
+def _fail() -> None:
+    raise OutputError("/data/out/consensus.csv", "cannot write: No space left on device")
+
+
+def test_the_error_of_a_task_alongside_is_raised_here_and_the_body_error_wins():
+    with pytest.raises(OutputError, match=r"consensus\.csv: cannot write: No space left"), \
+            alongside(_fail):
+        pass
+    with pytest.raises(MotionconsError, match="exit code 3"), alongside(lambda: os._exit(3)):
+        pass
+    with pytest.raises(KeyError), alongside(_fail):
+        raise KeyError("the body's own error")
+    assert multiprocessing.active_children() == []
+
+
+def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeypatch):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=5))
+    options = Options(plots="none", report=False)
+    run(info["reference"], info["secondary"], tmp_path / "here", options)
+    monkeypatch.setattr(pipeline, "CSV_ALONGSIDE_ROWS", 1)
+    calls = []
+    monkeypatch.setattr(pipeline, "alongside",
+                        lambda task, enabled: calls.append(enabled) or alongside(task, enabled))
+    run(info["reference"], info["secondary"], tmp_path / "alongside", options)
+    assert calls == [True]
+    for name in ("consensus.csv", "accepted_micrographs.star", "discarded_movies.star"):
+        assert (tmp_path / "here" / name).read_bytes() == \
+            (tmp_path / "alongside" / name).read_bytes()

@@ -42,17 +42,36 @@ from .outputs.summary import write_summary
 from .outputs.table import write_csv
 from .records import Row, RunResult, Summary
 from .trajectory import TrajectorySet
+from .workers import alongside
+
+CSV_ALONGSIDE_ROWS = 20_000
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
                   rows: list[Row], summary: Summary,
-                  figures: list[str] | None = None, remove_stale: bool = True) -> list[str]:
+                  figures: list[str] | None = None, remove_stale: bool = True,
+                  csv_alongside: bool = False) -> list[str]:
     """Write every output atomically, then (unless not `remove_stale`) remove what an earlier
-    pass wrote and this one did not; rows go out sorted by movie key in every mode."""
+    pass wrote and this one did not; rows go out sorted by movie key in every mode.
+
+    With `csv_alongside`, ``consensus.csv`` is written by a forked process meanwhile."""
     ensure_directory(out_dir)
     rows = sorted(rows, key=lambda r: r.movie)
-    write_csv(out_dir / "consensus.csv", rows)
-    written = ["consensus.csv"]
+    with alongside(lambda: write_csv(out_dir / "consensus.csv", rows), csv_alongside):
+        written = ["consensus.csv", *_write_subsets(out_dir, reference_format, table, rows)]
+    if _plot_paths(rows):
+        written.append("plots/")
+    summary["outputs"] = [*written, *(figures or []), "summary.json"]
+    write_summary(out_dir / "summary.json", summary)
+    if remove_stale:
+        _remove_stale(out_dir, summary["outputs"], rows)
+    return list(summary["outputs"])
+
+
+def _write_subsets(out_dir: Path, reference_format: str, table: object | None,
+                   rows: list[Row]) -> list[str]:
+    """The reference's own tables, subset: RELION STAR, Scipion lists, cryoSPARC datasets."""
+    written: list[str] = []
     decided = {row.movie: row for row in rows}
     if isinstance(table, RelionMicrographTable) or (
             table is None and reference_format.startswith("relion")):
@@ -62,13 +81,7 @@ def write_outputs(out_dir: Path, reference_format: str, table: object | None,
         written += write_scipion_lists(out_dir, table, decided)
     elif isinstance(table, CryosparcExposures):
         written += write_cryosparc_subsets(out_dir, table, decided)
-    if _plot_paths(rows):
-        written.append("plots/")
-    summary["outputs"] = [*written, *(figures or []), "summary.json"]
-    write_summary(out_dir / "summary.json", summary)
-    if remove_stale:
-        _remove_stale(out_dir, summary["outputs"], rows)
-    return list(summary["outputs"])
+    return written
 
 
 def _plot_paths(rows: list[Row]) -> set[str]:
@@ -235,14 +248,20 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     figures = []
+    overlays = _with_plot_paths(rows, options.plots)
+    # Without overlays to draw, a second core writes consensus.csv meanwhile (only when it is
+    # worth a process: tens of thousands of rows).
+    csv_alongside = (not overlays and len(rows) >= CSV_ALONGSIDE_ROWS
+                     and (options.workers or os.cpu_count() or 1) > 1)
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    with rendering(_with_plot_paths(rows, options.plots), out, options.workers, progress):
+    with rendering(overlays, out, options.workers, progress):
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
-                                summary, figures, remove_stale=False)
+                                summary, figures, remove_stale=False,
+                                csv_alongside=csv_alongside)
     _remove_stale(out, outputs, rows)
     return RunResult(rows, summary, decision.warnings, outputs)
 

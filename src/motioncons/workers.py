@@ -17,8 +17,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
+
+from .errors import MotionconsError
 
 _PR_SET_PDEATHSIG = 1
 
@@ -57,3 +60,55 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _run_task(task: Callable[[], object], send: Connection, parent: int) -> None:
+    _die_with_parent(parent)
+    try:
+        task()
+        outcome: BaseException | None = None
+    except BaseException as exc:  # reported to the parent, which raises it
+        outcome = exc
+    try:
+        send.send(outcome)
+    except Exception:  # an exception that does not pickle: its message does
+        send.send(MotionconsError(str(outcome)))
+
+
+def _outcome(receive: Connection, process: multiprocessing.process.BaseProcess
+             ) -> BaseException | None:
+    """Wait for the task's process; its exception, or None when it succeeded."""
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        outcome = None
+    process.join()
+    receive.close()
+    if outcome is None and process.exitcode != 0:
+        return MotionconsError(f"a writer process ended with exit code {process.exitcode}")
+    return outcome
+
+
+@contextlib.contextmanager
+def alongside(task: Callable[[], object], enabled: bool = True) -> Iterator[None]:
+    """Run `task` in a forked process while the body of the ``with`` runs (the second core
+    writes one output while this process writes the others), wait for it at the end and
+    raise its exception, if any; an exception of the body wins. Without `enabled` (or fork),
+    `task` runs here first. Fork only where this process has no other thread."""
+    if not enabled or "fork" not in multiprocessing.get_all_start_methods():
+        task()
+        yield
+        return
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_run_task, args=(task, send, os.getpid()), daemon=True)
+    process.start()
+    send.close()
+    try:
+        yield
+    except BaseException:
+        _outcome(receive, process)
+        raise
+    error = _outcome(receive, process)
+    if error is not None:
+        raise error
