@@ -39,7 +39,7 @@ from .formats.common import in_pixels
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, compile_match_regex, pair_sets
 from .records import Row, Summary
-from .trajectory import Trajectory, TrajectorySet
+from .trajectory import Problem, Trajectory, TrajectorySet
 
 PIXEL_SIZE_TOLERANCE = 0.01
 DECISIONS = ("accepted", "discarded")
@@ -207,19 +207,19 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], l
     invalid: list[Row] = []
     references: list[np.ndarray] = []
     for pair in pairs:
-        problems = pair.problems
-        if problems:
+        ref, sec = pair.reference, pair.secondary
+        if isinstance(ref, Problem) or isinstance(sec, Problem):
+            problems = pair.problems
             message = " | ".join(p.message for p in problems)
             invalid.append(_invalid_row(pair, problems[0].reason, message, options))
             continue
-        assert isinstance(pair.reference, Trajectory) and isinstance(pair.secondary, Trajectory)
-        ref = in_pixels(pair.reference, pair.secondary.pixel_size)
-        sec = in_pixels(pair.secondary, pair.reference.pixel_size)
-        unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
-        if unresolved is not None:
-            invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
-                                        "and no pixel size (give --pixel-size)", options))
-            continue
+        if ref.extras.get("needs_pixel_size") or sec.extras.get("needs_pixel_size"):
+            ref, sec = in_pixels(ref, sec.pixel_size), in_pixels(sec, ref.pixel_size)
+            unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
+            if unresolved is not None:
+                invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts "
+                                            "in Å and no pixel size (give --pixel-size)", options))
+                continue
         try:
             samples = common_samples(ref, sec)
         except TooFewFrames as exc:

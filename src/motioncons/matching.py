@@ -72,9 +72,10 @@ def _alternate_keys(index: dict[str, Trajectory | Problem],
                     other: dict[str, Trajectory | Problem]) -> None:
     """Re-key an unpaired item under its alternative key when only that one pairs (old-style
     MotionCor2 log names, whose last digit may be a stack index or part of the movie name)."""
-    for key, item in list(index.items()):
+    for key in [key for key in index if key not in other]:
+        item = index[key]
         alternate = item.extras.get("alternate_key") if isinstance(item, Trajectory) else None
-        if isinstance(item, Trajectory) and key not in other and isinstance(alternate, str) \
+        if isinstance(item, Trajectory) and isinstance(alternate, str) \
                 and alternate in other and alternate not in index:
             item.key = alternate
             index[alternate] = index.pop(key)
