@@ -4,8 +4,9 @@ and the summary says where each pixel size came from."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from motioncons.evaluation import Options, pixel_size_sources, prepare
+from motioncons.evaluation import Options, accumulated_motions, pixel_size_sources, prepare
 from motioncons.matching import pair_sets
 from motioncons.trajectory import Trajectory, TrajectorySet
 
@@ -29,3 +30,13 @@ def test_angstrom_shifts_take_the_paired_pixel_size_without_rewriting_the_input(
     assert pixel_size_sources(pair_sets(reference, secondary).pairs) == {
         "file": 1, "paired movie": 1}
     assert any("1 from paired movie" in note for note in comparison.notes)
+
+
+def test_accumulated_motions_do_not_depend_on_the_chunk():
+    rng = np.random.default_rng(3)
+    trajectories = [np.cumsum(rng.normal(0, 1, (int(n), 2)), axis=0)
+                    for n in rng.integers(1, 30, 25)]
+    whole = accumulated_motions(trajectories, 4)
+    assert accumulated_motions(trajectories, 4, chunk=3) == whole
+    first = trajectories[0]
+    assert whole[0][0] == pytest.approx(np.hypot(*np.diff(first, axis=0).T).sum())

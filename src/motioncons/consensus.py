@@ -26,6 +26,8 @@ CONVENTIONS: dict[str, np.ndarray] = {
     "anti_transpose": np.array([[0.0, -1.0], [-1.0, 0.0]]),
 }
 CONVENTION_NAMES = tuple(CONVENTIONS)
+DENSE_CHUNK = 4096
+"""Pairs computed on at once: the arrays of a chunk stay a few MB whatever the dataset's size."""
 
 # Below this standard deviation (px) an axis of a trajectory counts as perfectly flat.
 _FLAT_STD = 1e-9
@@ -133,40 +135,54 @@ def calibrate_max_rmse(rmse_px: np.ndarray, moving: np.ndarray) -> RmseCalibrati
 
 @dataclass
 class Batch:
-    ref: np.ndarray
-    sec: np.ndarray
-    mask: np.ndarray
+    """Pairs to compare: each pair's common samples, (K, 2) reference and secondary.
+
+    Kept as the pairs' own arrays: the computations stack them a chunk of equal-length pairs at
+    a time (`dense_chunks`), so that no padded copy of the whole dataset is ever made."""
+
+    refs: list[np.ndarray]
+    secs: list[np.ndarray]
     pixel_size: np.ndarray
     """(N,) Å per pixel, NaN where unknown."""
     motion: np.ndarray | None = None
     """(N, 2) the reference's accumulated motion, total and early (px), NaN where unknown."""
+    lengths: np.ndarray = field(init=False)
+    """(N,) samples per pair."""
+
+    def __post_init__(self) -> None:
+        self.lengths = np.fromiter((r.shape[0] for r in self.refs), dtype=np.int64,
+                                   count=len(self.refs))
 
     @classmethod
     def from_samples(cls, refs: list[np.ndarray], secs: list[np.ndarray],
                      pixel_sizes: list[float | None],
                      motion: np.ndarray | None = None) -> Batch:
-        n = len(refs)
-        lengths = np.fromiter((r.shape[0] for r in refs), dtype=np.int64, count=n)
+        sizes = np.array([np.nan if p is None else p for p in pixel_sizes], dtype=np.float64)
+        return cls(list(refs), list(secs), sizes, motion)
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def select(self, index: np.ndarray) -> Batch:
+        chosen = np.arange(len(self))[index].tolist()
+        return Batch([self.refs[i] for i in chosen], [self.secs[i] for i in chosen],
+                     self.pixel_size[index], None if self.motion is None else self.motion[index])
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N, 2, F) reference and secondary, zero after each pair's last sample, and the
+        (N, F) mask of the real samples (the original's movie-by-movie arithmetic)."""
+        n, lengths = len(self), self.lengths
         length = int(lengths.max()) if n else 0
-        ref = np.zeros((n, 2, length))
-        sec = np.zeros((n, 2, length))
+        ref, sec = np.zeros((n, 2, length)), np.zeros((n, 2, length))
         mask = np.zeros((n, length), dtype=bool)
-        if n:  # scatter all pairs at once: pair index and sample index of every sample
+        if n:
             row = np.repeat(np.arange(n), lengths)
             column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths,
                                                                 lengths)
-            ref[row, :, column] = np.concatenate(refs)
-            sec[row, :, column] = np.concatenate(secs)
+            ref[row, :, column] = np.concatenate(self.refs)
+            sec[row, :, column] = np.concatenate(self.secs)
             mask[row, column] = True
-        sizes = np.array([np.nan if p is None else p for p in pixel_sizes], dtype=np.float64)
-        return cls(ref, sec, mask, sizes, motion)
-
-    def __len__(self) -> int:
-        return self.ref.shape[0]
-
-    def select(self, index: np.ndarray) -> Batch:
-        return Batch(self.ref[index], self.sec[index], self.mask[index], self.pixel_size[index],
-                     None if self.motion is None else self.motion[index])
+        return ref, sec, mask
 
     def motion_A(self) -> tuple[np.ndarray, np.ndarray]:
         motion = self.motion if self.motion is not None else np.full((len(self), 2), np.nan)
@@ -280,16 +296,21 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     scale = None
     estimated = "identity"
     note = "no movie moves more than --min-range in both inputs; identity assumed"
-    residual_groups, centred_groups = [], []
-    for _, ref, sec in _length_groups(batch):
+    residual_groups, dot_groups, power_groups = [], [], []
+    for _, ref, sec in _dense_chunks(batch):
         moving = (np.ptp(ref, axis=2).max(axis=1) > min_range) & (
             np.ptp(sec, axis=2).max(axis=1) > min_range)
         ref_c = ref[moving] - ref[moving].mean(axis=2, keepdims=True)
         sec_c = sec[moving] - sec[moving].mean(axis=2, keepdims=True)
         ref_power = np.maximum(_sum_squares(ref_c), 1e-300)
-        residual_groups.append(np.stack([_sum_squares(ref_c - _apply_matrix(sec_c, matrix))
-                                         / ref_power for matrix in CONVENTIONS.values()], axis=1))
-        centred_groups.append((ref_c, sec_c))
+        residual_parts, dot_parts = [], []
+        for matrix in CONVENTIONS.values():
+            applied = _apply_matrix(sec_c, matrix)
+            residual_parts.append(_sum_squares(ref_c - applied) / ref_power)
+            dot_parts.append(np.einsum("nkf,nkf->n", ref_c, applied))
+        residual_groups.append(np.stack(residual_parts, axis=1))
+        dot_groups.append(np.stack(dot_parts, axis=1))  # for the scale, once the winner is known
+        power_groups.append(_sum_squares(sec_c))
     residuals = np.concatenate(residual_groups) if residual_groups else np.zeros((0, 8))
     moving_count = residuals.shape[0]
     if moving_count:
@@ -303,11 +324,10 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
         else:
             estimated = leader
             note = f"{votes[leader]} of {moving_count} moving movies agree best after '{leader}'"
-        matrix = CONVENTIONS[forced if forced != "auto" else estimated]
+        column = CONVENTION_NAMES.index(forced if forced != "auto" else estimated)
         with np.errstate(invalid="ignore", divide="ignore"):
-            scales = np.concatenate([
-                np.einsum("nkf,nkf->n", ref_c, _apply_matrix(sec_c, matrix))
-                / _sum_squares(sec_c) for ref_c, sec_c in centred_groups])
+            scales = np.concatenate([dots[:, column] / power for dots, power
+                                     in zip(dot_groups, power_groups, strict=True)])
         finite = scales[np.isfinite(scales)]
         scale = float(np.median(finite)) if finite.size else None
     name = estimated if forced == "auto" else forced
@@ -356,16 +376,23 @@ def decide_metrics(corr: np.ndarray, low_motion: np.ndarray, rmse_px: np.ndarray
     return ~failing, reason
 
 
-def _length_groups(batch: Batch):
-    """Dense (mask-free) views of the pairs that share a frame count: (index, ref, sec)."""
-    counts = batch.mask.sum(axis=1)
-    lengths = np.unique(counts)
-    if lengths.size == 1 and lengths[0] == batch.mask.shape[1]:
-        yield slice(None), batch.ref, batch.sec
-        return
-    for length in lengths:
-        index = np.flatnonzero(counts == length)
-        yield index, batch.ref[index, :, :length], batch.sec[index, :, :length]
+def _stacked(arrays: list[np.ndarray]) -> np.ndarray:
+    """(n, 2, K), C-contiguous, from n arrays (K, 2)."""
+    return np.ascontiguousarray(np.stack(arrays).astype(np.float64, copy=False)
+                                .transpose(0, 2, 1))
+
+
+def _dense_chunks(batch: Batch, size: int | None = None):
+    """The pairs that share a frame count, as dense (n, 2, K) arrays of at most `size`
+    (default `DENSE_CHUNK`) pairs: (index in the batch, ref, sec); by length, then in order."""
+    size = size or DENSE_CHUNK
+    lengths = batch.lengths
+    for length in np.unique(lengths):
+        group = np.flatnonzero(lengths == length).tolist()
+        for start in range(0, len(group), size):
+            index = group[start: start + size]
+            yield (np.array(index, dtype=np.int64), _stacked([batch.refs[i] for i in index]),
+                   _stacked([batch.secs[i] for i in index]))
 
 
 def _dense_metrics(ref: np.ndarray, sec: np.ndarray, fit: str, matrix: np.ndarray,
@@ -418,7 +445,7 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
     sec_ranges = np.empty((n, 2))
     rmse, max_error, rotation = np.empty(n), np.empty(n), np.empty(n)
     fitted: list[np.ndarray] = [np.empty((0, 2))] * n if keep_fitted else []
-    for index, ref, sec in _length_groups(batch):
+    for index, ref, sec in _dense_chunks(batch):
         (per_axis[index], rmse[index], max_error[index], ref_ranges[index], sec_ranges[index],
          rotation[index], group_fitted) = _dense_metrics(ref, sec, fit, CONVENTIONS[convention],
                                                          keep_fitted)
@@ -432,7 +459,7 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
     accepted, reason = decide_metrics(corr, low_motion, rmse, max_error, batch, thresholds)
     return Results(corr=corr, corr_x=per_axis[:, 0], corr_y=per_axis[:, 1], rmse_px=rmse,
                    max_error_px=max_error, range_ref_px=ref_ranges.max(axis=1),
-                   range_sec_px=sec_ranges.max(axis=1), frames=batch.mask.sum(axis=1),
+                   range_sec_px=sec_ranges.max(axis=1), frames=batch.lengths.copy(),
                    rotation_deg=rotation, accepted=accepted, reason=reason, fitted=fitted,
                    low_motion=low_motion, axis_ranges=np.hstack([ref_ranges, sec_ranges]))
 
@@ -493,9 +520,10 @@ def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = Fals
     columns = np.full((n, 5), np.nan)
     gated = np.zeros(n, dtype=bool)
     fitted: list[np.ndarray] = []
+    ref, sec, mask = batch.padded()
     for i in range(n):
-        keep = batch.mask[i]
-        *values, gate, fit = xmipp_metrics(batch.ref[i][:, keep].T, batch.sec[i][:, keep].T,
+        keep = mask[i]
+        *values, gate, fit = xmipp_metrics(ref[i][:, keep].T, sec[i][:, keep].T,
                                            thresholds.min_range)
         columns[i] = values
         gated[i] = gate
@@ -504,9 +532,9 @@ def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = Fals
     corr, corr_x, corr_y, rmse, max_error = columns.T
     accepted, reason = decide_metrics(corr, gated, rmse, max_error, batch, thresholds,
                                       nan_reason="nan_correlation")
-    ref_ranges, sec_ranges = axis_ranges(batch.ref, batch.mask), axis_ranges(batch.sec, batch.mask)
+    ref_ranges, sec_ranges = axis_ranges(ref, mask), axis_ranges(sec, mask)
     return Results(corr=corr, corr_x=corr_x, corr_y=corr_y, rmse_px=rmse, max_error_px=max_error,
                    range_ref_px=ref_ranges.max(axis=1), range_sec_px=sec_ranges.max(axis=1),
-                   frames=_counts(batch.mask).astype(np.int64), rotation_deg=np.full(n, np.nan),
+                   frames=_counts(mask).astype(np.int64), rotation_deg=np.full(n, np.nan),
                    accepted=accepted, reason=reason, fitted=fitted, low_motion=gated,
                    axis_ranges=np.hstack([ref_ranges, sec_ranges]), nan_reason="nan_correlation")

@@ -169,10 +169,16 @@ class Comparison:
     """The reference's table the subsets are cut from (RELION, cryoSPARC, Scipion)."""
 
 
-def accumulated_motions(trajectories: list[np.ndarray], early_frames: int
-                        ) -> list[tuple[float, float]]:
+def accumulated_motions(trajectories: list[np.ndarray], early_frames: int,
+                        chunk: int = 8192) -> list[tuple[float, float]]:
     """Path length of each trajectory (px): over all its frames, and over its first
-    `early_frames` frames; vectorised over all of them at once."""
+    `early_frames` frames; vectorised over `chunk` trajectories at a time (bounded memory)."""
+    return [motion for start in range(0, len(trajectories), chunk)
+            for motion in _accumulated(trajectories[start: start + chunk], early_frames)]
+
+
+def _accumulated(trajectories: list[np.ndarray], early_frames: int
+                 ) -> list[tuple[float, float]]:
     if not trajectories:
         return []
     lengths = np.array([len(t) for t in trajectories], dtype=np.int64)

@@ -114,6 +114,24 @@ def checked(item: Trajectory | Problem) -> Trajectory | Problem:
     return problem_of(item) or item
 
 
+SCREEN_CHUNK = 8192
+
+
+def _screen(items: list[Trajectory]) -> np.ndarray:
+    """Which trajectories (of consistent shapes, at least one frame) may be unusable."""
+    lengths = np.array([t.frames.size for t in items], dtype=np.int64)
+    frames = np.concatenate([t.frames for t in items])
+    shifts = np.concatenate([t.shifts for t in items])
+    starts = np.cumsum(lengths) - lengths
+    bad_value = ~(np.abs(shifts) <= MAX_SHIFT_PX).all(axis=1)  # NaN compares False
+    bad_value |= (frames < 1) | (frames > MAX_FRAME_NUMBER)
+    step_bad = np.zeros(frames.size, dtype=bool)
+    step_bad[1:] = frames[1:] <= frames[:-1]
+    step_bad[starts] = False  # the first frame of a movie follows another movie's last
+    bad_value |= step_bad
+    return np.add.reduceat(bad_value.astype(np.int64), starts) > 0
+
+
 def validate(dataset: TrajectorySet) -> TrajectorySet:
     """Move every unusable trajectory of `dataset` to its problems.
 
@@ -129,19 +147,9 @@ def validate(dataset: TrajectorySet) -> TrajectorySet:
         if t.frames.ndim != 1 or t.shifts.shape != (t.frames.size, 2) or t.frames.size == 0:
             suspects.add(i)
     regular = [i for i in range(len(items)) if i not in suspects]
-    if regular:
-        lengths = np.array([items[i].frames.size for i in regular], dtype=np.int64)
-        frames = np.concatenate([items[i].frames for i in regular])
-        shifts = np.concatenate([items[i].shifts for i in regular])
-        starts = np.cumsum(lengths) - lengths
-        bad_value = ~(np.abs(shifts) <= MAX_SHIFT_PX).all(axis=1)  # NaN compares False
-        bad_value |= (frames < 1) | (frames > MAX_FRAME_NUMBER)
-        step_bad = np.zeros(frames.size, dtype=bool)
-        step_bad[1:] = frames[1:] <= frames[:-1]
-        step_bad[starts] = False  # the first frame of a movie follows another movie's last
-        bad_value |= step_bad
-        bad = np.add.reduceat(bad_value.astype(np.int64), starts) > 0
-        suspects.update(np.asarray(regular)[bad].tolist())
+    for start in range(0, len(regular), SCREEN_CHUNK):  # bounded memory: a chunk at a time
+        chunk = regular[start: start + SCREEN_CHUNK]
+        suspects.update(np.asarray(chunk)[_screen([items[i] for i in chunk])].tolist())
     if suspects:
         sound: list[Trajectory] = []
         for i, t in enumerate(items):
