@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -84,7 +84,7 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
         "notes": comparison.notes, "reference_format": comparison.reference_format,
         "table": table, "options": options,
     }
-    meta_bytes = np.frombuffer(zlib.compress(json.dumps(meta).encode(), 1), dtype=np.uint8)
+    meta_bytes = np.frombuffer(_compressed_json(meta), dtype=np.uint8)
     del meta
     members: list[tuple[str, Callable[[], np.ndarray]]] = [
         ("lengths", lambda: lengths),
@@ -100,6 +100,30 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
         members.append(("cryosparc_records", lambda: records))
     with temporary_path(path) as temporary, open(temporary, "wb") as stream:
         _write_npz(stream, members)
+
+
+def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:
+    """``json.dumps(value)``, piece by piece: long lists a chunk of items at a time (the
+    table and the pairs of 100,000 movies are tens of MB of text at once)."""
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield (", " if i else "") + json.dumps(key) + ": "
+            yield from _json_pieces(item, chunk)
+        yield "}"
+    elif isinstance(value, list) and len(value) > chunk:
+        yield "["
+        for start in range(0, len(value), chunk):
+            yield (", " if start else "") + json.dumps(value[start: start + chunk])[1:-1]
+        yield "]"
+    else:
+        yield json.dumps(value)
+
+
+def _compressed_json(value: Any) -> bytes:
+    compressor = zlib.compressobj(1)
+    parts = [compressor.compress(piece.encode()) for piece in _json_pieces(value)]
+    return b"".join([*parts, compressor.flush()])
 
 
 def _write_npz(stream: BinaryIO, members: list[tuple[str, Callable[[], np.ndarray]]]) -> None:
