@@ -8,7 +8,7 @@ import csv
 import gc
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -231,8 +231,8 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
 def write_run(out: Path, comparison: Comparison, decision: Decision, options: Options,
               progress=None) -> RunResult:
     """Everything a run writes: what `decide` needs later, then the outputs."""
-    comparison_file.save(out / comparison_file.FILE, comparison, stored_options(options))
-    return write_decision(out, comparison, decision, options, progress)
+    return write_decision(out, comparison, decision, options, progress, first=lambda: (
+        comparison_file.save(out / comparison_file.FILE, comparison, stored_options(options))))
 
 
 def stored_options(options: Options) -> dict[str, Any]:
@@ -244,7 +244,9 @@ def stored_options(options: Options) -> dict[str, Any]:
 
 
 def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
-                   progress=None) -> RunResult:
+                   progress=None, first: Callable[[], object] | None = None) -> RunResult:
+    """The outputs of a decision; `first` writes something before them (while the overlays
+    are already being drawn)."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     figures = []
@@ -256,6 +258,8 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
     with rendering(overlays, out, options.workers, progress):
+        if first is not None:
+            first()
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
