@@ -1,12 +1,17 @@
-"""``consensus_data.npz``: its metadata JSON is written piece by piece (bounded memory)."""
+"""``consensus_data.npz``: its metadata JSON and its joined arrays are written piece by piece
+(bounded memory), as ``json.dumps`` and ``np.save`` write them whole."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import zlib
 
-from motioncons.outputs.comparison_file import _compressed_json, _json_pieces
+import numpy as np
+import pytest
+
+from motioncons.outputs.comparison_file import _compressed_json, _Joined, _json_pieces
 
 
 def test_the_metadata_is_written_piece_by_piece_as_json_dumps_writes_it():
@@ -16,3 +21,20 @@ def test_the_metadata_is_written_piece_by_piece_as_json_dumps_writes_it():
     for chunk in (1, 4, 1000):
         assert "".join(_json_pieces(value, chunk)) == json.dumps(value)
     assert zlib.decompress(_compressed_json(value)).decode() == json.dumps(value)
+
+
+@pytest.mark.parametrize("parts, dtype", [
+    ([np.arange(6.0).reshape(3, 2), np.ones((2, 2))], None),
+    ([np.ones((2, 2), dtype=np.float32)] * 3, None),
+    ([np.arange(1, 4), np.arange(1, 6)], np.dtype(np.int32)),
+    ([], None),
+    ([], np.dtype(np.int32)),
+])
+def test_joined_arrays_are_written_as_np_save_writes_their_concatenation(parts, dtype):
+    expected = io.BytesIO()
+    joined = np.concatenate(parts) if parts else (
+        np.zeros(0, dtype=dtype) if dtype else np.zeros((0, 2)))
+    np.save(expected, joined.astype(dtype) if dtype else joined)
+    written = io.BytesIO()
+    _Joined(parts, dtype).write(written, chunk=2)
+    assert written.getvalue() == expected.getvalue()

@@ -7,6 +7,7 @@ import gemmi
 import numpy as np
 import pytest
 
+from motioncons.outputs import relion_star
 from motioncons.outputs.relion_star import movies_star, star_value
 from motioncons.pipeline import run
 from motioncons.records import Row
@@ -48,3 +49,14 @@ def test_unquoted_utf8_names_as_relion_writes_them(tmp_path):
     listed = [gemmi.cif.as_string(v)
               for v in movies.find_block("movies").find_loop("_rlnMicrographMovieName")]
     assert sorted(listed) == sorted(names)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5])
+def test_a_loop_written_in_pieces_is_the_loop_joined_at_once(rows):
+    lines = [f"m{i} 'a b' {i}.5" for i in range(rows)]
+    whole = "\n".join(["data_micrographs", "", "loop_", "_rlnA #1", "_rlnB #2", "_rlnC #3",
+                       *lines]) + "\n\n"
+    for chunk in (1, 2, 8192):
+        pieces = relion_star._loop_pieces("micrographs", ["_rlnA", "_rlnB", "_rlnC"],
+                                          iter(lines), chunk)
+        assert "".join(pieces) == whole

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import OutputError
@@ -74,6 +74,14 @@ def write_text(path: str | Path, text: str) -> None:
 def write_bytes(path: str | Path, data: bytes) -> None:
     with temporary_path(path) as temporary, open(temporary, "wb") as stream:
         stream.write(data)
+
+
+def write_pieces(path: str | Path, pieces: Iterable[str]) -> None:
+    """UTF-8 text written piece by piece (never all of it in memory), atomically."""
+    with temporary_path(path) as temporary, open(temporary, "w", encoding="utf-8",
+                                                 newline="") as stream:
+        for piece in pieces:
+            stream.write(piece)
 
 
 def clean_temporary_files(directory: Path) -> int:

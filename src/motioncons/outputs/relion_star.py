@@ -8,7 +8,9 @@ estimation, Polish (``rlnMicrographMetadata`` is kept) and Subset selection.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import gemmi
 
 from ..formats.relion import RelionMicrographTable
 from ..records import Row, missing
-from .atomic import write_text
+from .atomic import write_pieces, write_text
 
 CONSENSUS_LABELS = (
     ("_rlnMotionConsensusScore", "corr"),
@@ -63,10 +65,18 @@ def _requoted(raw: str) -> str:
 
 
 def _loop(block: str, tags: list[str], rows: list[list[str]]) -> str:
-    lines = [f"data_{block}", "", "loop_"]
-    lines += [f"{tag} #{i}" for i, tag in enumerate(tags, start=1)]
-    lines += [" ".join(row) for row in rows]
-    return "\n".join(lines) + "\n\n"
+    return "".join(_loop_pieces(block, tags, (" ".join(row) for row in rows)))
+
+
+def _loop_pieces(block: str, tags: list[str], lines: Iterable[str],
+                 chunk: int = 8192) -> Iterator[str]:
+    """A ``data_`` block with one loop, as text pieces: `lines` joined `chunk` at a time."""
+    yield "\n".join([f"data_{block}", "", "loop_",
+                     *(f"{tag} #{i}" for i, tag in enumerate(tags, start=1))])
+    lines = iter(lines)
+    while part := list(itertools.islice(lines, chunk)):
+        yield "\n" + "\n".join(part)
+    yield "\n\n"
 
 
 def _version_line(preamble: str) -> str:
@@ -90,18 +100,26 @@ def _consensus_values(decided: dict[str, Row]) -> dict[str, str]:
 
 def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool,
                      consensus: dict[str, str] | None = None) -> str:
+    return "".join(_micrographs_pieces(table, decided, accepted, consensus))
+
+
+def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool,
+                        consensus: dict[str, str] | None = None) -> Iterator[str]:
     tags = [*table.tags, *(label for label, _ in CONSENSUS_LABELS)]
     consensus = _consensus_values(decided) if consensus is None else consensus
-    lines = []
-    for row, key in zip(table.rows, table.row_keys, strict=True):
-        record = decided.get(key)
-        if record is None or record.accepted != accepted:
-            continue
-        line = " ".join(row)
-        if not line.isascii():
-            line = " ".join(_requoted(v) for v in row)
-        lines.append(f"{line} {consensus[key]}")
-    return table.preamble + _loop(table.block_name, tags, [[line] for line in lines])
+
+    def lines() -> Iterator[str]:
+        for row, key in zip(table.rows, table.row_keys, strict=True):
+            record = decided.get(key)
+            if record is None or record.accepted != accepted:
+                continue
+            line = " ".join(row)
+            if not line.isascii():
+                line = " ".join(_requoted(v) for v in row)
+            yield f"{line} {consensus[key]}"
+
+    yield table.preamble
+    yield from _loop_pieces(table.block_name, tags, lines())
 
 
 def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], accepted: bool,
@@ -131,8 +149,8 @@ def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
     consensus = _consensus_values(decided) if table is not None else {}
     for accepted, label in ((True, "accepted"), (False, "discarded")):
         if table is not None:
-            path = out_dir / f"{label}_micrographs.star"
-            write_text(path, micrographs_star(table, decided, accepted, consensus))
+            path = out_dir / f"{label}_micrographs.star"  # a piece at a time: 100,000 rows
+            write_pieces(path, _micrographs_pieces(table, decided, accepted, consensus))
             written.append(path.name)
         path = out_dir / f"{label}_movies.star"
         write_text(path, movies_star(table, decided, accepted, movie_names))

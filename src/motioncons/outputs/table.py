@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from operator import attrgetter
 from pathlib import Path
 
 from ..records import CSV_COLUMNS, Row, missing
-from .atomic import temporary_path
+from .atomic import write_pieces
 
 
 def _quoted_by_csv() -> re.Pattern[str]:
@@ -68,8 +69,5 @@ def _lines(rows: list[Row]) -> str:
 
 def write_csv(path: str | Path, rows: list[Row], chunk: int = 8192) -> None:
     """Written `chunk` rows at a time: the text of 100,000 rows is never all in memory."""
-    with temporary_path(path) as temporary, open(temporary, "w", encoding="utf-8",
-                                                 newline="") as stream:
-        stream.write(",".join(CSV_COLUMNS) + "\n")
-        for start in range(0, len(rows), chunk):
-            stream.write(_lines(rows[start: start + chunk]))
+    write_pieces(path, itertools.chain([",".join(CSV_COLUMNS) + "\n"], (
+        _lines(rows[start: start + chunk]) for start in range(0, len(rows), chunk))))
