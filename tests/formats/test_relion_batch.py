@@ -35,9 +35,9 @@ def full_reads(monkeypatch) -> list[str]:
     """The paths the bulk reader hands to the full parser."""
     paths: list[str] = []
 
-    def counting(path, fallback=None):
+    def counting(path, fallback=None, raw=None):
         paths.append(str(path))
-        return read_movie_star(path, fallback)
+        return read_movie_star(path, fallback, raw)
 
     monkeypatch.setattr(relion_batch, "read_movie_star", counting)
     return paths

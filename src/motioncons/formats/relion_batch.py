@@ -189,6 +189,7 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
     """Every file of a chunk: RELION's own layout in bulk (its shifts in the returned array),
     anything else read by the full parser."""
     out: list[Found | Trajectory | Problem | None] = [None] * len(jobs)
+    heads: dict[int, bytes] = {}  # of the files left to the full parser: not read twice
     cut: list[tuple[int, tuple[dict[str, str], str | None], int]] = []
     xs: list[bytes] = []
     ys: list[bytes] = []
@@ -199,10 +200,12 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
             continue
         found = _cut(raw)
         if found is None:
+            heads[i] = raw
             continue
         words = found[1].split()
         n = len(words) // 3
         if n == 0 or len(words) != 3 * n or words[0::3] != _one_to_bytes(n):
+            heads[i] = raw
             continue
         cut.append((i, found[0], n))
         xs += words[1::3]
@@ -224,8 +227,8 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
             if ok:
                 out[i] = _found(jobs[i][0], jobs[i][1], values, start, end)
             start = end
-    return [item if item is not None else read_movie_star(*job)
-            for item, job in zip(out, jobs, strict=True)], shifts
+    return [item if item is not None else read_movie_star(*job, heads.get(i))
+            for i, (item, job) in enumerate(zip(out, jobs, strict=True))], shifts
 
 
 def _trajectory(path: str, found: Found, shifts: np.ndarray) -> Trajectory:

@@ -33,29 +33,32 @@ NOT_OBSERVED = -9999.0
 SHIFT_TAGS = ["_rlnMicrographFrameNumber", "_rlnMicrographShiftX", "_rlnMicrographShiftY"]
 
 
-
-def read_movie_star(path: Path | str, fallback_name: str | None = None) -> Trajectory | Problem:
-    """Read one per-movie metadata STAR. Never raises: bad content gives a Problem."""
+def read_movie_star(path: Path | str, fallback_name: str | None = None,
+                    raw: bytes | None = None) -> Trajectory | Problem:
+    """Read one per-movie metadata STAR (`raw`: its bytes, when already read, at least up to
+    the block after ``data_global_shift``). Never raises: bad content gives a Problem."""
     try:
-        return _read_movie_star(path, fallback_name)
+        return _read_movie_star(path, fallback_name, raw)
     except Exception as exc:  # any failure of one file is its movie's problem
         return unreadable(path, exc, name=fallback_name)
 
 
-def _read_movie_star(path: Path | str, fallback_name: str | None) -> Trajectory | Problem:
+def _read_movie_star(path: Path | str, fallback_name: str | None,
+                     raw: bytes | None) -> Trajectory | Problem:
     source = path if isinstance(path, str) else str(path)
 
     def fail(reason: str, text: str, name: str | None = None) -> Problem:
         name = name or fallback_name or source.rsplit("/", 1)[-1]
         return problem(movie_key(name), name, source, reason, text)
 
-    try:
-        with open(source, "rb", buffering=0) as handle:
-            raw = handle.readall()
-    except FileNotFoundError:
-        return fail("missing_metadata", "metadata STAR file does not exist")
-    except OSError as exc:
-        return fail("unreadable", f"cannot read: {exc.strerror or exc}")
+    if raw is None:
+        try:
+            with open(source, "rb", buffering=0) as handle:
+                raw = handle.readall()
+        except FileNotFoundError:
+            return fail("missing_metadata", "metadata STAR file does not exist")
+        except OSError as exc:
+            return fail("unreadable", f"cannot read: {exc.strerror or exc}")
     if not raw.strip():
         return fail("unreadable", "empty file")
     start = raw.find(b"data_global_shift")
