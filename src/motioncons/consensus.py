@@ -138,7 +138,7 @@ class Batch:
     """Pairs to compare: each pair's common samples, (K, 2) reference and secondary.
 
     Kept as the pairs' own arrays: the computations stack them a chunk of equal-length pairs at
-    a time (`dense_chunks`), so that no padded copy of the whole dataset is ever made."""
+    a time (`_dense_chunks`), so that no padded copy of the whole dataset is ever made."""
 
     refs: list[np.ndarray]
     secs: list[np.ndarray]
@@ -258,10 +258,6 @@ class ConventionEstimate:
 
 
 # --------------------------------------------------------------------------- masked helpers
-
-
-def _counts(mask: np.ndarray) -> np.ndarray:
-    return mask.sum(axis=1).astype(np.float64)
 
 
 def axis_ranges(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -536,6 +532,6 @@ def compare_xmipp(batch: Batch, thresholds: Thresholds, keep_fitted: bool = Fals
     ref_ranges, sec_ranges = axis_ranges(ref, mask), axis_ranges(sec, mask)
     return Results(corr=corr, corr_x=corr_x, corr_y=corr_y, rmse_px=rmse, max_error_px=max_error,
                    range_ref_px=ref_ranges.max(axis=1), range_sec_px=sec_ranges.max(axis=1),
-                   frames=_counts(mask).astype(np.int64), rotation_deg=np.full(n, np.nan),
+                   frames=batch.lengths.copy(), rotation_deg=np.full(n, np.nan),
                    accepted=accepted, reason=reason, fitted=fitted, low_motion=gated,
                    axis_ranges=np.hstack([ref_ranges, sec_ranges]), nan_reason="nan_correlation")

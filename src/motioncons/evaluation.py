@@ -219,13 +219,12 @@ def split_pairs(pairs: list[Pair], options: Options) -> tuple[list[ValidPair], l
             message = " | ".join(p.message for p in problems)
             invalid.append(_invalid_row(pair, problems[0].reason, message, options))
             continue
-        if ref.extras.get("needs_pixel_size") or sec.extras.get("needs_pixel_size"):
-            ref, sec = in_pixels(ref, sec.pixel_size), in_pixels(sec, ref.pixel_size)
-            unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
-            if unresolved is not None:
-                invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts "
-                                            "in Å and no pixel size (give --pixel-size)", options))
-                continue
+        ref, sec = in_pixels(ref, sec.pixel_size), in_pixels(sec, ref.pixel_size)
+        unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
+        if unresolved is not None:
+            invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
+                                        "and no pixel size (give --pixel-size)", options))
+            continue
         try:
             samples = common_samples(ref, sec)
         except TooFewFrames as exc:

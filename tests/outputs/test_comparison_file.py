@@ -36,5 +36,5 @@ def test_joined_arrays_are_written_as_np_save_writes_their_concatenation(parts, 
         np.zeros(0, dtype=dtype) if dtype else np.zeros((0, 2)))
     np.save(expected, joined.astype(dtype) if dtype else joined)
     written = io.BytesIO()
-    _Joined(parts, dtype).write(written, chunk=2)
+    _Joined(parts, joined.shape[1:], dtype).write(written, chunk=2)
     assert written.getvalue() == expected.getvalue()

@@ -87,9 +87,9 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
     del meta
     members: list[tuple[str, np.ndarray | _Joined]] = [
         ("lengths", lengths),
-        ("frames", _Joined([v.samples.frames for v in valid], np.dtype(np.int32))),
-        ("reference", _Joined([v.samples.reference for v in valid])),
-        ("secondary", _Joined([v.samples.secondary for v in valid])),
+        ("frames", _Joined([v.samples.frames for v in valid], (), np.dtype(np.int32))),
+        ("reference", _Joined([v.samples.reference for v in valid], (2,))),
+        ("secondary", _Joined([v.samples.secondary for v in valid], (2,))),
         ("meta", meta_bytes),
     ]
     if records is not None:
@@ -100,18 +100,19 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
 
 @dataclass
 class _Joined:
-    """Arrays stored as their concatenation (in `dtype`, else their common type), which is
-    written a chunk at a time: the samples of 100,000 movies are 80 MB an array."""
+    """Arrays of shape (K, *inner) stored as their concatenation (in `dtype`, else their
+    common type), written a chunk at a time: the samples of 100,000 movies are 80 MB an array."""
 
     parts: list[np.ndarray]
+    inner: tuple[int, ...]
     dtype: np.dtype | None = None
 
     def write(self, stream: IO[bytes], chunk: int = 4096) -> None:
         types = {part.dtype for part in self.parts}
         dtype = self.dtype or (np.result_type(*types) if types else np.dtype(np.float64))
-        inner = self.parts[0].shape[1:] if self.parts else (() if self.dtype else (2,))
-        header = np.lib.format.header_data_from_array_1_0(np.zeros((0, *inner), dtype=dtype))
-        header["shape"] = (sum(len(part) for part in self.parts), *inner)
+        header = np.lib.format.header_data_from_array_1_0(
+            np.zeros((0, *self.inner), dtype=dtype))
+        header["shape"] = (sum(len(part) for part in self.parts), *self.inner)
         np.lib.format.write_array_header_1_0(stream, header)
         for start in range(0, len(self.parts), chunk):
             stream.write(np.concatenate(self.parts[start: start + chunk]).astype(
