@@ -71,8 +71,8 @@ def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    with temporary_path(path) as temporary, open(temporary, "wb") as stream:
+def write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
+    with temporary_path(path, durable) as temporary, open(temporary, "wb") as stream:
         stream.write(data)
 
 

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from motioncons.outputs import deflate
+
+DATA = b"".join(b"\x07" * 500 + bytes(range(i % 256)) for i in range(300))
+
+
+@pytest.mark.parametrize("use_isal", [True, False])
+@pytest.mark.parametrize("compress", [deflate.fastest, deflate.compact])
+def test_streams_are_standard_zlib_data(compress, use_isal, monkeypatch):
+    if not use_isal:
+        monkeypatch.setattr(deflate, "isal_zlib", None)
+    elif deflate.isal_zlib is None:
+        pytest.skip("isal is not installed")
+    packed = compress(DATA)
+    assert isinstance(packed, bytes) and len(packed) < len(DATA) // 4
+    assert zlib.decompress(packed) == DATA
+    assert compress(b"") and zlib.decompress(compress(b"")) == b""
