@@ -118,6 +118,7 @@ class OverlayPlotter:
         self._ink = {colour: index for index, colour in enumerate(colours)}
         self._palette_bytes = bytes(value for colour in colours for value in colour)
         self._white = self._ink[_WHITE]
+        self._ramps: dict[tuple[int, int, int], np.ndarray] = {}
         self._dots = {colour: self._dot(colour) for colour in _RGB.values()}
         self.background = self._background()
 
@@ -164,17 +165,30 @@ class OverlayPlotter:
 
     def _stamp(self, text: str, anchor: str, fill: tuple[int, int, int],
                font: Any) -> tuple[Any, ...]:
-        """`text` drawn on white and mapped to the palette, with the mask of its non-white
-        pixels (its anti-aliased edges blend with white, as the figure's ramps do)."""
+        """`text` as it would be drawn on white, in the palette, with the mask of its
+        non-white pixels: the glyphs' coverage, each level mapped to the nearest colour of
+        `fill` blended with white (the figure's ramps)."""
         left, top, right, bottom = (int(v) for v in font.getbbox(text, anchor=anchor))
-        image = self.Image.new("RGB", (right - left + 2, bottom - top + 2), _WHITE)
-        self.ImageDraw.Draw(image).text((1 - left, 1 - top), text, font=font, fill=fill,
-                                        anchor=anchor)
-        indexed = self._indexed(image)
-        mask = self.Image.fromarray(np.asarray(indexed) != self._white)
-        indexed.load()
-        mask.load()
-        return (indexed.im, mask.im, image.width, image.height, left - 1, top - 1)
+        size = (right - left + 2, bottom - top + 2)
+        coverage = self.Image.new("L", size, 0)
+        self.ImageDraw.Draw(coverage).text((1 - left, 1 - top), text, font=font, fill=255,
+                                           anchor=anchor)
+        indices = self._ramp(fill)[np.asarray(coverage)]
+        indexed = self.Image.frombytes("P", size, indices.tobytes())
+        mask = self.Image.frombytes(
+            "L", size, np.where(indices != self._white, 255, 0).astype(np.uint8).tobytes())
+        return (indexed.im, mask.im, size[0], size[1], left - 1, top - 1)
+
+    def _ramp(self, fill: tuple[int, int, int]) -> np.ndarray:
+        """The palette index of `fill` drawn over white at each coverage 0..255."""
+        ramp = self._ramps.get(fill)
+        if ramp is None:
+            coverage = np.arange(256)[:, None] / 255
+            colours = np.rint(255 + (np.array(fill) - 255) * coverage)
+            palette = np.frombuffer(self._palette_bytes, dtype=np.uint8).reshape(-1, 3)
+            distances = ((colours[:, None, :] - palette[None, :, :]) ** 2).sum(axis=2)
+            ramp = self._ramps[fill] = distances.argmin(axis=1).astype(np.uint8)
+        return ramp
 
     def _small_words(self, centre: tuple[float, float], text: str) -> None:
         """A line of small text centred on `centre`, word by word from the stamp cache: the
@@ -274,6 +288,7 @@ class OverlayPlotter:
     def _trajectories(self, draw, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,
                       pixel_size: float) -> None:
         ink = self._ink
+        line = draw.draw.draw_lines  # ImageDraw.line without its checks
         left, top, right, bottom = self.MAIN
         both = np.vstack([ref, sec])
         low, high = both.min(axis=0), both.max(axis=0)
@@ -283,40 +298,41 @@ class OverlayPlotter:
         x0 = centre[0] - (right - left) / scale / 2
         y0 = centre[1] - (bottom - top) / scale / 2
 
+        def pixels(points: np.ndarray) -> np.ndarray:
+            return np.column_stack([left + (points[:, 0] - x0) * scale,
+                                    bottom - (points[:, 1] - y0) * scale])  # y up
+
         def px(points: np.ndarray) -> list[tuple[float, float]]:
-            xs = left + (points[:, 0] - x0) * scale
-            ys = bottom - (points[:, 1] - y0) * scale  # y up, as in a plot
-            return list(zip(xs.tolist(), ys.tolist(), strict=True))
+            return list(map(tuple, pixels(points).tolist()))
 
         x_range = (x0, x0 + (right - left) / scale)
         y_range = (y0, y0 + (bottom - top) / scale)
         for value in nice_ticks(*x_range, 6):
             x = left + (value - x0) * scale
-            draw.line([(x, top), (x, bottom)], fill=ink[_GRID])
-            draw.line([(x, bottom), (x, bottom + 4)], fill=ink[_BLACK])
+            line([(x, top), (x, bottom)], ink[_GRID], 1)
+            line([(x, bottom), (x, bottom + 4)], ink[_BLACK], 1)
             self._small((x, bottom + 12), _tick_text(value), "mm")
         for value in nice_ticks(*y_range, 6):
             y = bottom - (value - y0) * scale
-            draw.line([(left, y), (right, y)], fill=ink[_GRID])
-            draw.line([(left - 4, y), (left, y)], fill=ink[_BLACK])
+            line([(left, y), (right, y)], ink[_GRID], 1)
+            line([(left - 4, y), (left, y)], ink[_BLACK], 1)
             self._small((left - 6, y), _tick_text(value), "rm")
         if math.isfinite(pixel_size) and pixel_size > 0:
             for value in nice_ticks(x_range[0] * pixel_size, x_range[1] * pixel_size, 6):
                 x = left + (value / pixel_size - x0) * scale
-                draw.line([(x, top - 4), (x, top)], fill=ink[_BLACK])
+                line([(x, top - 4), (x, top)], ink[_BLACK], 1)
                 self._small((x, top - 12), _tick_text(value), "mm")
             for value in nice_ticks(y_range[0] * pixel_size, y_range[1] * pixel_size, 6):
                 y = bottom - (value / pixel_size - y0) * scale
-                draw.line([(right, y), (right + 4, y)], fill=ink[_BLACK])
+                line([(right, y), (right + 4, y)], ink[_BLACK], 1)
                 self._small((right + 6, y), _tick_text(value), "lm")
         draw.rectangle([left, top, right, bottom], outline=ink[_BLACK])
-        for points, colour in ((px(ref), _RGB["reference"]), (px(sec), _RGB["secondary"])):
-            draw.line(points, fill=ink[colour], width=2)
+        paste = self._core.paste
+        for samples, colour in ((ref, _RGB["reference"]), (sec, _RGB["secondary"])):
+            line(px(samples), ink[colour], 2)
             dot, mask = self._dots[colour]
-            paste = self._core.paste
-            for x, y in points:
-                left_x, top_y = round(x) - 2, round(y) - 2
-                paste(dot, (left_x, top_y, left_x + 5, top_y + 5), mask)
+            for x, y in (np.rint(pixels(samples)) - 2).astype(int).tolist():
+                paste(dot, (x, y, x + 5, y + 5), mask)
         start = px(ref[:1])[0]
         draw.regular_polygon((start[0], start[1], 7), 5, fill=ink[_BLACK])
         step = max(1, math.ceil(len(frames) / 6))
@@ -328,27 +344,27 @@ class OverlayPlotter:
                        outline=ink[_FRAME])
         for i, (colour, label) in enumerate(legend):
             y = top + 15 + 14 * i
-            draw.line([(left + 12, y), (left + 32, y)], fill=ink[colour], width=2)
+            line([(left + 12, y), (left + 32, y)], ink[colour], 2)
             self._small((left + 38, y), label, "lm")
 
     def _errors(self, draw, frames: np.ndarray, error: np.ndarray) -> None:
         ink = self._ink
+        line = draw.draw.draw_lines  # ImageDraw.line without its checks
         left, top, right, bottom = self.ERROR
         f0 = float(frames[0])
         f1 = float(frames[-1]) if frames[-1] > frames[0] else f0 + 1
         ceiling = max(float(error.max()) * 1.15, 0.05)
         for value in nice_ticks(0, ceiling, 3):
             y = bottom - value / ceiling * (bottom - top)
-            draw.line([(left, y), (right, y)], fill=ink[_GRID])
+            line([(left, y), (right, y)], ink[_GRID], 1)
             self._small((left - 6, y), _tick_text(value), "rm")
         for value in nice_ticks(f0, f1, 8):
             x = left + (value - f0) / (f1 - f0) * (right - left)
-            draw.line([(x, bottom), (x, bottom + 4)], fill=ink[_BLACK])
+            line([(x, bottom), (x, bottom + 4)], ink[_BLACK], 1)
             self._small((x, bottom + 11), _tick_text(value), "mm")
         xs = left + (frames - f0) / (f1 - f0) * (right - left)
         ys = bottom - error / ceiling * (bottom - top)
-        draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=ink[_ERROR_LINE],
-                  width=1)
+        line(list(zip(xs.tolist(), ys.tolist(), strict=True)), ink[_ERROR_LINE], 1)
         draw.rectangle([left, top, right, bottom], outline=ink[_BLACK])
 
 

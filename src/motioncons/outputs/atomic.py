@@ -72,8 +72,37 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
-    with temporary_path(path, durable) as temporary, open(temporary, "wb") as stream:
-        stream.write(data)
+    """`data` written atomically; without `durable`, by the fewest system calls (a folder of
+    thousands of plots: its directory is made only when missing, and no chmod is needed for a
+    file that ``os.open`` creates with the umask applied)."""
+    if durable:
+        with temporary_path(path) as temporary, open(temporary, "wb") as stream:
+            stream.write(data)
+        return
+    target = os.fspath(path)
+    temporary = os.path.join(os.path.dirname(target) or ".",
+                             f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+    try:
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:
+            ensure_directory(os.path.dirname(target) or ".")
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(handle, view):]
+        finally:
+            os.close(handle)
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise OutputError(Path(target), exc) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def write_pieces(path: str | Path, pieces: Iterable[str]) -> None:
