@@ -80,28 +80,28 @@ def write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
             stream.write(data)
         return
     target = os.fspath(path)
-    temporary = os.path.join(os.path.dirname(target) or ".",
+    partial = os.path.join(os.path.dirname(target) or ".",
                              f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
     try:
         try:
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileNotFoundError:
             ensure_directory(os.path.dirname(target) or ".")
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(handle, view):]
         finally:
             os.close(handle)
-        os.replace(temporary, target)
+        os.replace(partial, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(partial)
         raise OutputError(Path(target), exc) from exc
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(partial)
         raise
 
 
