@@ -336,3 +336,15 @@ def test_a_cryosparc_folder_of_several_cs_files_is_subset_as_one(tmp_path):
     rejected = np.load(tmp_path / "out" / "exposures_rejected.cs")
     assert len(accepted) + len(rejected) == 12
     assert len(accepted) == sum(r.accepted for r in result.rows)
+
+
+def test_collection_of_a_block_s_own_garbage_leaves_the_collector_as_it_was():
+    import gc
+
+    from motioncons import pipeline
+
+    with pipeline.paused_gc():
+        with pytest.raises(RuntimeError), pipeline._young_garbage_collected():
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+            raise RuntimeError
+        assert not gc.isenabled() and gc.get_freeze_count() == 0

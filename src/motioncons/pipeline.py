@@ -125,7 +125,7 @@ def _require_readable(dataset: TrajectorySet) -> None:
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
                   summary: Summary) -> list[str]:
     """``summary.png`` and the self-contained ``report.html``."""
-    with _collector(True):  # a matplotlib figure is a web of reference cycles: free it now
+    with _young_garbage_collected():
         save_summary(rows, summary, out_dir / "summary.png")
     write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
                  (out_dir / "summary.png").read_bytes())
@@ -181,6 +181,19 @@ def _collector(enabled: bool) -> Iterator[None]:
         yield
     finally:
         _switch(was)
+
+
+@contextlib.contextmanager
+def _young_garbage_collected() -> Iterator[None]:
+    """The collector on for a block that makes reference cycles (a matplotlib figure), over
+    the objects the block makes only: the run's own millions are frozen, as a full pass over
+    them costs 0.4 s at 50,000 movies and finds nothing."""
+    gc.freeze()
+    try:
+        with _collector(True):
+            yield
+    finally:
+        gc.unfreeze()
 
 
 def _switch(enabled: bool) -> None:

@@ -104,21 +104,24 @@ def test_overlay_background_is_white_and_texts_keep_their_colours(tmp_path):
 def test_title_drawn_glyph_by_glyph_matches_the_title_drawn_whole(tmp_path):
     """The glyph cache lays out a title as Pillow would: same ink, within a pixel."""
     plotter = OverlayPlotter()
-    text = "FoilHole_AVTo_Wa_00017_fractions: discarded (low_correlation)"
+    name, tail = "FoilHole_AVTo_Wa_00017_fractions", ": discarded (low_correlation)"
     canvases = []
-    for whole in (False, True):
+    for way in ("whole", "glyphs", "glyphs and tail"):
         image = plotter.background.copy()
         plotter._core = image.im
-        if whole:
-            plotter._paste_whole((280, 14), text, (214, 39, 40))
+        if way == "whole":
+            plotter._paste_whole((280, 14), name + tail, (214, 39, 40))
+        elif way == "glyphs":
+            plotter._title((280, 14), name + tail, (214, 39, 40))
         else:
-            plotter._title((280, 14), text, (214, 39, 40))
+            plotter._title((280, 14), name, (214, 39, 40), tail)
         canvases.append(np.asarray(image)[:30] != plotter._white)
-    glyphs, whole = canvases
-    for axis in (0, 1):
-        a, b = np.nonzero(glyphs.any(axis=axis))[0], np.nonzero(whole.any(axis=axis))[0]
-        assert abs(a[0] - b[0]) <= 1 and abs(a[-1] - b[-1]) <= 1
-    assert abs(int(glyphs.sum()) - int(whole.sum())) < 0.1 * whole.sum()
+    whole = canvases[0]
+    for drawn in canvases[1:]:
+        for axis in (0, 1):
+            a, b = np.nonzero(drawn.any(axis=axis))[0], np.nonzero(whole.any(axis=axis))[0]
+            assert abs(a[0] - b[0]) <= 1 and abs(a[-1] - b[-1]) <= 1
+        assert abs(int(drawn.sum()) - int(whole.sum())) < 0.1 * whole.sum()
 
 
 @pytest.mark.parametrize("movie", ["Ünïcode <b>&amp;</b> 'q\"", "e\u0301\u05d0\u05d1 name", ""])

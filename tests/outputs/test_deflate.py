@@ -20,3 +20,14 @@ def test_streams_are_standard_zlib_data(compress, use_isal, monkeypatch):
     assert isinstance(packed, bytes) and len(packed) < len(DATA) // 4
     assert zlib.decompress(packed) == DATA
     assert compress(b"") and zlib.decompress(compress(b"")) == b""
+
+
+@pytest.mark.parametrize("use_isal", [True, False])
+def test_compressor_in_pieces_is_standard_zlib_data(use_isal, monkeypatch):
+    if not use_isal:
+        monkeypatch.setattr(deflate, "isal_zlib", None)
+    elif deflate.isal_zlib is None:
+        pytest.skip("isal is not installed")
+    packer = deflate.compressor()
+    pieces = [packer.compress(DATA[i: i + 7000]) for i in range(0, len(DATA), 7000)]
+    assert zlib.decompress(b"".join([*pieces, packer.flush()])) == DATA

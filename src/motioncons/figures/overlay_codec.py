@@ -22,24 +22,29 @@ _LOW = np.uint64(0x7F)
 def _varint_array(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Zigzag varints of int64 `values`, all at once: the bytes, and each value's byte count.
 
-    Each value's bytes are laid out in a row of a (values, longest) table, which is then read
-    row by row where a byte exists; in pieces, to bound the memory of the temporaries.
+    Every value's first byte is written in one pass; the k-th bytes only for the values that
+    have one (few: most samples differ by under 64 quanta). In pieces, to bound the memory of
+    the temporaries.
     """
     parts, counts_all = [], []
     for lo in range(0, max(values.size, 1), 1 << 20):
-        zigzag = ((values[lo:lo + (1 << 20)] << 1) ^ (values[lo:lo + (1 << 20)] >> 63)
-                  ).astype(np.uint64)
+        piece = values[lo:lo + (1 << 20)]
+        zigzag = ((piece << 1) ^ (piece >> 63)).astype(np.uint64)
         counts = np.ones(zigzag.size, dtype=np.int64)
         remaining = zigzag >> _SEVEN
         while remaining.any():
             counts += remaining > 0
             remaining >>= _SEVEN
-        longest = int(counts.max(initial=0))
-        table = np.empty((zigzag.size, longest), dtype=np.uint8)
-        for k in range(longest):
-            more = (counts > k + 1).astype(np.uint8) << np.uint8(7)
-            table[:, k] = ((zigzag >> np.uint64(7 * k)) & _LOW).astype(np.uint8) | more
-        parts.append(table[np.arange(longest) < counts[:, None]])
+        starts = np.cumsum(counts) - counts
+        data = np.empty(int(counts.sum()), dtype=np.uint8)
+        longer = np.nonzero(counts > 1)[0]
+        data[starts] = (zigzag & _LOW).astype(np.uint8) | ((counts > 1).astype(np.uint8) << 7)
+        for k in range(1, int(counts.max(initial=1))):
+            longer = longer[counts[longer] > k]
+            more = (counts[longer] > k + 1).astype(np.uint8) << np.uint8(7)
+            data[starts[longer] + k] = ((zigzag[longer] >> np.uint64(7 * k)) & _LOW
+                                        ).astype(np.uint8) | more
+        parts.append(data)
         counts_all.append(counts)
     return np.concatenate(parts), np.concatenate(counts_all)
 

@@ -113,6 +113,7 @@ class OverlayPlotter:
         self._stamps: dict[tuple[str, str, tuple[int, int, int], str], tuple[Any, ...]] = {}
         self._widths: dict[str, float] = {}
         self._advances: dict[str, float] = {}
+        self._tail_widths: dict[str, float] = {}
         self._space = self.small.getlength(" ")
         colours = _palette_colours()
         self._ink = {colour: index for index, colour in enumerate(colours)}
@@ -206,23 +207,34 @@ class OverlayPlotter:
                 self._small((x, centre[1]), word, "lm")
             x += width + self._space
 
-    def _title(self, centre: tuple[float, float], text: str,
-               fill: tuple[int, int, int]) -> None:
-        """The bold title centred on `centre`, glyph by glyph from the stamp cache (each
-        glyph advanced as the font sets the pair it ends, kerning included). A title that is
-        not printable ASCII (combining marks, right-to-left names) is rendered whole."""
-        if not (text.isascii() and text.isprintable()):
-            self._paste_whole(centre, text, fill)
+    def _title(self, centre: tuple[float, float], text: str, fill: tuple[int, int, int],
+               tail: str = "") -> None:
+        """The bold title `text` + `tail` centred on `centre`: `text` (a movie name) glyph by
+        glyph from the stamp cache, each glyph advanced as the font sets the pair it ends
+        (kerning included), and `tail` (which repeats from movie to movie) as one stamp. A
+        title that is not printable ASCII (combining marks, right-to-left names) is rendered
+        whole."""
+        whole = text + tail
+        if not (whole.isascii() and whole.isprintable()):
+            self._paste_whole(centre, whole, fill)
             return
         starts = [0.0]
-        for i in range(1, len(text)):
-            starts.append(starts[-1] + self._advance(text[i - 1: i + 1]))
-        width = starts[-1] + self._advance(text[-1]) if text else 0.0
+        for i in range(1, len(whole) if not tail else len(text) + 1):
+            starts.append(starts[-1] + self._advance(whole[i - 1: i + 1]))
+        if tail:
+            width = self._tail_widths.get(tail)
+            if width is None:
+                width = self._tail_widths[tail] = self.bold.getlength(tail)
+            width += starts[-1]
+        else:
+            width = starts[-1] + self._advance(text[-1]) if text else 0.0
         left = centre[0] - width / 2
         baseline = centre[1] + self._bold_baseline
-        for char, start in zip(text, starts, strict=True):
+        for char, start in zip(text, starts, strict=False):
             if char != " ":
                 self._small((left + start, baseline), char, "ls", fill, "bold")
+        if tail:
+            self._small((left + starts[-1], baseline), tail, "ls", fill, "bold")
 
     def _advance(self, pair: str) -> float:
         """How far the second glyph of a `pair` starts after the first (kerning included); of
@@ -274,8 +286,9 @@ class OverlayPlotter:
         image = self.background.copy()
         self._core = image.im
         draw = self.ImageDraw.Draw(image)
-        self._title((self.WIDTH / 2, 14), f"{row.movie}: {row.decision} ({row.reason})",
-                    _RGB["accepted" if row.accepted else "discarded"])
+        self._title((self.WIDTH / 2, 14), row.movie,
+                    _RGB["accepted" if row.accepted else "discarded"],
+                    f": {row.decision} ({row.reason})")
         self._small_words((self.WIDTH / 2, 34),
                           f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
                           f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / "
@@ -431,6 +444,7 @@ def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
     workers = workers or min(os.cpu_count() or 1, 8)
     size = max(1, min(50, math.ceil(len(rows) / workers)))
     chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
+    _plotter()  # made once, here: the forked workers inherit its fonts and background
     with worker_pool(workers if len(rows) >= 20 else 1) as pool:
         futures = [pool.submit(_draw_chunk, chunk) for chunk in chunks] if pool else None
         yield done

@@ -34,6 +34,7 @@ from ..formats.scipion import ScipionSet
 from ..frames import CommonSamples
 from ..records import Row
 from .atomic import temporary_path
+from .deflate import compressor
 
 FILE = "consensus_data.npz"
 VERSION = 1
@@ -138,9 +139,9 @@ def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:
 
 
 def _compressed_json(value: Any) -> bytes:
-    compressor = zlib.compressobj(1)
-    parts = [compressor.compress(piece.encode()) for piece in _json_pieces(value)]
-    return b"".join([*parts, compressor.flush()])
+    packer = compressor()
+    parts = [packer.compress(piece.encode()) for piece in _json_pieces(value)]
+    return b"".join([*parts, packer.flush()])
 
 
 def _write_npz(stream: BinaryIO, members: list[tuple[str, np.ndarray | _Joined]]) -> None:

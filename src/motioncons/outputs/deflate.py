@@ -5,6 +5,7 @@ The streams are standard zlib data either way (PNG's IDAT, the browser's Decompr
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 try:
     from isal import isal_zlib
@@ -27,3 +28,9 @@ def compact(data: bytes | memoryview) -> bytes:
     if isal_zlib is not None:
         return bytes(isal_zlib.compress(data, 3))
     return zlib.compress(data, 4)
+
+
+def compressor() -> Any:
+    """A compressor object (``compress``, ``flush``) for data given in pieces: ISA-L's level
+    1, else zlib's level 1."""
+    return isal_zlib.compressobj(1) if isal_zlib is not None else zlib.compressobj(1)
