@@ -70,8 +70,12 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         return [low]
     raw = span / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = min((m * magnitude for m in (1, 2, 2.5, 5, 10)),
-               key=lambda s: abs(span / s - (count - 1)))
+    step, miss = magnitude, math.inf
+    for multiple in (1, 2, 2.5, 5, 10):  # the step that gives closest to `count` ticks
+        candidate = multiple * magnitude
+        distance = abs(span / candidate - (count - 1))
+        if distance < miss:
+            step, miss = candidate, distance
     first = math.ceil(low / step) * step
     return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
 
@@ -311,9 +315,11 @@ class OverlayPlotter:
         x0 = centre[0] - (right - left) / scale / 2
         y0 = centre[1] - (bottom - top) / scale / 2
 
+        to_pixels = np.array([scale, -scale])  # y up, as in a plot
+        origin = np.array([left - x0 * scale, bottom + y0 * scale])
+
         def pixels(points: np.ndarray) -> np.ndarray:
-            return np.column_stack([left + (points[:, 0] - x0) * scale,
-                                    bottom - (points[:, 1] - y0) * scale])  # y up
+            return points * to_pixels + origin
 
         def px(points: np.ndarray) -> list[tuple[float, float]]:
             return list(map(tuple, pixels(points).tolist()))
