@@ -95,17 +95,20 @@ def _columns(rows: list[Row], reasons: dict[str, int]) -> list[list[object]]:
             columns.append(list(map(_DERIVED[field], rows)))
         else:
             values = [getattr(row, field) for row in rows]
-            columns.append(_exact_column(values) if field in _EXACT
-                           else [_number(value) for value in values])
+            columns.append(_number_column(values, field in _EXACT))
     return columns
 
 
-def _exact_column(values: list[object]) -> list[object]:
-    """`_number(value, exact=True)` of each value; a column of floats in one pass."""
-    try:
-        return [value if value - value == 0 else None for value in values]  # type: ignore
-    except TypeError:  # not only floats
-        return [_number(value, True) for value in values]
+def _number_column(values: list[object], exact: bool) -> list[object]:
+    """`_number` of each value; a column of floats in one pass."""
+    if values and all(type(value) is float for value in values):
+        # v - v == 0 exactly when v is a finite number.
+        if exact:
+            return [value if value - value == 0 else None  # type: ignore[operator]
+                    for value in values]
+        return [float(f"{value:.4g}") if value - value == 0 else None  # type: ignore
+                for value in values]
+    return [_number(value, exact) for value in values]
 
 
 def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
@@ -115,8 +118,8 @@ def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
     lengths = [len(chunk) for chunk in chunks]
     starts = np.cumsum([0, *lengths[:-1]]).tolist() if rows else []
     blob = b"".join(chunks)
-    table = [[*cells, start, length] for cells, start, length in
-             zip(zip(*_columns(rows, reasons), strict=True), starts, lengths, strict=True)]
+    # Rows as tuples (JSON arrays), one C-level zip of the columns.
+    table = list(zip(*_columns(rows, reasons), starts, lengths, strict=True))
     params = summary["parameters"]
     sizes = [r.pixel_size_A for r in rows if math.isfinite(r.pixel_size_A)]
     summary = {**summary, "median_pixel_size_A": float(np.median(sizes)) if sizes else None}
