@@ -140,10 +140,10 @@ def read_inputs(reference_path: str | Path, secondary_path: str | Path,
         warnings.append(f"the reference and the secondary are the same input ({reference_path}):"
                         " every movie will agree with itself")
     inputs = []
-    for path in (reference_path, secondary_path):
+    for path, keep_table in ((reference_path, True), (secondary_path, False)):
         dataset = read_input(path, options.pixel_size,
                              cryosparc_project_dir=options.cryosparc_project_dir,
-                             workers=options.workers)
+                             workers=options.workers, keep_table=keep_table)
         _require_readable(dataset)
         if options.match_regex:
             rekey(dataset, compile_match_regex(options.match_regex))

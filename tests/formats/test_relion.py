@@ -65,6 +65,16 @@ def test_corrected_micrographs_reads_listed_movies_and_reports_missing_ones(reli
     assert "data_optics" in table.preamble and "data_micrographs" not in table.preamble
 
 
+def test_a_secondary_input_keeps_no_micrographs_table(relion5):
+    kept, dropped = read_input(relion5), read_input(relion5, keep_table=False)
+    assert dropped.micrograph_table is None
+    assert [(t.key, t.source) for t in dropped.trajectories] == [
+        (t.key, t.source) for t in kept.trajectories]
+    assert all(np.array_equal(a.shifts, b.shifts)
+               for a, b in zip(kept.trajectories, dropped.trajectories, strict=True))
+    assert [p.message for p in dropped.problems] == [p.message for p in kept.problems]
+
+
 def test_tilt_series_job_reads_the_per_tilt_tables(samples):
     dataset = read_input(samples / "relion_own/relion5_tomo_bin2_TomoBabel-cets-relion")
     assert dataset.format == "relion corrected_tilt_series.star"

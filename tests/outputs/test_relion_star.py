@@ -60,3 +60,18 @@ def test_a_loop_written_in_pieces_is_the_loop_joined_at_once(rows):
         pieces = relion_star._loop_pieces("micrographs", ["_rlnA", "_rlnB", "_rlnC"],
                                           iter(lines), chunk)
         assert "".join(pieces) == whole
+
+
+def test_consensus_columns_do_not_depend_on_the_chunk():
+    rng = np.random.default_rng(5)
+    decided = {}
+    for i in range(23):
+        corr = float(rng.uniform(-1, 1)) if i % 5 else float("nan")
+        decided[f"k{i}"] = Row(movie=f"k{i}", decision="accepted" if i % 3 else "discarded",
+                               reason="agree", corr=corr, corr_x=corr, corr_y=0.5,
+                               rmse_A=float(rng.uniform(0, 3)), frames=i,
+                               plot_path=f"plots/k{i}.png" if i % 2 else None)
+    whole = relion_star._consensus_values(decided)
+    assert list(whole) == list(decided)
+    assert relion_star._consensus_values(decided, chunk=4) == whole
+    assert relion_star._consensus_values(decided, chunk=1) == whole

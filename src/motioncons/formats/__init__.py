@@ -41,11 +41,13 @@ def detect(path: Path) -> str | None:
 
 def read_input(path: str | Path, pixel_size: float | None = None, *,
                cryosparc_project_dir: str | Path | None = None,
-               workers: int | None = None) -> TrajectorySet:
+               workers: int | None = None, keep_table: bool = True) -> TrajectorySet:
     """Read one motion-correction result (file or directory) into a TrajectorySet.
 
     `pixel_size` is used where the input records none, `cryosparc_project_dir` is the directory
     cryoSPARC paths are relative to, `workers` the reading processes (default: the cores, ≤ 8).
+    Without `keep_table`, a RELION micrographs table is not kept (a secondary input's is never
+    subset: 25 MB at 50,000 movies).
     """
     p = Path(path)
     try:
@@ -56,12 +58,12 @@ def read_input(path: str | Path, pixel_size: float | None = None, *,
         raise InputError(p, "no such file or directory")
     reader = next((r for r in READERS if _detects(r, p)), None)
     if reader is not None:
-        return _read_with(reader, p, pixel_size, cryosparc_project_dir, workers)
+        return _read_with(reader, p, pixel_size, cryosparc_project_dir, workers, keep_table)
     if is_dir:
         found = _one_level_down(p)
         if found:
-            datasets = [_read_with(r, sub, pixel_size, cryosparc_project_dir, workers)
-                        for r, sub in found]
+            datasets = [_read_with(r, sub, pixel_size, cryosparc_project_dir, workers,
+                                   keep_table) for r, sub in found]
             return _merged(p, datasets)
     raise InputError(p, _what_it_is(p) or
                      f"not a recognised motion-correction result (expected {_EXPECTED})")
@@ -93,14 +95,16 @@ def _what_it_is(path: Path) -> str | None:
 
 
 def _read_with(reader, path: Path, pixel_size: float | None,
-               cryosparc_project_dir: str | Path | None, workers: int | None) -> TrajectorySet:
+               cryosparc_project_dir: str | Path | None, workers: int | None,
+               keep_table: bool = True) -> TrajectorySet:
     try:
         with np.errstate(all="ignore"):  # garbage values become problems, not warnings
             if reader is cryosparc:
                 dataset = cryosparc.read(path, pixel_size=pixel_size,
                                          project_dir=cryosparc_project_dir)
             elif reader is relion:
-                dataset = relion.read(path, pixel_size=pixel_size, workers=workers)
+                dataset = relion.read(path, pixel_size=pixel_size, workers=workers,
+                                      keep_table=keep_table)
             else:
                 dataset = reader.read(path, pixel_size=pixel_size)
     except MotionconsError:

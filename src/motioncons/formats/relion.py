@@ -70,10 +70,11 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path, pixel_size: float | None = None,
-         workers: int | None = None) -> TrajectorySet:
+         workers: int | None = None, keep_table: bool = True) -> TrajectorySet:
     if path.is_dir():
         if (path / MICROGRAPHS_STAR).is_file():
-            return read_micrographs_star(path / MICROGRAPHS_STAR, workers=workers)
+            return read_micrographs_star(path / MICROGRAPHS_STAR, workers=workers,
+                                         keep_table=keep_table)
         if (path / TILT_SERIES_STAR).is_file():
             return read_tilt_series_star(path / TILT_SERIES_STAR)
         return read_movie_star_directory(path, workers)
@@ -86,7 +87,7 @@ def read(path: Path, pixel_size: float | None = None,
                                "the MotionCorr job (or its corrected_micrographs.star) instead")
     if path.name == MICROGRAPHS_STAR or b"_rlnMicrographName" in head \
             or b"_rlnMicrographMetadata" in head:
-        return read_micrographs_star(path, workers=workers)
+        return read_micrographs_star(path, workers=workers, keep_table=keep_table)
     if b"_rlnTomoTiltSeriesStarFile" in head:
         return read_tilt_series_star(path)
     result = read_movie_star(path)
@@ -247,11 +248,12 @@ def _optics(doc: gemmi.cif.Document, escaped: bool) -> dict[str, list[str]]:
 
 
 def read_micrographs_star(path: Path, read_movies: bool = True,
-                          workers: int | None = None) -> TrajectorySet:
+                          workers: int | None = None, keep_table: bool = True) -> TrajectorySet:
     """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie.
 
     With ``read_movies=False`` only the table is parsed (the keys then come from the names it
-    records), for callers that read the per-movie files themselves.
+    records), for callers that read the per-movie files themselves. Without `keep_table` the
+    table is dropped once the movies' paths are known (`micrograph_table` is then None).
     """
     text, doc, escaped = _parse_star(path)
     block, loop = _micrographs_loop(doc, path)
@@ -279,6 +281,11 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
     jobs: list[tuple[str, str | None]] = [
         (resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
         for path, row in zip(recorded, rows, strict=True)]
+    preamble, optics = _preamble(text, block_name, path), _optics(doc, escaped)
+    # The parsed file (tens of MB at 50,000 movies) is not needed while the movies are read.
+    del text, doc, block, loop
+    if not keep_table:
+        del rows
     for i, item in enumerate(read_movie_stars(jobs, workers)):
         if isinstance(item, Problem) and item.reason == "missing_metadata":
             found = resolver.search(recorded[i])
@@ -287,15 +294,17 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
         dataset.add(item)
         row_keys.append(item.key)
         movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
+    if not keep_table:
+        return dataset
     dataset.micrograph_table = RelionMicrographTable(
         path=str(path),
-        preamble=_preamble(text, block_name, path),
+        preamble=preamble,
         block_name=block_name,
         tags=tags,
         rows=rows,
         row_keys=row_keys,
         movie_names=movie_names,
-        optics=_optics(doc, escaped),
+        optics=optics,
     )
     return dataset
 

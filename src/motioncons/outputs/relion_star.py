@@ -18,7 +18,7 @@ import gemmi
 
 from ..formats.relion import RelionMicrographTable
 from ..records import Row, missing
-from .atomic import write_pieces, write_text
+from .atomic import write_pieces
 
 CONSENSUS_LABELS = (
     ("_rlnMotionConsensusScore", "corr"),
@@ -84,18 +84,24 @@ def _version_line(preamble: str) -> str:
     return found[-1].strip() + "\n\n" if found else ""
 
 
-def _consensus_values(decided: dict[str, Row]) -> dict[str, str]:
-    """Each movie's consensus columns as one string, formatted column by column (`_format`)."""
+def _consensus_values(decided: dict[str, Row], chunk: int = 4096) -> dict[str, str]:
+    """Each movie's consensus columns as one string, formatted column by column (`_format`),
+    `chunk` movies at a time (the columns of 50,000 movies at once took 30 MB)."""
     fetch = attrgetter(*(field for _, field in CONSENSUS_LABELS))
-    columns = []
-    for values in zip(*map(fetch, decided.values()), strict=True):
-        if values and isinstance(values[0], float):
-            columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0 else _format(v)
-                            for v in values])
-        else:
-            formatted = {v: _format(v) for v in set(values)}
-            columns.append([formatted[v] for v in values])
-    return dict(zip(decided, map(" ".join, zip(*columns, strict=True)), strict=True))
+    keys, records = list(decided), list(decided.values())
+    found: dict[str, str] = {}
+    for start in range(0, len(records), chunk):
+        columns = []
+        for values in zip(*map(fetch, records[start: start + chunk]), strict=True):
+            if values and isinstance(values[0], float):
+                columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0
+                                else _format(v) for v in values])
+            else:
+                formatted = {v: _format(v) for v in set(values)}
+                columns.append([formatted[v] for v in values])
+        found.update(zip(keys[start: start + chunk], map(" ".join, zip(*columns, strict=True)),
+                         strict=True))
+    return found
 
 
 def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool,
@@ -125,10 +131,16 @@ def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], a
 def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], accepted: bool,
                 movie_names: dict[str, str]) -> str:
     """The movies of one decision, as RELION's Import would list them (optics when known)."""
-    selected = [(key, row) for key, row in decided.items() if row.accepted == accepted]
+    return "".join(_movies_pieces(table, decided, accepted, movie_names))
+
+
+def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
+                   accepted: bool, movie_names: dict[str, str]) -> Iterator[str]:
+    selected = (key for key, row in decided.items() if row.accepted == accepted)
     if table is None or not table.optics:
-        rows = [[star_value(movie_names.get(key, row.movie_name))] for key, row in selected]
-        return _loop("movies", ["_rlnMicrographMovieName"], rows)
+        yield from _loop_pieces("movies", ["_rlnMicrographMovieName"], (
+            star_value(movie_names.get(key, decided[key].movie_name)) for key in selected))
+        return
     optics_tags = [t for t in table.optics if t != "_rlnMicrographPixelSize"]
     optics_rows = [[_requoted(v) for v in values]
                    for values in zip(*(table.optics[t] for t in optics_tags), strict=True)]
@@ -137,10 +149,10 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
         column = table.tags.index("_rlnOpticsGroup")
         group_of = {key: row[column] for key, row in zip(table.row_keys, table.rows, strict=True)}
     version = _version_line(table.preamble)
-    rows = [[star_value(movie_names.get(key, row.movie_name)), group_of.get(key, "1")]
-            for key, row in selected]
-    return (version + _loop("optics", optics_tags, optics_rows) + version
-            + _loop("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], rows))
+    yield version + _loop("optics", optics_tags, optics_rows) + version
+    yield from _loop_pieces("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], (
+        f"{star_value(movie_names.get(key, decided[key].movie_name))} {group_of.get(key, '1')}"
+        for key in selected))
 
 
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
@@ -153,6 +165,6 @@ def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
             write_pieces(path, _micrographs_pieces(table, decided, accepted, consensus))
             written.append(path.name)
         path = out_dir / f"{label}_movies.star"
-        write_text(path, movies_star(table, decided, accepted, movie_names))
+        write_pieces(path, _movies_pieces(table, decided, accepted, movie_names))
         written.append(path.name)
     return written
