@@ -18,8 +18,7 @@ import numpy as np
 from . import __version__
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError, UsageError
-from .evaluation import Options, parse_max_rmse
-from .figures.plots import PLOT_CHOICES
+from .evaluation import PLOT_CHOICES, Options, parse_max_rmse
 from .formats import read_input
 from .pipeline import decide, run
 from .records import RunResult, Summary

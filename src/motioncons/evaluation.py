@@ -34,7 +34,6 @@ from .consensus import (
     estimate_convention,
 )
 from .errors import MotionconsError, UsageError
-from .figures.plots import PLOT_CHOICES
 from .formats.common import in_pixels
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, compile_match_regex, pair_sets
@@ -43,6 +42,8 @@ from .trajectory import Problem, Trajectory, TrajectorySet
 
 PIXEL_SIZE_TOLERANCE = 0.01
 DECISIONS = ("accepted", "discarded")
+PLOT_CHOICES = ("none", "discarded", "all")
+"""Which movies get a per-movie overlay PNG (``--plots``)."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from typing import NoReturn
 from ..cli import max_rmse_argument
 from ..consensus import CONVENTION_NAMES, FITS, Thresholds
 from ..errors import MotionconsError
-from ..evaluation import Options
-from ..figures.plots import PLOT_CHOICES, save_summary
+from ..evaluation import PLOT_CHOICES, Options
+from ..figures.plots import save_summary
 from ..outputs.atomic import write_text
 from ..outputs.folder import OutputFolder
 from ..streaming.watcher import Watcher, WatchOptions

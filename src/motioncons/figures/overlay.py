@@ -1,0 +1,246 @@
+"""The per-movie trajectory overlay: a PNG drawn with Pillow, one movie after another, on a
+background rendered once.
+
+Layout: title and metrics on top; the trajectory panel (px, equal aspect, Å on the top and right
+axes, start marker, sparse frame labels, legend); below it the per-frame error panel. Metrics
+are never recomputed here: the rows carry them, and the reference and fitted secondary
+trajectories the decision was made on.
+
+The figure is drawn straight in its fixed palette (`palette.Palette`): lines and markers in
+palette indices, texts from `text_stamps.TextStamps`, and it is encoded by `png.indexed_png`.
+Nothing is mapped to colours per figure, and encoding costs a fifth of Pillow's.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..outputs.atomic import write_bytes
+from ..records import Row
+from .palette import WHITE, Palette
+from .png import indexed_png
+from .text_stamps import TextStamps
+
+COLOURS = {"reference": "#1f77b4", "secondary": "#d62728", "accepted": "#2ca02c",
+            "discarded": "#d62728"}
+_RGB = {name: (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)) for name, h in COLOURS.items()}
+_BLACK, _GRID, _LABEL, _FRAME, _ERROR_LINE = (
+    (0, 0, 0), (230, 230, 230), (68, 68, 68), (187, 187, 187), (85, 85, 85))
+_WHITE = WHITE
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 5 x 10^n steps) covering [low, high]."""
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        return [low]
+    raw = span / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step, miss = magnitude, math.inf
+    for multiple in (1, 2, 2.5, 5, 10):  # the step that gives closest to `count` ticks
+        candidate = multiple * magnitude
+        distance = abs(span / candidate - (count - 1))
+        if distance < miss:
+            step, miss = candidate, distance
+    first = math.ceil(low / step) * step
+    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:.4g}"
+
+
+class OverlayPlotter:
+    """Draws one movie's overlay after another (one plotter per process: its fonts, palette,
+    background and text stamps are made once)."""
+
+    WIDTH, HEIGHT = 560, 500
+    MAIN = (70, 92, 480, 370)  # left, top, right, bottom
+    ERROR = (70, 408, 480, 470)
+
+    def __init__(self) -> None:
+        from matplotlib import font_manager
+        from PIL import Image, ImageDraw, ImageFont
+
+        self.Image, self.ImageDraw = Image, ImageDraw
+        path = font_manager.findfont("DejaVu Sans")
+        self.font = ImageFont.truetype(path, 11)
+        small = ImageFont.truetype(path, 9)
+        bold = ImageFont.truetype(font_manager.findfont(
+            font_manager.FontProperties(family="DejaVu Sans", weight="bold")), 13)
+        self.palette = Palette(_palette_colours())
+        self._ink = self.palette.index
+        self.texts = TextStamps(self.palette, small, bold)
+        self._dots = {colour: self._dot(colour) for colour in _RGB.values()}
+        self.background = self._background(small)
+        self._core: Any = None  # the image core of the figure being drawn
+
+    def draw(self, row: Row, path: Path) -> None:
+        ref = np.asarray(row.reference_shifts, dtype=float)
+        sec = np.asarray(row.secondary_fitted, dtype=float)
+        frames = (np.asarray(row.sample_frames) if row.sample_frames is not None
+                  else np.arange(1, len(ref) + 1))
+        image = self.background.copy()
+        self._core = image.im
+        draw = self.ImageDraw.Draw(image)
+        self.texts.title(self._core, (self.WIDTH / 2, 14), row.movie,
+                         _RGB["accepted" if row.accepted else "discarded"],
+                         f": {row.decision} ({row.reason})")
+        self.texts.words(self._core, (self.WIDTH / 2, 34),
+                         f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
+                         f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / "
+                         f"{_fmt(row.rmse_A)} Å   max {_fmt(row.max_error_px)} px", _BLACK)
+        self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
+        self._errors(draw, frames, np.hypot(*(ref - sec).T))
+        write_bytes(path, indexed_png(np.asarray(image), self.palette.data), durable=False)
+
+    def _small(self, xy: tuple[float, float], text: str, anchor: str,
+               fill: tuple[int, int, int] = _BLACK) -> None:
+        self.texts.paste(self._core, xy, text, anchor, fill)
+
+    def _dot(self, colour: tuple[int, int, int]) -> tuple[Any, Any]:
+        """A trajectory's sample marker (a disc 5 px across) and its mask, pasted as a stamp:
+        a third of the cost of drawing an ellipse."""
+        white = self.palette.white
+        dot = self.Image.new("P", (5, 5), white)
+        dot.putpalette(self.palette.data)
+        self.ImageDraw.Draw(dot).ellipse([0, 0, 4, 4], fill=self._ink[colour])
+        mask = self.Image.fromarray(np.asarray(dot) != white)
+        dot.load()
+        mask.load()
+        return dot.im, mask.im
+
+    def _rotated(self, text: str, font: Any) -> Any:
+        box = font.getbbox(text)
+        image = self.Image.new("RGBA", (box[2] + 4, box[3] + 4), (255, 255, 255, 0))
+        self.ImageDraw.Draw(image).text((2, 2), text, font=font, fill=_BLACK)
+        return image.rotate(90, expand=True)
+
+    def _background(self, small: Any) -> Any:
+        """The axis labels, drawn once, in the palette."""
+        image = self.Image.new("RGB", (self.WIDTH, self.HEIGHT), "white")
+        draw = self.ImageDraw.Draw(image)
+        left, top, right, bottom = self.MAIN
+        draw.text(((left + right) / 2, bottom + 28), "x shift (px)", font=self.font,
+                  fill=_BLACK, anchor="mm")
+        draw.text(((left + right) / 2, top - 30), "x (Å)", font=small, fill=_BLACK,
+                  anchor="mm")
+        image.paste(ylabel := self._rotated("y shift (px)", self.font),
+                    (8, (top + bottom) // 2 - ylabel.size[1] // 2), ylabel)
+        image.paste(angstrom := self._rotated("y (Å)", small),
+                    (self.WIDTH - 24, (top + bottom) // 2 - angstrom.size[1] // 2), angstrom)
+        left, top, right, bottom = self.ERROR
+        draw.text(((left + right) / 2, bottom + 22), "frame", font=self.font, fill=_BLACK,
+                  anchor="mm")
+        image.paste(err := self._rotated("error (px)", small),
+                    (14, (top + bottom) // 2 - err.size[1] // 2), err)
+        return self.palette.indexed(image)
+
+    def _trajectories(self, draw, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,
+                      pixel_size: float) -> None:
+        ink = self._ink
+        line = draw.draw.draw_lines  # ImageDraw.line without its checks
+        left, top, right, bottom = self.MAIN
+        both = np.vstack([ref, sec])
+        low, high = both.min(axis=0), both.max(axis=0)
+        centre = (low + high) / 2
+        span = max(float((high - low).max()) * 1.12, 0.5)
+        scale = min((right - left) / span, (bottom - top) / span)  # equal aspect
+        x0 = centre[0] - (right - left) / scale / 2
+        y0 = centre[1] - (bottom - top) / scale / 2
+
+        to_pixels = np.array([scale, -scale])  # y up, as in a plot
+        origin = np.array([left - x0 * scale, bottom + y0 * scale])
+
+        def pixels(points: np.ndarray) -> np.ndarray:
+            return points * to_pixels + origin
+
+        def px(points: np.ndarray) -> list[tuple[float, float]]:
+            return list(map(tuple, pixels(points).tolist()))
+
+        x_range = (x0, x0 + (right - left) / scale)
+        y_range = (y0, y0 + (bottom - top) / scale)
+        for value in nice_ticks(*x_range, 6):
+            x = left + (value - x0) * scale
+            line([(x, top), (x, bottom)], ink[_GRID], 1)
+            line([(x, bottom), (x, bottom + 4)], ink[_BLACK], 1)
+            self._small((x, bottom + 12), _tick_text(value), "mm")
+        for value in nice_ticks(*y_range, 6):
+            y = bottom - (value - y0) * scale
+            line([(left, y), (right, y)], ink[_GRID], 1)
+            line([(left - 4, y), (left, y)], ink[_BLACK], 1)
+            self._small((left - 6, y), _tick_text(value), "rm")
+        if math.isfinite(pixel_size) and pixel_size > 0:
+            for value in nice_ticks(x_range[0] * pixel_size, x_range[1] * pixel_size, 6):
+                x = left + (value / pixel_size - x0) * scale
+                line([(x, top - 4), (x, top)], ink[_BLACK], 1)
+                self._small((x, top - 12), _tick_text(value), "mm")
+            for value in nice_ticks(y_range[0] * pixel_size, y_range[1] * pixel_size, 6):
+                y = bottom - (value / pixel_size - y0) * scale
+                line([(right, y), (right + 4, y)], ink[_BLACK], 1)
+                self._small((right + 6, y), _tick_text(value), "lm")
+        draw.rectangle([left, top, right, bottom], outline=ink[_BLACK])
+        paste = self._core.paste
+        for samples, colour in ((ref, _RGB["reference"]), (sec, _RGB["secondary"])):
+            line(px(samples), ink[colour], 2)
+            dot, mask = self._dots[colour]
+            for x, y in (np.rint(pixels(samples)) - 2).astype(int).tolist():
+                paste(dot, (x, y, x + 5, y + 5), mask)
+        start = px(ref[:1])[0]
+        draw.regular_polygon((start[0], start[1], 7), 5, fill=ink[_BLACK])
+        step = max(1, math.ceil(len(frames) / 6))
+        for (x, y), frame in list(zip(px(ref), frames.tolist(), strict=True))[::step]:
+            self._small((x + 5, y - 5), str(int(frame)), "lb", fill=_LABEL)
+        legend = ((_RGB["reference"], "reference"), (_RGB["secondary"], "secondary (fitted)"),
+                  (_BLACK, "first frame"))
+        draw.rectangle([left + 6, top + 6, left + 140, top + 52], fill=ink[_WHITE],
+                       outline=ink[_FRAME])
+        for i, (colour, label) in enumerate(legend):
+            y = top + 15 + 14 * i
+            line([(left + 12, y), (left + 32, y)], ink[colour], 2)
+            self._small((left + 38, y), label, "lm")
+
+    def _errors(self, draw, frames: np.ndarray, error: np.ndarray) -> None:
+        ink = self._ink
+        line = draw.draw.draw_lines  # ImageDraw.line without its checks
+        left, top, right, bottom = self.ERROR
+        f0 = float(frames[0])
+        f1 = float(frames[-1]) if frames[-1] > frames[0] else f0 + 1
+        ceiling = max(float(error.max()) * 1.15, 0.05)
+        for value in nice_ticks(0, ceiling, 3):
+            y = bottom - value / ceiling * (bottom - top)
+            line([(left, y), (right, y)], ink[_GRID], 1)
+            self._small((left - 6, y), _tick_text(value), "rm")
+        for value in nice_ticks(f0, f1, 8):
+            x = left + (value - f0) / (f1 - f0) * (right - left)
+            line([(x, bottom), (x, bottom + 4)], ink[_BLACK], 1)
+            self._small((x, bottom + 11), _tick_text(value), "mm")
+        xs = left + (frames - f0) / (f1 - f0) * (right - left)
+        ys = bottom - error / ceiling * (bottom - top)
+        line(list(zip(xs.tolist(), ys.tolist(), strict=True)), ink[_ERROR_LINE], 1)
+        draw.rectangle([left, top, right, bottom], outline=ink[_BLACK])
+
+
+def _palette_colours() -> list[tuple[int, int, int]]:
+    """Every colour the overlay draws, blended with white in 15 steps (anti-aliasing), and the
+    two trajectory colours blended with each other (where the lines cross)."""
+    bases = [*_RGB.values(), _BLACK, _GRID, _LABEL, _FRAME, _ERROR_LINE]
+    colours = {_WHITE}
+    for base in bases:
+        colours.update(_blend(base, _WHITE, t) for t in np.linspace(0.0, 1.0, 15)[:-1])
+    colours.update(_blend(_RGB["reference"], _RGB["secondary"], t)
+                   for t in np.linspace(0.0, 1.0, 9)[1:-1])
+    return sorted(colours)[:256]
+
+
+def _blend(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
+    return (round(a[0] * (1 - t) + b[0] * t), round(a[1] * (1 - t) + b[1] * t),
+            round(a[2] * (1 - t) + b[2] * t))
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3g}"

@@ -1,0 +1,133 @@
+"""Text pasted into a palette image from a cache of stamps: rendering glyphs is most of the
+cost of a figure, and its texts (tick values, frame numbers, legend labels, the words of a
+metrics line, the glyphs of a title) repeat from figure to figure.
+
+A stamp is the text as it would be drawn on white, already in the palette (each coverage level
+of the glyphs mapped to the nearest blend of the text's colour with white), with the mask of
+its non-white pixels. Pasting goes through the image core, without `Image.paste`'s checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .palette import Palette
+
+Colour = tuple[int, int, int]
+MAX_CACHED = 50_000
+
+
+class TextStamps:
+    """Texts in a `small` and a `bold` font (Pillow FreeType fonts), in `palette`'s colours."""
+
+    def __init__(self, palette: Palette, small: Any, bold: Any) -> None:
+        from PIL import Image, ImageDraw
+
+        self._image, self._draw = Image, ImageDraw
+        self.palette = palette
+        self.fonts = {"small": small, "bold": bold}
+        # (text, anchor, colour, font) -> (indexed core, mask core, width, height, dx, dy)
+        self._stamps: dict[tuple[str, str, Colour, str], tuple[Any, ...]] = {}
+        self._widths: dict[str, float] = {}
+        self._advances: dict[str, float] = {}
+        self._lengths: dict[str, float] = {}
+        self._space = small.getlength(" ")
+        # How far below an "mm" anchor the baseline of a bold line lies.
+        self._bold_baseline = bold.getbbox("x", anchor="mm")[1] - bold.getbbox("x",
+                                                                             anchor="ls")[1]
+
+    def paste(self, canvas: Any, xy: tuple[float, float], text: str, anchor: str,
+              fill: Colour, font: str = "small") -> None:
+        """`text` at `xy` (Pillow's anchor) on `canvas`, an image core of mode "P"."""
+        key = (text, anchor, fill, font)
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            stamp = self._stamp(text, anchor, fill, self.fonts[font])
+            if len(self._stamps) < MAX_CACHED:
+                self._stamps[key] = stamp
+        self._paste(canvas, xy, stamp)
+
+    def words(self, canvas: Any, centre: tuple[float, float], text: str,
+              fill: Colour) -> None:
+        """A line of small text centred on `centre`, a stamp a word (a metrics line's words
+        and numbers repeat from figure to figure, the line does not)."""
+        words = text.split(" ")
+        widths = []
+        for word in words:
+            width = self._widths.get(word)
+            if width is None:
+                width = self.fonts["small"].getlength(word)
+                if len(self._widths) < MAX_CACHED:
+                    self._widths[word] = width
+            widths.append(width)
+        x = centre[0] - (sum(widths) + self._space * (len(words) - 1)) / 2
+        for word, width in zip(words, widths, strict=True):
+            if word:
+                self.paste(canvas, (x, centre[1]), word, "lm", fill)
+            x += width + self._space
+
+    def title(self, canvas: Any, centre: tuple[float, float], text: str, fill: Colour,
+              tail: str = "") -> None:
+        """The bold line `text` + `tail` centred on `centre`: `text` (a movie name) glyph by
+        glyph, each glyph advanced as the font sets the pair it ends (kerning included), and
+        `tail` (which repeats from figure to figure) as one stamp. A line that is not printable
+        ASCII (combining marks, right-to-left names) is rendered whole."""
+        whole = text + tail
+        if not (whole.isascii() and whole.isprintable()):
+            self.whole(canvas, centre, whole, fill)
+            return
+        starts = [0.0]  # of each glyph of `text`, then of `tail`
+        for i in range(1, len(text) + 1 if tail else len(text)):
+            starts.append(starts[-1] + self._advance(whole[i - 1: i + 1]))
+        last = tail or text[-1:]
+        width = starts[-1] + (self._advance(last) if len(last) == 1 else self._length(last))
+        left = centre[0] - width / 2
+        baseline = centre[1] + self._bold_baseline
+        for char, start in zip(text, starts, strict=False):
+            if char != " ":
+                self.paste(canvas, (left + start, baseline), char, "ls", fill, "bold")
+        if tail:
+            self.paste(canvas, (left + starts[-1], baseline), tail, "ls", fill, "bold")
+
+    def whole(self, canvas: Any, centre: tuple[float, float], text: str, fill: Colour) -> None:
+        """A bold line centred on `centre`, rendered as one piece and not cached."""
+        self._paste(canvas, centre, self._stamp(text, "mm", fill, self.fonts["bold"]))
+
+    def _paste(self, canvas: Any, xy: tuple[float, float], stamp: tuple[Any, ...]) -> None:
+        core, mask, width, height, dx, dy = stamp
+        x, y = round(xy[0]) + dx, round(xy[1]) + dy
+        canvas.paste(core, (x, y, x + width, y + height), mask)
+
+    def _stamp(self, text: str, anchor: str, fill: Colour, font: Any) -> tuple[Any, ...]:
+        left, top, right, bottom = (int(v) for v in font.getbbox(text, anchor=anchor))
+        size = (right - left + 2, bottom - top + 2)
+        coverage = self._image.new("L", size, 0)
+        self._draw.Draw(coverage).text((1 - left, 1 - top), text, font=font, fill=255,
+                                       anchor=anchor)
+        indices = self.palette.ramp(fill)[np.asarray(coverage)]
+        indexed = self._image.frombytes("P", size, indices.tobytes())
+        mask = self._image.frombytes("L", size, np.where(
+            indices != self.palette.white, 255, 0).astype(np.uint8).tobytes())
+        return (indexed.im, mask.im, size[0], size[1], left - 1, top - 1)
+
+    def _advance(self, pair: str) -> float:
+        """How far the second glyph of a bold `pair` starts after the first (kerning
+        included); of a single glyph, its width."""
+        advance = self._advances.get(pair)
+        if advance is None:
+            bold = self.fonts["bold"]
+            advance = bold.getlength(pair) - bold.getlength(pair[1:])
+            if len(self._advances) < MAX_CACHED:
+                self._advances[pair] = advance
+        return advance
+
+    def _length(self, text: str) -> float:
+        """The width of a bold `text`."""
+        length = self._lengths.get(text)
+        if length is None:
+            length = self.fonts["bold"].getlength(text)
+            if len(self._lengths) < MAX_CACHED:
+                self._lengths[text] = length
+        return length

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from motioncons.figures.overlay import OverlayPlotter, nice_ticks
+from motioncons.figures.plots import plot_name
+from motioncons.records import Row
+
+
+def test_nice_ticks():
+    assert nice_ticks(0, 10, 6) == [0, 2, 4, 6, 8, 10]
+    assert nice_ticks(-3.2, 7.9, 5) == [-2.5, 0, 2.5, 5, 7.5]
+    assert nice_ticks(1, 1) == [1]
+
+
+def test_overlay_png_is_drawn(tmp_path):
+    ref = np.cumsum(np.full((30, 2), 0.4), axis=0)
+    row = Row(movie="m/1", decision="discarded", reason="low_correlation", corr=0.2,
+              corr_x=0.2, corr_y=0.9, rmse_px=1.0, rmse_A=0.9, max_error_px=2.0,
+              pixel_size_A=0.9, reference_shifts=ref, secondary_fitted=ref + np.array([3.0, -2.0]),
+              sample_frames=np.arange(1, 31))
+    path = tmp_path / plot_name(row.movie)
+    OverlayPlotter().draw(row, path)
+    assert path.name.startswith("m_1-") and path.suffix == ".png"
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    image = np.asarray(Image.open(path).convert("RGB"))
+    assert image.shape == (500, 560, 3)
+    red = (image[..., 0] > 200) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    blue = (image[..., 2] > 150) & (image[..., 0] < 80)
+    assert red.sum() > 200 and blue.sum() > 200  # both trajectories are on the picture
+
+
+def _row(movie: str) -> Row:
+    ref = np.cumsum(np.full((30, 2), 0.4), axis=0)
+    return Row(movie=movie, decision="discarded", reason="low_correlation", corr=0.2,
+               corr_x=0.2, corr_y=0.9, rmse_px=1.0, rmse_A=0.9, max_error_px=2.0,
+               pixel_size_A=0.9, reference_shifts=ref,
+               secondary_fitted=ref + np.array([3.0, -2.0]), sample_frames=np.arange(1, 31))
+
+
+def _rgb(path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def test_overlay_background_is_white_and_texts_keep_their_colours(tmp_path):
+    path = tmp_path / "a.png"
+    OverlayPlotter().draw(_row("movie_0001"), path)
+    image = _rgb(path)
+    assert (image[0, 0] == 255).all() and (image[-1, -1] == 255).all()
+    title = image[:25]
+    red = (title[..., 0] > 180) & (title[..., 1] < 80)
+    assert red.sum() > 150  # the title is drawn in the decision's colour
+
+
+@pytest.mark.parametrize("movie", ["Ünïcode <b>&amp;</b> 'q\"", "e\u0301\u05d0\u05d1 name", ""])
+def test_overlay_of_any_name_is_drawn(tmp_path, movie):
+    path = tmp_path / "b.png"
+    OverlayPlotter().draw(_row(movie), path)
+    assert _rgb(path).shape == (500, 560, 3)
