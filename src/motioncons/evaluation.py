@@ -139,7 +139,7 @@ def parse_max_rmse(value: str) -> float | str | None:
 # --------------------------------------------------------------------------- pairing
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: one per comparable movie
 class ValidPair:
     """A pair that can be compared: its common samples and what its row reports."""
 

@@ -17,7 +17,7 @@ from .trajectory import Trajectory
 MIN_COMMON_FRAMES = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommonSamples:
     reference: np.ndarray
     """(K, 2) reference shifts."""

@@ -10,7 +10,7 @@ from .trajectory import Problem, Trajectory, TrajectorySet, movie_key
 
 __all__ = ["Matching", "Pair", "compile_match_regex", "movie_key", "pair_sets", "rekey"]
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     key: str
     reference: Trajectory | Problem
