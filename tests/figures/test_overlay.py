@@ -58,7 +58,9 @@ def test_overlay_background_is_white_and_texts_keep_their_colours(tmp_path):
     assert red.sum() > 150  # the title is drawn in the decision's colour
 
 
-@pytest.mark.parametrize("movie", ["Ünïcode <b>&amp;</b> 'q\"", "e\u0301\u05d0\u05d1 name", ""])
+@pytest.mark.parametrize("movie", ["Ünïcode <b>&amp;</b> 'q\"", "e\u0301\u05d0\u05d1 name", "",
+                                   "line\nbreak", "carriage\rreturn", "\u202eoverride",
+                                   "tab\tand\x01control", "z" * 400])
 def test_overlay_of_any_name_is_drawn(tmp_path, movie):
     path = tmp_path / "b.png"
     OverlayPlotter().draw(_row(movie), path)

@@ -72,10 +72,12 @@ class TextStamps:
               tail: str = "") -> None:
         """The bold line `text` + `tail` centred on `centre`: `text` (a movie name) glyph by
         glyph, each glyph advanced as the font sets the pair it ends (kerning included), and
-        `tail` (which repeats from figure to figure) as one stamp. A line that is not printable
-        ASCII (combining marks, right-to-left names) is rendered whole."""
+        `tail` (which repeats from figure to figure) as one stamp. Characters that do not print
+        (line breaks, controls, direction overrides) are shown as "?"; a line that is not ASCII
+        (combining marks, right-to-left names) is rendered whole."""
+        text = "".join(char if char.isprintable() else "?" for char in text)
         whole = text + tail
-        if not (whole.isascii() and whole.isprintable()):
+        if not whole.isascii():
             self.whole(canvas, centre, whole, fill)
             return
         starts = [0.0]  # of each glyph of `text`, then of `tail`
@@ -92,8 +94,14 @@ class TextStamps:
             self.paste(canvas, (left + starts[-1], baseline), tail, "ls", fill, "bold")
 
     def whole(self, canvas: Any, centre: tuple[float, float], text: str, fill: Colour) -> None:
-        """A bold line centred on `centre`, rendered as one piece and not cached."""
-        self._paste(canvas, centre, self._stamp(text, "mm", fill, self.fonts["bold"]))
+        """A bold line centred on `centre`, rendered as one piece and not cached; a text the
+        layout engine refuses is drawn with its non-ASCII characters as "?"."""
+        try:
+            stamp = self._stamp(text, "mm", fill, self.fonts["bold"])
+        except (OSError, ValueError, RuntimeError):
+            ascii_text = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+            stamp = self._stamp(ascii_text, "mm", fill, self.fonts["bold"])
+        self._paste(canvas, centre, stamp)
 
     def _paste(self, canvas: Any, xy: tuple[float, float], stamp: tuple[Any, ...]) -> None:
         core, mask, width, height, dx, dy = stamp
