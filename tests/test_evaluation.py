@@ -40,3 +40,28 @@ def test_accumulated_motions_do_not_depend_on_the_chunk():
     assert accumulated_motions(trajectories, 4, chunk=3) == whole
     first = trajectories[0]
     assert whole[0][0] == pytest.approx(np.hypot(*np.diff(first, axis=0).T).sum())
+
+
+def test_rows_do_not_depend_on_the_chunk(monkeypatch):
+    from motioncons import evaluation
+
+    rng = np.random.default_rng(4)
+    trajectories = []
+    for side in ("r", "s"):
+        found = []
+        for i in range(23):
+            shifts = np.cumsum(rng.normal(0, 1.5, (20, 2)), axis=0)
+            found.append(Trajectory(f"m{i}", f"m{i}.tif", np.arange(1, 21), shifts, 0.8,
+                                    f"{side}/m{i}.star"))
+        trajectories.append(TrajectorySet(side, "relion", found))
+    comparison = prepare(*trajectories, Options(plots="all"))
+    whole = evaluation.decide_comparison(comparison, Options(plots="all"), {}).rows
+    real = evaluation._rows
+    monkeypatch.setattr(evaluation, "_rows", lambda *args: real(*args, chunk=5))
+    chunked = evaluation.decide_comparison(comparison, Options(plots="all"), {}).rows
+    assert len(whole) == 23
+    for a, b in zip(whole, chunked, strict=True):
+        assert np.array_equal(a.secondary_fitted, b.secondary_fitted)
+        a.reference_shifts = a.secondary_fitted = a.sample_frames = None
+        b.reference_shifts = b.secondary_fitted = b.sample_frames = None
+        assert repr(a) == repr(b)

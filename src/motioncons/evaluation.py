@@ -417,38 +417,45 @@ def fix_basis(pairs: list[Pair], options: Options, freeze_after: int, final: boo
 
 
 def _rows(valid: list[ValidPair], results: Results, options: Options,
-          convention: str) -> list[Row]:
-    """One row per pair; the columns are turned into Python numbers once, not per value."""
+          convention: str, chunk: int = 4096) -> list[Row]:
+    """One row per pair; the columns are turned into Python numbers once, not per value, a
+    `chunk` of rows at a time (the lists of 50,000 rows at once took 10 MB more)."""
     ranges = (results.axis_ranges if results.axis_ranges is not None
               else np.full((len(valid), 4), np.nan))
-    columns = zip(results.accepted.tolist(), results.reason.tolist(), results.corr.tolist(),
-                  results.corr_x.tolist(), results.corr_y.tolist(), results.rmse_px.tolist(),
-                  results.max_error_px.tolist(), results.range_ref_px.tolist(),
-                  results.range_sec_px.tolist(), results.frames.tolist(),
-                  results.rotation_deg.tolist(), ranges.tolist(), strict=True)
     shown_convention = "" if options.fit == "xmipp" else convention
     keep = options.needs_trajectories
+    reasons: dict[str, str] = {}  # one string object a reason, not one a row
     rows = []
-    for j, (item, (accepted, reason, corr, corr_x, corr_y, rmse, max_error, range_ref,
-                   range_sec, frames, rotation, axis)) in enumerate(zip(valid, columns,
-                                                                        strict=True)):
-        pixel = math.nan if item.pixel_size is None else item.pixel_size
-        row = Row(
-            movie=item.key, decision="accepted" if accepted else "discarded",
-            reason=str(reason), corr=corr, corr_x=corr_x, corr_y=corr_y, rmse_px=rmse,
-            max_error_px=max_error, rmse_A=rmse * pixel, max_error_A=abs(max_error) * pixel,
-            range_ref_px=range_ref, range_sec_px=range_sec, frames=int(frames),
-            reference_path=item.reference_path, secondary_path=item.secondary_path,
-            fit=options.fit, convention=shown_convention, rotation_deg=rotation,
-            resampled=item.samples.resampled, pixel_size_A=pixel, movie_name=item.movie_name,
-            motion_total_A=item.motion_px[0] * pixel, motion_early_A=item.motion_px[1] * pixel,
-            range_ref_x_px=axis[0], range_ref_y_px=axis[1], range_sec_x_px=axis[2],
-            range_sec_y_px=axis[3])
-        if keep:
-            row.reference_shifts = item.samples.reference
-            row.secondary_fitted = results.fitted[j]
-            row.sample_frames = item.samples.frames
-        rows.append(row)
+    for start in range(0, len(valid), chunk):
+        part = slice(start, start + chunk)
+        columns = zip(
+            results.accepted[part].tolist(), results.reason[part].tolist(),
+            results.corr[part].tolist(), results.corr_x[part].tolist(),
+            results.corr_y[part].tolist(), results.rmse_px[part].tolist(),
+            results.max_error_px[part].tolist(), results.range_ref_px[part].tolist(),
+            results.range_sec_px[part].tolist(), results.frames[part].tolist(),
+            results.rotation_deg[part].tolist(), ranges[part].tolist(), strict=True)
+        for j, (item, (accepted, reason, corr, corr_x, corr_y, rmse, max_error, range_ref,
+                       range_sec, frames, rotation, axis)) in enumerate(
+                zip(valid[part], columns, strict=True), start=start):
+            pixel = math.nan if item.pixel_size is None else item.pixel_size
+            row = Row(
+                movie=item.key, decision="accepted" if accepted else "discarded",
+                reason=reasons.setdefault(reason, str(reason)), corr=corr, corr_x=corr_x,
+                corr_y=corr_y, rmse_px=rmse, max_error_px=max_error, rmse_A=rmse * pixel,
+                max_error_A=abs(max_error) * pixel, range_ref_px=range_ref,
+                range_sec_px=range_sec, frames=int(frames), reference_path=item.reference_path,
+                secondary_path=item.secondary_path, fit=options.fit,
+                convention=shown_convention, rotation_deg=rotation,
+                resampled=item.samples.resampled, pixel_size_A=pixel,
+                movie_name=item.movie_name, motion_total_A=item.motion_px[0] * pixel,
+                motion_early_A=item.motion_px[1] * pixel, range_ref_x_px=axis[0],
+                range_ref_y_px=axis[1], range_sec_x_px=axis[2], range_sec_y_px=axis[3])
+            if keep:
+                row.reference_shifts = item.samples.reference
+                row.secondary_fitted = results.fitted[j]
+                row.sample_frames = item.samples.frames
+            rows.append(row)
     return rows
 
 
