@@ -281,7 +281,8 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
     jobs: list[tuple[str, str | None]] = [
         (resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
         for path, row in zip(recorded, rows, strict=True)]
-    preamble, optics = _preamble(text, block_name, path), _optics(doc, escaped)
+    preamble, optics = (_preamble(text, block_name, path), _optics(doc, escaped)) \
+        if keep_table else ("", {})
     # The parsed file (tens of MB at 50,000 movies) is not needed while the movies are read.
     del text, doc, block, loop
     if not keep_table:

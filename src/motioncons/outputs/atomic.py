@@ -49,18 +49,30 @@ def temporary_path(path: str | Path, durable: bool = True) -> Iterator[Path]:
     still never leaves a partial file, and thousands of flushes cost seconds."""
     target = Path(path)
     ensure_directory(target.parent)
-    temporary = target.parent / f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
-    try:
+    temporary = target.parent / _temporary_name()
+    with _removed_on_failure(temporary, target):
         yield temporary
         if durable:
             with open(temporary, "rb+") as stream:
                 os.fsync(stream.fileno())
         os.chmod(temporary, _MODE)
         os.replace(temporary, target)
+
+
+def _temporary_name() -> str:
+    return f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+
+
+@contextlib.contextmanager
+def _removed_on_failure(temporary: str | Path, target: str | Path) -> Iterator[None]:
+    """On any failure of the block, the temporary file is removed; an `OSError` becomes an
+    `OutputError` naming the target."""
+    try:
+        yield
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        raise OutputError(target, exc) from exc
+        raise OutputError(Path(target), exc) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -80,13 +92,13 @@ def write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
             stream.write(data)
         return
     target = os.fspath(path)
-    partial = os.path.join(os.path.dirname(target) or ".",
-                             f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
-    try:
+    folder = os.path.dirname(target) or "."
+    partial = os.path.join(folder, _temporary_name())
+    with _removed_on_failure(partial, target):
         try:
             handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileNotFoundError:
-            ensure_directory(os.path.dirname(target) or ".")
+            ensure_directory(folder)
             handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             view = memoryview(data)
@@ -95,14 +107,6 @@ def write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
         finally:
             os.close(handle)
         os.replace(partial, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise OutputError(Path(target), exc) from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise
 
 
 def write_pieces(path: str | Path, pieces: Iterable[str]) -> None:

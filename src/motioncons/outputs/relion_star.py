@@ -136,10 +136,10 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
 
 def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
                    accepted: bool, movie_names: dict[str, str]) -> Iterator[str]:
-    selected = (key for key, row in decided.items() if row.accepted == accepted)
+    selected = ((key, row) for key, row in decided.items() if row.accepted == accepted)
     if table is None or not table.optics:
         yield from _loop_pieces("movies", ["_rlnMicrographMovieName"], (
-            star_value(movie_names.get(key, decided[key].movie_name)) for key in selected))
+            star_value(movie_names.get(key, row.movie_name)) for key, row in selected))
         return
     optics_tags = [t for t in table.optics if t != "_rlnMicrographPixelSize"]
     optics_rows = [[_requoted(v) for v in values]
@@ -151,8 +151,8 @@ def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
     version = _version_line(table.preamble)
     yield version + _loop("optics", optics_tags, optics_rows) + version
     yield from _loop_pieces("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], (
-        f"{star_value(movie_names.get(key, decided[key].movie_name))} {group_of.get(key, '1')}"
-        for key in selected))
+        f"{star_value(movie_names.get(key, row.movie_name))} {group_of.get(key, '1')}"
+        for key, row in selected))
 
 
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
