@@ -22,6 +22,9 @@ import gc, resource, sys, time
 from pathlib import Path
 from motioncons.evaluation import decide_comparison, prepare
 from motioncons.pipeline import Options, paused_gc, read_inputs, write_run
+from motioncons import allocator
+
+allocator.tune()  # as the command line does
 
 def rss():
     with open("/proc/self/statm") as handle:

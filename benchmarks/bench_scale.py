@@ -7,7 +7,8 @@ the work directory between sizes), then, in this process and its children:
 
 - raw read: open + read + close of every file the run reads (both ``corrected_micrographs.star``
   and every per-movie STAR), in one process, page cache warm: the baseline;
-- core: ``motioncons run --plots none --no-report`` in a child process, with its peak RSS
+- core: ``motioncons run --plots none --no-report`` (the command line's own entry point) in a
+  child process, with its peak RSS
   (``ru_maxrss`` of the largest process: the run or one of its readers);
 - default (at `--movies` only): ``motioncons run`` with overlays of the discarded movies,
   ``summary.png`` and ``report.html``;
@@ -35,11 +36,12 @@ from scratch import scratch
 
 _CHILD = """
 import resource, sys, time
-from motioncons.pipeline import Options, run
+from motioncons.cli import main
 start = time.perf_counter()
-run(sys.argv[1], sys.argv[2], sys.argv[3], Options(plots=sys.argv[4], report=sys.argv[5] == "1"),
-    force=True)
+status = main(["run", sys.argv[1], sys.argv[2], "-o", sys.argv[3], "--plots", sys.argv[4],
+               "--force", "--quiet", *([] if sys.argv[5] == "1" else ["--no-report"])])
 elapsed = time.perf_counter() - start
+assert status == 0, status
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(elapsed, peak)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, allocator
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError, UsageError
 from .evaluation import PLOT_CHOICES, Options, parse_max_rmse
@@ -466,6 +466,7 @@ COMMANDS = {"run": cmd_run, "decide": cmd_decide, "watch": cmd_watch, "inspect":
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    allocator.tune()
     if argv[:1] == ["relion-external"]:
         from .integrations.relion_external import run_job
 

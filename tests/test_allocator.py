@@ -1,0 +1,63 @@
+"""The command line fixes glibc's mmap threshold: a large block freed no longer sends the next
+ones to the heap, where their holes would stay resident."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from motioncons import allocator, cli
+
+_PROBE = """
+import ctypes, sys
+from motioncons import allocator
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = MallInfo2
+libc.free(libc.malloc(8 << 20))  # glibc would now keep blocks below 8 MiB in the heap
+if sys.argv[1] == "tuned":
+    assert allocator.tune()
+before = libc.mallinfo2().hblks
+block = libc.malloc(512 << 10)
+print(libc.mallinfo2().hblks - before)
+libc.free(block)
+"""
+
+
+def _glibc_with_mallinfo2() -> bool:
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return False
+    return hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallinfo2")
+
+
+@pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
+@pytest.mark.parametrize(("mode", "mapped"), [("tuned", "1"), ("default", "0")])
+def test_a_large_block_is_mapped_only_once_tuned(mode, mapped):
+    result = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == mapped
+
+
+def test_tune_is_a_no_op_off_linux(monkeypatch):
+    monkeypatch.setattr(allocator.sys, "platform", "darwin")
+    assert allocator.tune() is False
+
+
+def test_the_command_line_tunes_before_running(monkeypatch):
+    calls = []
+    monkeypatch.setattr(allocator, "tune", lambda: calls.append(1) or True)
+    assert cli.main(["inspect", "/nonexistent/input"]) != 0
+    assert calls == [1]
