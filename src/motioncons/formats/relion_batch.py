@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,11 +49,25 @@ _GENERAL_LINES = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n|[ \t]*_\S+[ \t]+" + _VALUE
                             + r"[ \t]*\n)*[ \t]*")
 
 _NAME_TAG = "_rlnMicrographMovieName"
+_NAME_TAG_BYTES = _NAME_TAG.encode()
 _NAME_LINE = re.compile(rb"[ \t]*" + _NAME_TAG.encode() + rb"[ \t]+(" + _VALUE.encode()
                         + rb")[ \t]*\n")
-_TEMPLATES: dict[bytes, dict[str, str] | None] = {}
-"""``data_general`` sections without their movie name line, as `_general_values` reads them:
-the sections of a session's files differ only by that line."""
+
+
+@dataclass(frozen=True, slots=True)
+class _General:
+    """What a ``data_general`` section says besides the movie name, worked out once for every
+    file of a session (their sections differ only by that line)."""
+
+    total: int | None
+    pixel_size: float | None
+    extras: dict[str, Any]
+    """Shared by every movie that records the same facts: read-only."""
+
+
+_TEMPLATES: dict[bytes, _General | None] = {}
+"""``data_general`` sections without their movie name line, and what they say (None: not
+plain tag-value pairs, the full parser decides)."""
 
 Job = tuple[str, str | None]
 """A per-movie STAR file to read, and the movie name to report if it records none."""
@@ -72,10 +87,19 @@ def _general_values(section: bytes) -> dict[str, str] | None:
     return values if len(values) == len(pairs) else None
 
 
-def _general(section: bytes) -> tuple[dict[str, str], str | None] | None:
-    """``data_general``'s values (without the movie name; shared by the files of a session,
-    so read-only) and the movie name, or None unless `_general_values` would read it."""
-    tag = section.find(_NAME_TAG.encode())
+def _template(section: bytes) -> _General | None:
+    values = _general_values(section)
+    if values is None or _NAME_TAG in values:  # None, or the name tag twice
+        return None
+    return _General(frame_count(values.get("_rlnImageSizeZ")),
+                    pixel_size_or_none(values.get("_rlnMicrographOriginalPixelSize")),
+                    _extras(tuple(values.get(label) for label, _ in EXTRAS)))
+
+
+def _general(section: bytes) -> tuple[_General, str | None] | None:
+    """What ``data_general`` says and the movie name, or None unless `_general_values` would
+    read it."""
+    tag = section.find(_NAME_TAG_BYTES)
     name = None
     template = section
     if tag >= 0:
@@ -87,19 +111,17 @@ def _general(section: bytes) -> tuple[dict[str, str], str | None] | None:
         name = line.group(1).decode("ascii")
         template = section[:start] + section[end:]
     if template in _TEMPLATES:
-        values = _TEMPLATES[template]
+        general = _TEMPLATES[template]
     else:
-        values = _general_values(template)
-        if values is not None and _NAME_TAG in values:  # the tag twice
-            values = None
+        general = _template(template)
         if len(_TEMPLATES) < 256:
-            _TEMPLATES[template] = values
-    return None if values is None else (values, name)
+            _TEMPLATES[template] = general
+    return None if general is None else (general, name)
 
 
-def _cut(raw: bytes) -> tuple[tuple[dict[str, str], str | None], bytes] | None:
-    """((general values, movie name), the shift rows) of a file in RELION's own layout, else
-    None."""
+def _cut(raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
+    """((what data_general says, movie name), the shift rows) of a file in RELION's own
+    layout, else None."""
     general = raw.find(_GENERAL)
     shifts = raw.find(_SHIFTS, general)
     if general < 0 or shifts < 0:
@@ -155,18 +177,15 @@ Found = tuple[str, str, float | None, int | None, dict, int, int]
 start and end in the chunk's array (its frames are 1..n)."""
 
 
-def _found(path: str, fallback: str | None, general: tuple[dict[str, str], str | None],
+def _found(path: str, fallback: str | None, general: tuple[_General, str | None],
            start: int, end: int) -> Found | None:
     """What a file cut by `_cut` holds, or None when its full parse must decide (a truncated
     loop is a problem)."""
-    values, recorded = general
-    total = frame_count(values.get("_rlnImageSizeZ"))
-    if (total is not None and end - start < total) or recorded in (".", "?"):
+    facts, recorded = general
+    if (facts.total is not None and end - start < facts.total) or recorded in (".", "?"):
         return None
     name = recorded or fallback or path.rsplit("/", 1)[-1]
-    return (movie_key(name), name,
-            pixel_size_or_none(values.get("_rlnMicrographOriginalPixelSize")), total,
-            _extras(tuple(values.get(label) for label, _ in EXTRAS)), start, end)
+    return (movie_key(name), name, facts.pixel_size, facts.total, facts.extras, start, end)
 
 
 _SHARED_EXTRAS: dict[tuple, dict[str, Any]] = {}
@@ -190,7 +209,7 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
     anything else read by the full parser."""
     out: list[Found | Trajectory | Problem | None] = [None] * len(jobs)
     heads: dict[int, bytes] = {}  # of the files left to the full parser: not read twice
-    cut: list[tuple[int, tuple[dict[str, str], str | None], int]] = []
+    cut: list[tuple[int, tuple[_General, str | None], int]] = []
     xs: list[bytes] = []
     ys: list[bytes] = []
     for i, (path, _) in enumerate(jobs):
