@@ -57,3 +57,26 @@ def test_all_rows_at_once_equal_one_row_at_a_time():
     np.testing.assert_allclose(ref, first.reference_shifts, atol=0.005 + 1e-9)
     assert encode_overlay(first.sample_frames, first.reference_shifts,
                           first.secondary_fitted) == together[first.movie]
+
+
+def test_consecutive_movies_encoded_as_blocks_equal_the_general_encoding():
+    from motioncons.figures.overlay_codec import _encode, _encode_any
+
+    rng = np.random.default_rng(5)
+    movies = []
+    for i in range(300):
+        n = int(rng.choice([0, 1, 2, 5, 38, 38, 38, 40]))
+        start = int(rng.integers(1, 4))
+        frames = np.arange(start, start + n)
+        if i % 5 == 0 and n > 2:
+            frames[n // 2:] += 1  # one gap: not consecutive
+        ref = rng.normal(0, 3, (n, 2)).cumsum(axis=0)
+        fitted = ref + rng.normal(0, 2 if i % 4 else 400, (n, 2))  # some multi-byte varints
+        movies.append((frames, ref, fitted))
+    blocks = _encode(movies)
+    assert blocks == _encode_any(movies)
+    for (frames, ref, fitted), blob in zip(movies, blocks, strict=True):
+        decoded_frames, decoded_ref, decoded_fitted = decode_overlay(blob)
+        assert decoded_frames.tolist() == frames.tolist()
+        np.testing.assert_allclose(decoded_ref, ref.reshape(-1, 2), atol=0.005 + 1e-9)
+        np.testing.assert_allclose(decoded_fitted, fitted.reshape(-1, 2), atol=0.01 + 1e-9)

@@ -101,14 +101,70 @@ def row_overlays(rows: list[Row], chunk: int = 4096) -> dict[str, bytes]:
     return found
 
 
-def _compared(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _compared(row: Row) -> Movie:
     reference = np.asarray(row.reference_shifts, dtype=float)
     frames = (np.asarray(row.sample_frames) if row.sample_frames is not None
               else np.arange(1, len(reference) + 1))
     return frames, reference, np.asarray(row.secondary_fitted, dtype=float)
 
 
-def _encode(movies: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[bytes]:
+Movie = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Frame numbers (K,), reference (K, 2) and fitted secondary (K, 2), float64."""
+
+
+def _encode(movies: list[Movie]) -> list[bytes]:
+    """`encode_overlay` of every (frames, reference, fitted): the movies of consecutive frames
+    a length at a time, as blocks (`_encode_consecutive`), the others by `_encode_any`."""
+    by_length: dict[int, list[int]] = {}
+    for i, (frames, _, _) in enumerate(movies):
+        by_length.setdefault(len(frames), []).append(i)
+    out = [b""] * len(movies)
+    others: list[int] = []
+    for length, chosen in by_length.items():
+        if length == 0:
+            others += chosen
+            continue
+        frames = np.stack([movies[i][0] for i in chosen]).astype(np.int64, copy=False)
+        consecutive = (np.diff(frames, axis=1) == 1).all(axis=1)
+        if not consecutive.all():
+            others += [i for i, ok in zip(chosen, consecutive.tolist(), strict=True) if not ok]
+            chosen = [i for i, ok in zip(chosen, consecutive.tolist(), strict=True) if ok]
+            frames = frames[consecutive]
+        if chosen:
+            encoded = _encode_consecutive(frames[:, 0], [movies[i] for i in chosen])
+            for i, blob in zip(chosen, encoded, strict=True):
+                out[i] = blob
+    for i, blob in zip(others, _encode_any([movies[i] for i in others]), strict=True):
+        out[i] = blob
+    return out
+
+
+def _encode_consecutive(first: np.ndarray, movies: list[Movie]) -> list[bytes]:
+    """Movies of one length whose frames are consecutive: each movie's values are a row of one
+    block (n, first, 1, reference x and y steps, fitted - reference x and y), filled by
+    columns."""
+    n = len(movies[0][0])
+    reference = np.rint(np.stack([m[1].reshape(-1, 2) for m in movies]) / QUANTUM
+                        ).astype(np.int64)
+    fitted = np.rint(np.stack([m[2].reshape(-1, 2) for m in movies]) / QUANTUM
+                     ).astype(np.int64)
+    steps = np.diff(reference, axis=1, prepend=0)
+    values = np.empty((len(movies), 3 + 4 * n), dtype=np.int64)
+    values[:, 0] = n
+    values[:, 1] = first
+    values[:, 2] = 1
+    values[:, 3: 3 + n] = steps[:, :, 0]
+    values[:, 3 + n: 3 + 2 * n] = steps[:, :, 1]
+    values[:, 3 + 2 * n: 3 + 3 * n] = fitted[:, :, 0] - reference[:, :, 0]
+    values[:, 3 + 3 * n:] = fitted[:, :, 1] - reference[:, :, 1]
+    data, counts = _varint_array(values.ravel())
+    sizes = counts.reshape(len(movies), -1).sum(axis=1)
+    ends = np.cumsum(sizes).tolist()
+    blob = data.tobytes()
+    return [blob[end - size: end] for end, size in zip(ends, sizes.tolist(), strict=True)]
+
+
+def _encode_any(movies: list[Movie]) -> list[bytes]:
     """`encode_overlay` of every (frames, reference, fitted) at once, without a loop over them."""
     if not movies:
         return []
