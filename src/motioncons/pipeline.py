@@ -50,15 +50,16 @@ CSV_ALONGSIDE_ROWS = 20_000
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
                   rows: list[Row], summary: Summary,
                   figures: list[str] | None = None, remove_stale: bool = True,
-                  csv_alongside: bool = False) -> list[str]:
+                  csv_written: bool = False) -> list[str]:
     """Write every output atomically, then (unless not `remove_stale`) remove what an earlier
     pass wrote and this one did not; rows go out sorted by movie key in every mode.
 
-    With `csv_alongside`, ``consensus.csv`` is written by a forked process meanwhile."""
+    With `csv_written`, the caller writes ``consensus.csv`` (`write_sorted_csv`)."""
     ensure_directory(out_dir)
-    rows = sorted(rows, key=lambda r: r.movie)
-    with alongside(lambda: write_csv(out_dir / "consensus.csv", rows), csv_alongside):
-        written = ["consensus.csv", *_write_subsets(out_dir, reference_format, table, rows)]
+    rows = sorted(rows, key=_by_movie)
+    if not csv_written:
+        write_csv(out_dir / "consensus.csv", rows)
+    written = ["consensus.csv", *_write_subsets(out_dir, reference_format, table, rows)]
     if _plot_paths(rows):
         written.append("plots/")
     summary["outputs"] = [*written, *(figures or []), "summary.json"]
@@ -66,6 +67,15 @@ def write_outputs(out_dir: Path, reference_format: str, table: object | None,
     if remove_stale:
         _remove_stale(out_dir, summary["outputs"], rows)
     return list(summary["outputs"])
+
+
+def _by_movie(row: Row) -> str:
+    return row.movie
+
+
+def write_sorted_csv(out_dir: Path, rows: list[Row]) -> None:
+    """``consensus.csv`` as `write_outputs` writes it."""
+    write_csv(out_dir / "consensus.csv", sorted(rows, key=_by_movie))
 
 
 def _write_subsets(out_dir: Path, reference_format: str, table: object | None,
@@ -270,15 +280,17 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
                      and (options.workers or os.cpu_count() or 1) > 1)
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    with rendering(overlays, out, options.workers, progress):
+    # consensus.csv goes first: alongside, it takes as long as all the rest (the npz and the
+    # STAR subsets).
+    with rendering(overlays, out, options.workers, progress), \
+            alongside(lambda: write_sorted_csv(out, rows), csv_alongside):
         if first is not None:
             first()
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
-                                summary, figures, remove_stale=False,
-                                csv_alongside=csv_alongside)
+                                summary, figures, remove_stale=False, csv_written=True)
     _remove_stale(out, outputs, rows)
     return RunResult(rows, summary, decision.warnings, outputs)
 
