@@ -134,6 +134,9 @@ class TrajectorySet:
     micrograph_table: ReferenceTable | None = None
     """Format-specific handle on the table the outputs subset (e.g. a RELION micrographs STAR)."""
     notes: list[str] = field(default_factory=list)
+    validated: bool = False
+    """Set by a reader that already made every unusable trajectory a problem as it read (in
+    bulk, where that is cheaper): `formats.common.validate` then has nothing to do."""
 
     def add(self, item: Trajectory | Problem) -> None:
         if isinstance(item, Trajectory):

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from motioncons.formats import relion_batch
+from motioncons.formats.common import checked, validate
+from motioncons.formats.relion import read_micrographs_star
 from motioncons.formats.relion_movie import read_movie_star
 from motioncons.simulation.trajectories import write_relion_job
-from motioncons.trajectory import Problem, Trajectory
+from motioncons.trajectory import Problem, Trajectory, TrajectorySet
 from tests.formats.test_fuzz import _mutations
 
 
@@ -27,7 +29,8 @@ def _facts(item: Trajectory | Problem) -> tuple:
 
 
 def _in_full(jobs: list[tuple[str, str | None]]) -> list[tuple]:
-    return [_facts(read_movie_star(path, fallback)) for path, fallback in jobs]
+    """What the full parser reads, validated as the bulk reader validates."""
+    return [_facts(checked(read_movie_star(path, fallback))) for path, fallback in jobs]
 
 
 @pytest.fixture
@@ -143,3 +146,30 @@ def test_worker_processes_read_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
     in_workers = relion_batch.read_movie_stars(jobs, workers=2, chunk_size=4)
     assert [_facts(t) for t in in_workers] == _in_full(jobs)
+
+
+@pytest.mark.parametrize("value", [b"1e6", b"-200000.0", b"nan", b"inf"])
+def test_implausible_shifts_are_the_problems_validate_makes(value, tmp_path):
+    files = _simulated(tmp_path)
+    data = files[1].read_bytes()
+    files[1].write_bytes(re.sub(rb"(\n +2 +)\S+", rb"\g<1>" + value, data, count=1))
+    jobs = [(str(path), None) for path in files]
+    bulk = relion_batch.read_chunk(jobs)
+    assert [_facts(t) for t in bulk] == _in_full(jobs)
+    assert [type(item) for item in bulk].count(Problem) == 1
+    assert isinstance(bulk[1], Problem) and bulk[1].reason == "nan_shifts"
+    unvalidated = TrajectorySet("job", "relion")
+    for path, _ in jobs:
+        unvalidated.add(read_movie_star(path))
+    validate(unvalidated)
+    assert [p.message for p in unvalidated.problems] == [bulk[1].message]
+
+
+def test_a_job_read_in_bulk_is_validated_as_it_is_read(tmp_path):
+    files = _simulated(tmp_path, movies=5)
+    files[3].write_bytes(re.sub(rb"(\n +4 +)\S+", rb"\g<1>nan", files[3].read_bytes(), count=1))
+    dataset = read_micrographs_star(files[0].parent.parent / "corrected_micrographs.star")
+    assert dataset.validated
+    assert [p.reason for p in dataset.problems] == ["nan_shifts"]
+    assert len(dataset.trajectories) == 4
+    assert validate(dataset) is dataset and len(dataset.problems) == 1

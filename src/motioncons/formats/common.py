@@ -137,9 +137,10 @@ def validate(dataset: TrajectorySet) -> TrajectorySet:
 
     A vectorised screen over all trajectories at once finds the suspects, so that a dataset of
     100,000 sound movies costs a few array operations; each suspect is then checked one by one.
+    A dataset its reader already validated (`TrajectorySet.validated`) is returned as it is.
     """
     items = dataset.trajectories
-    if not items:
+    if not items or dataset.validated:
         return dataset
     suspects = set()
     for i, t in enumerate(items):

@@ -21,7 +21,7 @@ import gemmi
 
 from ..errors import InputError
 from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
-from .common import one_line
+from .common import checked, one_line
 from .relion_batch import read_movie_stars
 from .relion_movie import read_movie_star
 from .star import parse_cif, unescape
@@ -121,6 +121,7 @@ def read_movie_star_directory(path: Path, workers: int | None = None) -> Traject
             skipped.append(file_path)
             continue
         dataset.add(item)
+    dataset.validated = True
     if skipped:
         dataset.notes.append(f"{len(skipped)} STAR file(s) in {path} are not per-movie motion "
                              f"files and were skipped: {', '.join(skipped[:3])}")
@@ -291,10 +292,11 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
         if isinstance(item, Problem) and item.reason == "missing_metadata":
             found = resolver.search(recorded[i])
             if found is not None:
-                item = read_movie_star(found, jobs[i][1])
+                item = checked(read_movie_star(found, jobs[i][1]))
         dataset.add(item)
         row_keys.append(item.key)
         movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
+    dataset.validated = True
     if not keep_table:
         return dataset
     dataset.micrograph_table = RelionMicrographTable(

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..trajectory import Problem, Trajectory, movie_key
 from ..workers import worker_pool
-from .common import pixel_size_or_none
+from .common import MAX_FRAME_NUMBER, MAX_SHIFT_PX, checked, pixel_size_or_none
 from .relion_movie import (
     EXTRAS,
     NAME,
@@ -206,7 +206,8 @@ def _extras(found: tuple) -> dict[str, Any]:
 
 def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarray]:
     """Every file of a chunk: RELION's own layout in bulk (its shifts in the returned array),
-    anything else read by the full parser."""
+    anything else read by the full parser; a trajectory that is not usable is its problem
+    (`common.checked`)."""
     out: list[Found | Trajectory | Problem | None] = [None] * len(jobs)
     heads: dict[int, bytes] = {}  # of the files left to the full parser: not read twice
     cut: list[tuple[int, tuple[_General, str | None], int]] = []
@@ -223,7 +224,8 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
             continue
         words = found[1].split()
         n = len(words) // 3
-        if n == 0 or len(words) != 3 * n or words[0::3] != _one_to_bytes(n):
+        if not 0 < n <= MAX_FRAME_NUMBER or len(words) != 3 * n \
+                or words[0::3] != _one_to_bytes(n):
             heads[i] = raw
             continue
         cut.append((i, found[0], n))
@@ -236,7 +238,9 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
         except ValueError:  # a malformed number somewhere: every file is read in full
             cut = []
     if cut:
-        plain = np.isfinite(shifts).all(axis=1) & (
+        # Observed, finite and plausible (`common.problem_of`): anything else is for the full
+        # parser, and then `checked`, to report.
+        plain = (np.abs(shifts) <= MAX_SHIFT_PX).all(axis=1) & (
             (shifts[:, 0] != NOT_OBSERVED) | (shifts[:, 1] != NOT_OBSERVED))
         lengths = np.array([n for _, _, n in cut])
         ends = np.cumsum(lengths)
@@ -246,7 +250,7 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
             if ok:
                 out[i] = _found(jobs[i][0], jobs[i][1], values, start, end)
             start = end
-    return [item if item is not None else read_movie_star(*job, heads.get(i))
+    return [item if item is not None else checked(read_movie_star(*job, heads.get(i)))
             for i, (item, job) in enumerate(zip(out, jobs, strict=True))], shifts
 
 
@@ -312,7 +316,10 @@ def _unpack(jobs: list[Job], packed: tuple) -> list[Trajectory | Problem]:
 
 def read_movie_stars(jobs: list[Job], workers: int | None = None,
                      chunk_size: int = 2000) -> list[Trajectory | Problem]:
-    """Read many per-movie STAR files (path, fallback name), in worker processes when many."""
+    """Read many per-movie STAR files (path, fallback name), in worker processes when many.
+
+    Every trajectory returned is usable: one that is not is returned as its problem, as
+    `common.validate` would make it."""
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     chunks = [jobs[i: i + chunk_size] for i in range(0, len(jobs), chunk_size)]
     if len(jobs) >= PARALLEL_THRESHOLD and workers >= 2:
