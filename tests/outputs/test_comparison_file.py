@@ -11,7 +11,12 @@ import zlib
 import numpy as np
 import pytest
 
-from motioncons.outputs.comparison_file import _compressed_json, _Joined, _json_pieces
+from motioncons.outputs.comparison_file import (
+    _compressed_json_parts,
+    _Joined,
+    _json_pieces,
+    _Rows,
+)
 
 
 def test_the_metadata_is_written_piece_by_piece_as_json_dumps_writes_it():
@@ -20,7 +25,25 @@ def test_the_metadata_is_written_piece_by_piece_as_json_dumps_writes_it():
              "notes": ["<b>&</b>"], "options": {"max_rmse": "auto", "pixel_size": None}}
     for chunk in (1, 4, 1000):
         assert "".join(_json_pieces(value, chunk)) == json.dumps(value)
-    assert zlib.decompress(_compressed_json(value)).decode() == json.dumps(value)
+    compressed = _compressed_json_parts(value)
+    assert zlib.decompress(b"".join(compressed)).decode() == json.dumps(value)
+    assert all(compressed)
+
+
+def test_rows_made_a_chunk_at_a_time_are_written_as_their_list():
+    items = [(f"m{i}", i / 3) for i in range(11)]
+    made = []
+
+    def make(item):
+        made.append(item)
+        return [*item, {"n": len(made)}]
+
+    for chunk in (1, 4, 11, 1000):
+        made.clear()
+        lazy = {"valid": _Rows(items, make), "empty": _Rows([], make)}
+        expected = {"valid": [[*item, {"n": i + 1}] for i, item in enumerate(items)],
+                    "empty": []}
+        assert "".join(_json_pieces(lazy, chunk)) == json.dumps(expected)
 
 
 @pytest.mark.parametrize("parts, dtype", [
@@ -38,3 +61,6 @@ def test_joined_arrays_are_written_as_np_save_writes_their_concatenation(parts, 
     written = io.BytesIO()
     _Joined(parts, joined.shape[1:], dtype).write(written, chunk=2)
     assert written.getvalue() == expected.getvalue()
+    by_size = io.BytesIO()
+    _Joined(parts, joined.shape[1:], dtype).write(by_size, size=20)
+    assert by_size.getvalue() == expected.getvalue()

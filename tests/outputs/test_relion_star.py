@@ -7,6 +7,7 @@ import gemmi
 import numpy as np
 import pytest
 
+from motioncons.formats.relion import RelionMicrographTable
 from motioncons.outputs import relion_star
 from motioncons.outputs.relion_star import movies_star, star_value
 from motioncons.pipeline import run
@@ -71,7 +72,17 @@ def test_consensus_columns_do_not_depend_on_the_chunk():
                                reason="agree", corr=corr, corr_x=corr, corr_y=0.5,
                                rmse_A=float(rng.uniform(0, 3)), frames=i,
                                plot_path=f"plots/k{i}.png" if i % 2 else None)
-    whole = relion_star._consensus_values(decided)
-    assert list(whole) == list(decided)
-    assert relion_star._consensus_values(decided, chunk=4) == whole
-    assert relion_star._consensus_values(decided, chunk=1) == whole
+    keys = [*decided, "not decided"]
+    table = RelionMicrographTable("m.star", "# version 30001\n\n", "micrographs",
+                                  ["_rlnMicrographName"], [[f"M/{k}.mrc"] for k in keys], keys,
+                                  [None] * len(keys))
+    for accepted in (True, False):
+        body = "".join(
+            f"\nM/{key}.mrc " + " ".join(relion_star._format(getattr(row, field))
+                                         for _, field in relion_star.CONSENSUS_LABELS)
+            for key, row in decided.items() if row.accepted == accepted)
+        whole = "".join(relion_star._micrographs_pieces(table, decided, accepted))
+        assert body in whole and whole.endswith(body + "\n\n")
+        for chunk in (1, 4):
+            assert "".join(relion_star._micrographs_pieces(table, decided, accepted,
+                                                           chunk)) == whole

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -75,8 +75,7 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
     table, records = _table(comparison.table)
     meta = {
         "version": VERSION,
-        "valid": [[v.key, v.movie_name, v.reference_path, v.secondary_path, v.samples.resampled,
-                   v.pixel_size, *v.motion_px] for v in valid],
+        "valid": _Rows(valid, _valid_item),
         "invalid": [_row_data(row) for row in comparison.invalid],
         "only_in_reference": comparison.only_in_reference,
         "only_in_secondary": comparison.only_in_secondary,
@@ -84,7 +83,8 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
         "notes": comparison.notes, "reference_format": comparison.reference_format,
         "table": table, "options": options,
     }
-    meta_bytes = np.frombuffer(_compressed_json(meta), dtype=np.uint8)
+    meta_bytes = _Joined([np.frombuffer(part, dtype=np.uint8)
+                          for part in _compressed_json_parts(meta)], (), np.dtype(np.uint8))
     del meta
     members: list[tuple[str, np.ndarray | _Joined]] = [
         ("lengths", lengths),
@@ -99,6 +99,26 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
         _write_npz(stream, members)
 
 
+def _valid_item(pair: ValidPair) -> list[Any]:
+    return [pair.key, pair.movie_name, pair.reference_path, pair.secondary_path,
+            pair.samples.resampled, pair.pixel_size, *pair.motion_px]
+
+
+@dataclass
+class _Rows:
+    """A list for `_json_pieces` whose items are made a chunk at a time, as they are written
+    (the lists of 100,000 pairs at once took 40 MB)."""
+
+    items: list[Any]
+    make: Callable[[Any], Any]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def chunk(self, start: int, stop: int) -> list[Any]:
+        return [self.make(item) for item in self.items[start:stop]]
+
+
 @dataclass
 class _Joined:
     """Arrays of shape (K, *inner) stored as their concatenation (in `dtype`, else their
@@ -108,16 +128,24 @@ class _Joined:
     inner: tuple[int, ...]
     dtype: np.dtype | None = None
 
-    def write(self, stream: IO[bytes], chunk: int = 4096) -> None:
+    def write(self, stream: IO[bytes], chunk: int = 2048, size: int = 1 << 20) -> None:
+        """Up to `chunk` parts or `size` bytes joined at a time."""
         types = {part.dtype for part in self.parts}
         dtype = self.dtype or (np.result_type(*types) if types else np.dtype(np.float64))
         header = np.lib.format.header_data_from_array_1_0(
             np.zeros((0, *self.inner), dtype=dtype))
         header["shape"] = (sum(len(part) for part in self.parts), *self.inner)
         np.lib.format.write_array_header_1_0(stream, header)
-        for start in range(0, len(self.parts), chunk):
-            stream.write(np.concatenate(self.parts[start: start + chunk]).astype(
-                dtype, copy=False).tobytes())
+        group: list[np.ndarray] = []
+        nbytes = 0
+        for part in self.parts:
+            group.append(part)
+            nbytes += part.nbytes
+            if len(group) == chunk or nbytes >= size:
+                stream.write(np.concatenate(group).astype(dtype, copy=False).data)
+                group, nbytes = [], 0
+        if group:
+            stream.write(np.concatenate(group).astype(dtype, copy=False).data)
 
 
 def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:
@@ -129,19 +157,24 @@ def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:
             yield (", " if i else "") + json.dumps(key) + ": "
             yield from _json_pieces(item, chunk)
         yield "}"
-    elif isinstance(value, list) and len(value) > chunk:
+    elif isinstance(value, _Rows) or (isinstance(value, list) and len(value) > chunk):
+        items = value.chunk if isinstance(value, _Rows) else \
+            lambda start, stop: value[start:stop]
         yield "["
         for start in range(0, len(value), chunk):
-            yield (", " if start else "") + json.dumps(value[start: start + chunk])[1:-1]
+            yield (", " if start else "") + json.dumps(items(start, start + chunk))[1:-1]
         yield "]"
     else:
         yield json.dumps(value)
 
 
-def _compressed_json(value: Any) -> bytes:
+def _compressed_json_parts(value: Any) -> list[bytes]:
+    """``zlib.compress(json.dumps(value))``, in parts (not joined: tens of MB at 100,000
+    movies)."""
     packer = compressor()
     parts = [packer.compress(piece.encode()) for piece in _json_pieces(value)]
-    return b"".join([*parts, packer.flush()])
+    return [part for part in [*parts, packer.flush()] if part]
+
 
 
 def _write_npz(stream: BinaryIO, members: list[tuple[str, np.ndarray | _Joined]]) -> None:

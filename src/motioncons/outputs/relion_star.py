@@ -84,48 +84,48 @@ def _version_line(preamble: str) -> str:
     return found[-1].strip() + "\n\n" if found else ""
 
 
-def _consensus_values(decided: dict[str, Row], chunk: int = 4096) -> dict[str, str]:
-    """Each movie's consensus columns as one string, formatted column by column (`_format`),
-    `chunk` movies at a time (the columns of 50,000 movies at once took 30 MB)."""
-    fetch = attrgetter(*(field for _, field in CONSENSUS_LABELS))
-    keys, records = list(decided), list(decided.values())
-    found: dict[str, str] = {}
-    for start in range(0, len(records), chunk):
-        columns = []
-        for values in zip(*map(fetch, records[start: start + chunk]), strict=True):
-            if values and isinstance(values[0], float):
-                columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0
-                                else _format(v) for v in values])
-            else:
-                formatted = {v: _format(v) for v in set(values)}
-                columns.append([formatted[v] for v in values])
-        found.update(zip(keys[start: start + chunk], map(" ".join, zip(*columns, strict=True)),
-                         strict=True))
-    return found
+def _consensus_columns(records: list[Row]) -> list[str]:
+    """Each record's consensus columns as one string, formatted column by column
+    (`_format`)."""
+    columns = []
+    for values in zip(*map(_CONSENSUS_FIELDS, records), strict=True):
+        if values and isinstance(values[0], float):
+            columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0
+                            else _format(v) for v in values])
+        else:
+            formatted = {v: _format(v) for v in set(values)}
+            columns.append([formatted[v] for v in values])
+    return list(map(" ".join, zip(*columns, strict=True)))
 
 
-def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool,
-                     consensus: dict[str, str] | None = None) -> str:
-    return "".join(_micrographs_pieces(table, decided, accepted, consensus))
+_CONSENSUS_FIELDS = attrgetter(*(field for _, field in CONSENSUS_LABELS))
+
+
+def micrographs_star(table: RelionMicrographTable, decided: dict[str, Row],
+                     accepted: bool) -> str:
+    return "".join(_micrographs_pieces(table, decided, accepted))
 
 
 def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], accepted: bool,
-                        consensus: dict[str, str] | None = None) -> Iterator[str]:
+                        chunk: int = 2048) -> Iterator[str]:
+    """The reference's rows of one decision, with the consensus columns appended: formatted
+    `chunk` rows at a time (all of 50,000 movies' at once took 10 MB)."""
     tags = [*table.tags, *(label for label, _ in CONSENSUS_LABELS)]
-    consensus = _consensus_values(decided) if consensus is None else consensus
+    selected = ((row, record) for row, record in zip(
+        table.rows, map(decided.get, table.row_keys), strict=True)
+        if record is not None and record.accepted == accepted)
 
     def lines() -> Iterator[str]:
-        for row, key in zip(table.rows, table.row_keys, strict=True):
-            record = decided.get(key)
-            if record is None or record.accepted != accepted:
-                continue
-            line = " ".join(row)
-            if not line.isascii():
-                line = " ".join(_requoted(v) for v in row)
-            yield f"{line} {consensus[key]}"
+        while part := list(itertools.islice(selected, chunk)):
+            consensus = _consensus_columns([record for _, record in part])
+            for (row, _), extra in zip(part, consensus, strict=True):
+                line = " ".join(row)
+                if not line.isascii():
+                    line = " ".join(_requoted(v) for v in row)
+                yield f"{line} {extra}"
 
     yield table.preamble
-    yield from _loop_pieces(table.block_name, tags, lines())
+    yield from _loop_pieces(table.block_name, tags, lines(), chunk)
 
 
 def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], accepted: bool,
@@ -158,11 +158,10 @@ def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
                          decided: dict[str, Row], movie_names: dict[str, str]) -> list[str]:
     written = []
-    consensus = _consensus_values(decided) if table is not None else {}
     for accepted, label in ((True, "accepted"), (False, "discarded")):
         if table is not None:
             path = out_dir / f"{label}_micrographs.star"  # a piece at a time: 100,000 rows
-            write_pieces(path, _micrographs_pieces(table, decided, accepted, consensus))
+            write_pieces(path, _micrographs_pieces(table, decided, accepted))
             written.append(path.name)
         path = out_dir / f"{label}_movies.star"
         write_pieces(path, _movies_pieces(table, decided, accepted, movie_names))
