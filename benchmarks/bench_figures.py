@@ -16,14 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-from motioncons.figures.plots import _matplotlib
 from motioncons.pipeline import Options, draw_overlays, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 from scratch import scratch
 
 
 def naive_plot(row, path: Path) -> None:
-    _, plt = _matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots()
     ax.plot(row.reference_shifts[:, 0], row.reference_shifts[:, 1], "-o", label="reference")
     ax.plot(row.secondary_fitted[:, 0], row.secondary_fitted[:, 1], "-o", label="secondary")
