@@ -292,7 +292,7 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     scale = None
     estimated = "identity"
     note = "no movie moves more than --min-range in both inputs; identity assumed"
-    residual_groups, dot_groups, power_groups = [], [], []
+    choice_groups, dot_groups, power_groups = [], [], []
     for _, ref, sec in _dense_chunks(batch):
         moving = (np.ptp(ref, axis=2).max(axis=1) > min_range) & (
             np.ptp(sec, axis=2).max(axis=1) > min_range)
@@ -304,13 +304,14 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
             applied = _apply_matrix(sec_c, matrix)
             residual_parts.append(_sum_squares(ref_c - applied) / ref_power)
             dot_parts.append(np.einsum("nkf,nkf->n", ref_c, applied))
-        residual_groups.append(np.stack(residual_parts, axis=1))
+        # Each movie's vote (not its 8 residuals: 64 bytes a movie more at the peak).
+        choice_groups.append(np.stack(residual_parts, axis=1).argmin(axis=1))
         dot_groups.append(np.stack(dot_parts, axis=1))  # for the scale, once the winner is known
         power_groups.append(_sum_squares(sec_c))
-    residuals = np.concatenate(residual_groups) if residual_groups else np.zeros((0, 8))
-    moving_count = residuals.shape[0]
+    choices = np.concatenate(choice_groups) if choice_groups else np.zeros(0, dtype=np.int64)
+    moving_count = choices.size
     if moving_count:
-        counts = np.bincount(residuals.argmin(axis=1), minlength=len(CONVENTIONS))
+        counts = np.bincount(choices, minlength=len(CONVENTIONS))
         votes = {name: int(c) for name, c in zip(CONVENTION_NAMES, counts, strict=True)}
         leader = CONVENTION_NAMES[int(counts.argmax())]
         if leader != "identity" and (counts.max() * 2 <= moving_count
