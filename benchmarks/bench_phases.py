@@ -18,10 +18,12 @@ from bench_scale import dataset
 from scratch import scratch
 
 _CHILD = """
-import gc, resource, sys, time
+import gc, os, resource, sys, time
 from pathlib import Path
 from motioncons.evaluation import decide_comparison, prepare
-from motioncons.pipeline import Options, paused_gc, read_inputs, write_run
+from motioncons.pipeline import (Options, _save_comparison, paused_gc, read_inputs,
+                                 write_decision)
+from motioncons.workers import alongside
 from motioncons import allocator
 
 allocator.tune()  # as the command line does
@@ -46,10 +48,12 @@ with paused_gc():
     del reference, secondary
     steps.append(("pairing", time.perf_counter() - start, rss(), peak()))
     start = time.perf_counter()
-    decision = decide_comparison(comparison, options, {})
+    # as pipeline.run does: the npz written alongside, the samples released
+    with alongside(lambda: _save_comparison(out, comparison, options), os.cpu_count() > 1):
+        decision = decide_comparison(comparison, options, {}, release_samples=True)
     steps.append(("deciding", time.perf_counter() - start, rss(), peak()))
     start = time.perf_counter()
-    write_run(out, comparison, decision, options)
+    write_decision(out, comparison, decision, options)
     steps.append(("writing", time.perf_counter() - start, rss(), peak()))
 for name, seconds, resident, highest in steps:
     print(name, seconds, resident, highest)

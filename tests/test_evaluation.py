@@ -65,3 +65,38 @@ def test_rows_do_not_depend_on_the_chunk(monkeypatch):
         a.reference_shifts = a.secondary_fitted = a.sample_frames = None
         b.reference_shifts = b.secondary_fitted = b.sample_frames = None
         assert repr(a) == repr(b)
+
+
+def _comparison(seed: int, movies: int = 23):
+    rng = np.random.default_rng(seed)
+    sides = []
+    for side in ("r", "s"):
+        found = []
+        for i in range(movies):
+            frames = 20 + i % 3  # some lengths differ, one resampled pair
+            shifts = np.cumsum(rng.normal(0, 1.5, (frames, 2)), axis=0)
+            found.append(Trajectory(f"m{i}", f"m{i}.tif", np.arange(1, frames + 1), shifts,
+                                    0.8, f"{side}/m{i}.star",
+                                    total_frames=40 if (side, i) == ("s", 4) else frames))
+        sides.append(TrajectorySet(side, "relion", found))
+    return prepare(*sides, Options(plots="none", report=False))
+
+
+def test_releasing_the_samples_gives_the_same_rows_and_spends_the_comparison(tmp_path):
+    from motioncons.evaluation import decide_comparison
+    from motioncons.outputs import comparison_file
+
+    options = Options(plots="none", report=False)
+    kept = decide_comparison(_comparison(7), options, {})
+    comparison = _comparison(7)
+    released = decide_comparison(comparison, options, {}, release_samples=True)
+    assert [repr(row) for row in released.rows] == [repr(row) for row in kept.rows]
+    assert any(row.resampled for row in released.rows)
+    assert comparison.released
+    assert all(pair.samples.reference.size == 0 for pair in comparison.valid)
+    with pytest.raises(ValueError, match="released"):
+        decide_comparison(comparison, options, {})
+    with pytest.raises(ValueError, match="released"):
+        comparison_file.save(tmp_path / "c.npz", comparison, {})
+    with pytest.raises(ValueError, match="trajectories"):
+        decide_comparison(_comparison(7), Options(plots="discarded"), {}, release_samples=True)

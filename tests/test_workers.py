@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from motioncons import pipeline
@@ -81,7 +82,16 @@ def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeyp
     monkeypatch.setattr(pipeline, "alongside",
                         lambda task, enabled: calls.append(enabled) or alongside(task, enabled))
     run(info["reference"], info["secondary"], tmp_path / "alongside", options)
-    assert calls == [True]
-    for name in ("consensus.csv", "accepted_micrographs.star", "discarded_movies.star"):
+    assert calls == [True, True]  # consensus_data.npz while deciding, then consensus.csv
+    for name in ("consensus.csv", "accepted_micrographs.star", "discarded_movies.star",
+                 "summary.json"):
         assert (tmp_path / "here" / name).read_bytes() == \
             (tmp_path / "alongside" / name).read_bytes()
+    with np.load(tmp_path / "here" / "consensus_data.npz") as here, \
+            np.load(tmp_path / "alongside" / "consensus_data.npz") as there:
+        assert here.files == there.files
+        assert all(np.array_equal(here[name], there[name]) for name in here.files)
+    redecided = pipeline.decide(tmp_path / "alongside")
+    assert (tmp_path / "here" / "consensus.csv").read_bytes() == \
+        (tmp_path / "alongside" / "consensus.csv").read_bytes()
+    assert len(redecided.rows) == 40

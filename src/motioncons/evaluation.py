@@ -168,10 +168,18 @@ class Comparison:
     reference_format: str
     table: object | None
     """The reference's table the subsets are cut from (RELION, cryoSPARC, Scipion)."""
+    released: bool = False
+    """The pairs' samples were released (`release_samples`): only their rows' facts remain."""
+
+    def release_samples(self) -> None:
+        """Drop the sample arrays of every comparable pair (see `decide_comparison`)."""
+        for pair in self.valid:
+            pair.samples = pair.samples.released()
+        self.released = True
 
 
 def accumulated_motions(trajectories: list[np.ndarray], early_frames: int,
-                        chunk: int = 8192) -> list[tuple[float, float]]:
+                        chunk: int = 2048) -> list[tuple[float, float]]:
     """Path length of each trajectory (px): over all its frames, and over its first
     `early_frames` frames; vectorised over `chunk` trajectories at a time (bounded memory)."""
     return [motion for start in range(0, len(trajectories), chunk)
@@ -362,7 +370,15 @@ def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
     """
     if not valid:
         return [], None
-    batch = batch if batch is not None else make_batch(valid)
+    results, calibration = _results(valid, options, convention,
+                                    batch if batch is not None else make_batch(valid),
+                                    frozen_rmse_px)
+    return _rows(valid, results, options, convention), calibration
+
+
+def _results(valid: list[ValidPair], options: Options, convention: str, batch: Batch,
+             frozen_rmse_px: float | None = None) -> tuple[Results, RmseCalibration | None]:
+    """`decide_pairs`' metrics and decisions, before they become rows."""
     thresholds = options.thresholds
     _check_units(valid, thresholds)
     calibration = None
@@ -377,7 +393,7 @@ def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
                        RmseCalibration(frozen_rmse_px, None, None, 0, "frozen"))
         results = results.redecide(batch, replace(thresholds,
                                                   max_rmse_px=calibration.threshold_px))
-    return _rows(valid, results, options, convention), calibration
+    return results, calibration
 
 
 @dataclass
@@ -488,9 +504,20 @@ class Decision:
 
 
 def decide_comparison(comparison: Comparison, options: Options,
-                      overrides: dict[str, str] | None = None) -> Decision:
-    """Every pair of `comparison` decided, sorted by movie key, with the warnings."""
+                      overrides: dict[str, str] | None = None,
+                      release_samples: bool = False) -> Decision:
+    """Every pair of `comparison` decided, sorted by movie key, with the warnings.
+
+    With `release_samples`, for a run that keeps no trajectories on its rows (see
+    `Options.needs_trajectories`), the pairs' samples are released once their metrics are
+    computed, before the rows are built (the peak memory of a large run): the comparison can
+    then be neither decided nor stored again (`Comparison.released`).
+    """
     options.validate()
+    if comparison.released:
+        raise ValueError("this comparison's samples were released when it was decided")
+    if release_samples and options.needs_trajectories:
+        raise ValueError("the rows keep the trajectories: the samples cannot be released")
     valid = comparison.valid
     batch = make_batch(valid)
     estimate = None
@@ -498,7 +525,13 @@ def decide_comparison(comparison: Comparison, options: Options,
     if options.fit != "xmipp":
         estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
         convention = estimate.name
-    decided, calibration = decide_pairs(valid, options, convention, batch)
+    decided, calibration = [], None
+    if valid:
+        results, calibration = _results(valid, options, convention, batch)
+        del batch
+        if release_samples:
+            comparison.release_samples()
+        decided = _rows(valid, results, options, convention)
     rows = sorted(decided + [replace(r) for r in comparison.invalid], key=lambda r: r.movie)
     warnings = [*(estimate.warnings if estimate else []), *comparison.notes,
                 *apply_overrides(rows, overrides or {})]

@@ -27,6 +27,17 @@ class CommonSamples:
     """(K,) 1-based frame numbers of the samples (of the coarser trajectory if resampled)."""
     resampled: bool
 
+    def released(self) -> CommonSamples:
+        """The same samples without their arrays (all empty): what is left of a pair once it
+        is decided, when nothing else needs them."""
+        return CommonSamples(_NO_SHIFTS, _NO_SHIFTS, _NO_FRAMES, self.resampled)
+
+
+_NO_SHIFTS = np.zeros((0, 2))
+_NO_FRAMES = np.zeros(0, dtype=np.int64)
+_NO_SHIFTS.setflags(write=False)
+_NO_FRAMES.setflags(write=False)
+
 
 class TooFewFrames(ValueError):
     pass

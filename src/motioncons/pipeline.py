@@ -45,6 +45,7 @@ from .trajectory import TrajectorySet
 from .workers import alongside
 
 CSV_ALONGSIDE_ROWS = 20_000
+"""From this many movies on, a second process writes consensus.csv (or the npz) meanwhile."""
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
@@ -226,12 +227,16 @@ def paused_gc() -> contextlib.AbstractContextManager[None]:
 def compare_inputs(reference_path: str | Path, secondary_path: str | Path, options: Options,
                    overrides: dict[str, str]) -> tuple[Comparison, Decision]:
     """Read both inputs, pair them and decide every pair, in memory."""
-    reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
-    comparison = prepare(reference, secondary, options, notes)
-    # The comparison holds all that deciding and writing need: the inputs' per-movie objects
-    # are freed before the outputs are built (peak memory).
-    del reference, secondary
+    comparison = _paired(reference_path, secondary_path, options)
     return comparison, decide_comparison(comparison, options, overrides)
+
+
+def _paired(reference_path: str | Path, secondary_path: str | Path,
+            options: Options) -> Comparison:
+    reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
+    # The comparison holds all that deciding and writing need: the inputs' per-movie objects
+    # are freed when this returns, before the outputs are built (peak memory).
+    return prepare(reference, secondary, options, notes)
 
 
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
@@ -246,16 +251,30 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     overrides = read_overrides(options.override)
     with OutputFolder(out_dir) as folder, paused_gc():
         folder.claim("run", reference_path, secondary_path, force)
-        comparison, decision = compare_inputs(reference_path, secondary_path, options,
-                                              overrides)
-        return write_run(folder.path, comparison, decision, options, progress)
+        comparison = _paired(reference_path, secondary_path, options)
+        if options.needs_trajectories:
+            decision = decide_comparison(comparison, options, overrides)
+            return write_run(folder.path, comparison, decision, options, progress)
+        # No trajectories on the rows: what `decide` needs later is written first (by a
+        # second process while this one decides, when worth one), so that the samples can be
+        # released before the rows are built.
+        alongside_deciding = (len(comparison.valid) >= CSV_ALONGSIDE_ROWS
+                              and (options.workers or os.cpu_count() or 1) > 1)
+        with alongside(lambda: _save_comparison(folder.path, comparison, options),
+                       alongside_deciding):
+            decision = decide_comparison(comparison, options, overrides, release_samples=True)
+        return write_decision(folder.path, comparison, decision, options, progress)
 
 
 def write_run(out: Path, comparison: Comparison, decision: Decision, options: Options,
               progress=None) -> RunResult:
     """Everything a run writes: what `decide` needs later, then the outputs."""
-    return write_decision(out, comparison, decision, options, progress, first=lambda: (
-        comparison_file.save(out / comparison_file.FILE, comparison, stored_options(options))))
+    return write_decision(out, comparison, decision, options, progress,
+                          first=lambda: _save_comparison(out, comparison, options))
+
+
+def _save_comparison(out: Path, comparison: Comparison, options: Options) -> None:
+    comparison_file.save(out / comparison_file.FILE, comparison, stored_options(options))
 
 
 def stored_options(options: Options) -> dict[str, Any]:

@@ -52,12 +52,14 @@ def test_rows_made_a_chunk_at_a_time_are_written_as_their_list():
     ([np.arange(1, 4), np.arange(1, 6)], np.dtype(np.int32)),
     ([], None),
     ([], np.dtype(np.int32)),
+    ([np.asfortranarray(np.arange(8.0).reshape(4, 2))] * 2, None),  # Fortran order
+    ([np.arange(12.0).reshape(2, 6)[:, ::3], np.ones((1, 2))], None),  # strided
 ])
 def test_joined_arrays_are_written_as_np_save_writes_their_concatenation(parts, dtype):
     expected = io.BytesIO()
     joined = np.concatenate(parts) if parts else (
         np.zeros(0, dtype=dtype) if dtype else np.zeros((0, 2)))
-    np.save(expected, joined.astype(dtype) if dtype else joined)
+    np.save(expected, np.ascontiguousarray(joined.astype(dtype) if dtype else joined))
     written = io.BytesIO()
     _Joined(parts, joined.shape[1:], dtype).write(written, chunk=2)
     assert written.getvalue() == expected.getvalue()

@@ -70,6 +70,8 @@ def _row_data(row: Row) -> dict[str, Any]:
 
 
 def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
+    if comparison.released:
+        raise ValueError("this comparison's samples were released: it cannot be stored")
     valid = comparison.valid
     lengths = np.array([v.samples.frames.size for v in valid], dtype=np.int64)
     table, records = _table(comparison.table)
@@ -142,10 +144,15 @@ class _Joined:
             group.append(part)
             nbytes += part.nbytes
             if len(group) == chunk or nbytes >= size:
-                stream.write(np.concatenate(group).astype(dtype, copy=False).data)
+                stream.write(_c_order(group, dtype))
                 group, nbytes = [], 0
         if group:
-            stream.write(np.concatenate(group).astype(dtype, copy=False).data)
+            stream.write(_c_order(group, dtype))
+
+
+def _c_order(parts: list[np.ndarray], dtype: np.dtype) -> memoryview:
+    """The parts' concatenation as `.npy` stores it (C order), without a copy into bytes."""
+    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype).data
 
 
 def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:
