@@ -287,24 +287,29 @@ def stored_options(options: Options) -> dict[str, Any]:
 
 def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
                    progress=None, first: Callable[[], object] | None = None) -> RunResult:
-    """The outputs of a decision; `first` writes something before them (while the overlays
-    are already being drawn)."""
+    """The outputs of a decision; `first` writes something before them (what a later
+    ``decide`` needs)."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     figures = []
     overlays = _with_plot_paths(rows, options.plots)
-    # Without overlays to draw, a second core writes consensus.csv meanwhile (only when it is
-    # worth a process: tens of thousands of rows).
-    csv_alongside = (not overlays and len(rows) >= CSV_ALONGSIDE_ROWS
-                     and (options.workers or os.cpu_count() or 1) > 1)
-    # The overlays are drawn by worker processes while this process writes everything else;
-    # what an earlier run wrote and this one did not is removed once they are all drawn.
-    # consensus.csv goes first: alongside, it takes as long as all the rest (the npz and the
-    # STAR subsets).
-    with rendering(overlays, out, options.workers, progress), \
-            alongside(lambda: write_sorted_csv(out, rows), csv_alongside):
+
+    def data_files() -> None:
+        write_sorted_csv(out, rows)
         if first is not None:
             first()
+
+    # The overlays are drawn by worker processes while this process writes everything else;
+    # what an earlier run wrote and this one did not is removed once they are all drawn.
+    # consensus.csv (and what `first` writes) go to a second process when the run is large
+    # enough to pay for one: it is forked before the overlay workers (a process with threads
+    # is not forked) and works while this process draws the report.
+    separate = (len(rows) >= CSV_ALONGSIDE_ROWS
+                and (options.workers or os.cpu_count() or 1) > 1)
+    with alongside(data_files, True) if separate else contextlib.nullcontext(), \
+            rendering(overlays, out, options.workers, progress):
+        if not separate:
+            data_files()
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
