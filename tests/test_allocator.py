@@ -33,6 +33,18 @@ libc.free(block)
 """
 
 
+_TRIM_PROBE = _PROBE.split("libc.free(libc.malloc(8 << 20))")[0] + """
+if sys.argv[1] == "tuned":
+    assert allocator.tune()
+else:
+    libc.mallopt(allocator.M_MMAP_THRESHOLD, allocator.MMAP_THRESHOLD)  # the mmap one only
+blocks = [libc.malloc(64 << 10) for _ in range(128)]  # 8 MiB of heap
+for block in reversed(blocks):
+    libc.free(block)
+print(int(libc.mallinfo2().arena >= 8 << 20))  # the heap kept, or shrunk
+"""
+
+
 def _glibc_with_mallinfo2() -> bool:
     import ctypes
 
@@ -49,6 +61,14 @@ def test_a_large_block_is_mapped_only_once_tuned(mode, mapped):
     result = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == mapped
+
+
+@pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
+@pytest.mark.parametrize(("mode", "kept"), [("tuned", "1"), ("mmap threshold only", "0")])
+def test_freed_temporaries_keep_their_heap_once_tuned(mode, kept):
+    result = subprocess.run([sys.executable, "-c", _TRIM_PROBE, mode], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == kept
 
 
 def test_tune_is_a_no_op_off_linux(monkeypatch):

@@ -5,8 +5,9 @@ the system when freed, but it raises that threshold to the size of each such blo
 the first chunk of shifts is freed, a run's large temporary arrays (chunks of shifts, stacked
 pairs, pickled results from the readers) come from the heap instead, and the holes they leave
 between longer-lived blocks stay resident. Fixing the threshold keeps it where it started: the
-peak of a 50,000-movie core run is about 17 MB lower, a 200,000-movie one about 35 MB, at the
-same speed (benchmarks/bench_scale.py).
+peak of a 50,000-movie core run is about 17 MB lower, a 200,000-movie one about 35 MB
+(benchmarks/bench_scale.py). Fixing it also fixes the threshold above which freed memory at
+the top of the heap is returned, which is set to keep numpy's temporaries as fast as before.
 
 Only the command line calls `tune`: a library does not change its host process's allocator.
 """
@@ -16,10 +17,16 @@ from __future__ import annotations
 import ctypes
 import sys
 
+M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-"""glibc's ``mallopt`` parameter (malloc.h); setting it also stops its dynamic adjustment."""
+"""glibc's ``mallopt`` parameters (malloc.h); setting one stops the dynamic adjustment of
+both."""
 MMAP_THRESHOLD = 128 * 1024
 """glibc's own starting value."""
+TRIM_THRESHOLD = 32 * 1024 * 1024
+"""Free memory kept at the top of the heap: left at its starting 128 KiB, the heap would be
+shrunk and grown again around every temporary array (page faults: numpy work twice as slow).
+glibc's own adjustment keeps up to 64 MiB."""
 
 
 def tune() -> bool:
@@ -31,6 +38,7 @@ def tune() -> bool:
         libc = ctypes.CDLL(None)
         if not hasattr(libc, "gnu_get_libc_version"):  # musl also has a mallopt, which ignores it
             return False
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
+            bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     except (OSError, AttributeError):
         return False
