@@ -58,6 +58,18 @@ def test_a_task_alongside_runs_in_another_process_while_the_body_runs(tmp_path):
     assert int((tmp_path / "here").read_text()) == os.getpid()
 
 
+def test_the_body_can_wait_for_the_task_alongside(tmp_path):
+    with alongside(lambda: (time.sleep(0.3), _write_pid(tmp_path / "task"))) as finish:
+        assert not (tmp_path / "task").exists()
+        finish()
+        assert (tmp_path / "task").exists()
+        finish()  # once is enough
+    assert multiprocessing.active_children() == []
+    with pytest.raises(OutputError, match="No space left"), alongside(_fail) as finish:
+        finish()
+        pytest.fail("the task's error is raised where the body waits")
+
+
 def _fail() -> None:
     raise OutputError("/data/out/consensus.csv", "cannot write: No space left on device")
 
@@ -80,7 +92,7 @@ def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeyp
     monkeypatch.setattr(pipeline, "CSV_ALONGSIDE_ROWS", 1)
     calls = []
     monkeypatch.setattr(pipeline, "alongside",
-                        lambda task, enabled: calls.append(enabled) or alongside(task, enabled))
+                        lambda task, enabled=True: calls.append(enabled) or alongside(task, enabled))
     run(info["reference"], info["secondary"], tmp_path / "alongside", options)
     assert calls == [True, True]  # consensus_data.npz while deciding, then consensus.csv
     for name in ("consensus.csv", "accepted_micrographs.star", "discarded_movies.star",
@@ -95,3 +107,31 @@ def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeyp
     assert (tmp_path / "here" / "consensus.csv").read_bytes() == \
         (tmp_path / "alongside" / "consensus.csv").read_bytes()
     assert len(redecided.rows) == 40
+
+
+def test_a_default_run_has_its_consensus_data_in_place_before_its_outputs(tmp_path,
+                                                                          monkeypatch):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=6))
+    options = Options(plots="discarded", report=True)
+    run(info["reference"], info["secondary"], tmp_path / "here", options)
+    monkeypatch.setattr(pipeline, "CSV_ALONGSIDE_ROWS", 1)
+    real = pipeline.write_outputs
+    present = []
+
+    def write_outputs(out_dir, *args, **kwargs):
+        present.append((out_dir / "consensus_data.npz").is_file())
+        return real(out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_outputs", write_outputs)
+    save = pipeline._save_comparison
+    monkeypatch.setattr(pipeline, "_save_comparison",
+                        lambda *args: (time.sleep(1.5), save(*args)))  # a slow disk
+    run(info["reference"], info["secondary"], tmp_path / "separate", options)
+    assert present == [True]
+    assert multiprocessing.active_children() == []
+    for name in ("consensus.csv", "accepted_micrographs.star", "summary.json"):
+        assert (tmp_path / "here" / name).read_bytes() == \
+            (tmp_path / "separate" / name).read_bytes()
+    with np.load(tmp_path / "here" / "consensus_data.npz") as here, \
+            np.load(tmp_path / "separate" / "consensus_data.npz") as there:
+        assert all(np.array_equal(here[name], there[name]) for name in here.files)

@@ -273,6 +273,10 @@ def write_run(out: Path, comparison: Comparison, decision: Decision, options: Op
                           first=lambda: _save_comparison(out, comparison, options))
 
 
+def _nothing() -> None:
+    pass
+
+
 def _save_comparison(out: Path, comparison: Comparison, options: Options) -> None:
     comparison_file.save(out / comparison_file.FILE, comparison, stored_options(options))
 
@@ -287,8 +291,8 @@ def stored_options(options: Options) -> dict[str, Any]:
 
 def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
                    progress=None, first: Callable[[], object] | None = None) -> RunResult:
-    """The outputs of a decision; `first` writes something before them (what a later
-    ``decide`` needs)."""
+    """The outputs of a decision; `first` writes something that must be in place before them
+    (what a later ``decide`` needs)."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     figures = []
@@ -301,18 +305,21 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
 
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    # consensus.csv (and what `first` writes) go to a second process when the run is large
+    # consensus.csv and what `first` writes go to a second process when the run is large
     # enough to pay for one: it is forked before the overlay workers (a process with threads
-    # is not forked) and works while this process draws the report.
+    # is not forked) and works while this process draws the report. Either way they are in
+    # place before the other outputs are written.
     separate = (len(rows) >= CSV_ALONGSIDE_ROWS
                 and (options.workers or os.cpu_count() or 1) > 1)
-    with alongside(data_files, True) if separate else contextlib.nullcontext(), \
-            rendering(overlays, out, options.workers, progress):
+    data = alongside(data_files) if separate else contextlib.nullcontext(_nothing)
+    with data as wait_for_data, rendering(overlays, out, options.workers, progress):
         if not separate:
             data_files()
         if options.report:
             summary["outputs"] = []
             figures = write_figures(out, rows, row_overlays(rows), summary)
+        if first is not None:
+            wait_for_data()
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
                                 summary, figures, remove_stale=False, csv_written=True)
     _remove_stale(out, outputs, rows)

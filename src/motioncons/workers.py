@@ -90,25 +90,35 @@ def _outcome(receive: Connection, process: multiprocessing.process.BaseProcess
 
 
 @contextlib.contextmanager
-def alongside(task: Callable[[], object], enabled: bool = True) -> Iterator[None]:
+def alongside(task: Callable[[], object],
+              enabled: bool = True) -> Iterator[Callable[[], None]]:
     """Run `task` in a forked process while the body of the ``with`` runs (the second core
     writes one output while this process writes the others), wait for it at the end and
-    raise its exception, if any; an exception of the body wins. Without `enabled` (or fork),
-    `task` runs here first. Fork only where this process has no other thread."""
+    raise its exception, if any; an exception of the body wins. The body is given a function
+    that waits for the task there (and raises its exception): for what must not be written
+    before the task's output is in place. Without `enabled` (or fork), `task` runs here
+    first. Fork only where this process has no other thread."""
     if not enabled or "fork" not in multiprocessing.get_all_start_methods():
         task()
-        yield
+        yield lambda: None
         return
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_run_task, args=(task, send, os.getpid()), daemon=True)
     process.start()
     send.close()
+    outcome: list[BaseException | None] = []
+
+    def finish() -> None:
+        if not outcome:
+            outcome.append(_outcome(receive, process))
+        if outcome[0] is not None:
+            raise outcome[0]
+
     try:
-        yield
+        yield finish
     except BaseException:
-        _outcome(receive, process)
+        if not outcome:
+            _outcome(receive, process)
         raise
-    error = _outcome(receive, process)
-    if error is not None:
-        raise error
+    finish()
