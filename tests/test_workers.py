@@ -91,8 +91,8 @@ def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeyp
     run(info["reference"], info["secondary"], tmp_path / "here", options)
     monkeypatch.setattr(pipeline, "CSV_ALONGSIDE_ROWS", 1)
     calls = []
-    monkeypatch.setattr(pipeline, "alongside",
-                        lambda task, enabled=True: calls.append(enabled) or alongside(task, enabled))
+    monkeypatch.setattr(pipeline, "alongside", lambda task, enabled=True: (
+        calls.append(enabled) or alongside(task, enabled)))
     run(info["reference"], info["secondary"], tmp_path / "alongside", options)
     assert calls == [True, True]  # consensus_data.npz while deciding, then consensus.csv
     for name in ("consensus.csv", "accepted_micrographs.star", "discarded_movies.star",
@@ -123,11 +123,18 @@ def test_a_default_run_has_its_consensus_data_in_place_before_its_outputs(tmp_pa
         return real(out_dir, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "write_outputs", write_outputs)
+    real_figures = pipeline.write_figures
+
+    def write_figures(out_dir, *args, **kwargs):
+        present.append((out_dir / "consensus_data.npz").is_file())
+        return real_figures(out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_figures", write_figures)
     save = pipeline._save_comparison
     monkeypatch.setattr(pipeline, "_save_comparison",
                         lambda *args: (time.sleep(1.5), save(*args)))  # a slow disk
     run(info["reference"], info["secondary"], tmp_path / "separate", options)
-    assert present == [True]
+    assert present == [True, True]  # the figures, then the tables
     assert multiprocessing.active_children() == []
     for name in ("consensus.csv", "accepted_micrographs.star", "summary.json"):
         assert (tmp_path / "here" / name).read_bytes() == \

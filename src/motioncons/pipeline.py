@@ -308,18 +308,19 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     # consensus.csv and what `first` writes go to a second process when the run is large
     # enough to pay for one: it is forked before the overlay workers (a process with threads
     # is not forked) and works while this process draws the report. Either way they are in
-    # place before the other outputs are written.
+    # place before any other output is written.
     separate = (len(rows) >= CSV_ALONGSIDE_ROWS
                 and (options.workers or os.cpu_count() or 1) > 1)
     data = alongside(data_files) if separate else contextlib.nullcontext(_nothing)
     with data as wait_for_data, rendering(overlays, out, options.workers, progress):
         if not separate:
             data_files()
-        if options.report:
-            summary["outputs"] = []
-            figures = write_figures(out, rows, row_overlays(rows), summary)
+        trajectories = row_overlays(rows) if options.report else {}
         if first is not None:
             wait_for_data()
+        if options.report:
+            summary["outputs"] = []
+            figures = write_figures(out, rows, trajectories, summary)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
                                 summary, figures, remove_stale=False, csv_written=True)
     _remove_stale(out, outputs, rows)
