@@ -55,20 +55,21 @@ def _glibc_with_mallinfo2() -> bool:
     return hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallinfo2")
 
 
+def _probe(code: str, mode: str) -> str:
+    return subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
 @pytest.mark.parametrize(("mode", "mapped"), [("tuned", "1"), ("default", "0")])
 def test_a_large_block_is_mapped_only_once_tuned(mode, mapped):
-    result = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True,
-                            text=True, check=True)
-    assert result.stdout.strip() == mapped
+    assert _probe(_PROBE, mode) == mapped
 
 
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
 @pytest.mark.parametrize(("mode", "kept"), [("tuned", "1"), ("mmap threshold only", "0")])
 def test_freed_temporaries_keep_their_heap_once_tuned(mode, kept):
-    result = subprocess.run([sys.executable, "-c", _TRIM_PROBE, mode], capture_output=True,
-                            text=True, check=True)
-    assert result.stdout.strip() == kept
+    assert _probe(_TRIM_PROBE, mode) == kept
 
 
 def test_tune_is_a_no_op_off_linux(monkeypatch):
