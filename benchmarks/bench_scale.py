@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from motioncons.pipeline import Options
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
@@ -42,9 +43,10 @@ status = main(["run", sys.argv[1], sys.argv[2], "-o", sys.argv[3], "--plots", sy
                "--force", "--quiet", *([] if sys.argv[5] == "1" else ["--no-report"])])
 elapsed = time.perf_counter() - start
 assert status == 0, status
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(elapsed, peak)
+usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+peak = max(u.ru_maxrss for u in usage)
+cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+print(elapsed, peak, cpu)
 """
 
 
@@ -74,15 +76,22 @@ def raw_read(jobs: dict) -> float:
     return time.perf_counter() - start
 
 
-def child_run(jobs: dict, out: Path, plots: str, report: bool) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one ``motioncons run`` in a fresh process, into a new
-    output folder (a first run, as a session's is)."""
+class Run(NamedTuple):
+    seconds: float
+    peak_mb: float
+    cpu_seconds: float
+    """User and system time of the run and every process it started."""
+
+
+def child_run(jobs: dict, out: Path, plots: str, report: bool) -> Run:
+    """Seconds, peak RSS (MB) and CPU time of one ``motioncons run`` in a fresh process, into
+    a new output folder (a first run, as a session's is)."""
     shutil.rmtree(out, ignore_errors=True)
     result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
                              str(out), plots, "1" if report else "0"],
                             check=True, capture_output=True, text=True)
-    seconds, peak_kb = result.stdout.split()[-2:]
-    return float(seconds), float(peak_kb) / 1024
+    seconds, peak_kb, cpu = result.stdout.split()[-3:]
+    return Run(float(seconds), float(peak_kb) / 1024, float(cpu))
 
 
 def idle_poll_stats(jobs: dict, out: Path) -> tuple[int, int]:
@@ -130,21 +139,26 @@ def main(argv: list[str] | None = None) -> int:
         for movies in sizes:
             jobs = dataset(workdir, movies)
             raw = raw_read(jobs)
-            core, peak = child_run(jobs, workdir / f"out_{movies}", "none", False)
+            core, peak, cpu = child_run(jobs, workdir / f"out_{movies}", "none", False)
             goal = 150 + 2 * movies / 1024
-            rows[movies] = (raw, core, peak)
+            rows[movies] = (raw, core, peak, cpu)
             print(f"{movies:>8,} {raw:>8.2f}s {core:>7.2f}s {core / raw:>8.1f}x "
                   f"{core / movies * 1e6:>9.0f} {peak:>7.0f}MB {goal:>7.0f}MB")
         jobs = dataset(workdir, args.movies)
         # The ratios at --movies: runs alternated --repeat times, the fastest of each kind
         # (this machine's speed drifts by a third from one minute to the next).
         raws, cores, defaults, peak = [rows[args.movies][0]], [rows[args.movies][1]], [], 0.0
+        core_cpu, default_cpu = [rows[args.movies][3]], []
         for attempt in range(args.repeat):
             if attempt:
                 raws.append(raw_read(jobs))
-                cores.append(child_run(jobs, workdir / f"out_{args.movies}", "none", False)[0])
-            seconds, peak = child_run(jobs, workdir / f"default_{args.movies}", "discarded", True)
+                run = child_run(jobs, workdir / f"out_{args.movies}", "none", False)
+                cores.append(run.seconds)
+                core_cpu.append(run.cpu_seconds)
+            seconds, peak, cpu = child_run(jobs, workdir / f"default_{args.movies}",
+                                           "discarded", True)
             defaults.append(seconds)
+            default_cpu.append(cpu)
         raw, core, default = min(raws), min(cores), min(defaults)
         print(f"\n{args.movies:,} movies, fastest of {args.repeat} alternated runs: core "
               f"{core:.2f} s = {core / raw:.1f}x the raw read (goal <= 2x); default run "
@@ -153,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         print("  every run (s): raw " + " ".join(f"{v:.2f}" for v in raws) + "; core "
               + " ".join(f"{v:.2f}" for v in cores) + "; default "
               + " ".join(f"{v:.2f}" for v in defaults))
+        if default_cpu:
+            print(f"  CPU time of every process of a run, least of each: core "
+                  f"{min(core_cpu):.1f} s, default {min(default_cpu):.1f} s "
+                  f"({min(default_cpu) / min(core_cpu):.1f}x), on {os.cpu_count()} cores")
         jobs = dataset(workdir, args.idle_movies)
         stats, files = idle_poll_stats(jobs, workdir / "idle")
         print(f"idle watch poll, {files // 2:,} movies decided: {stats:,} stat calls for "
