@@ -1,5 +1,6 @@
-"""The command line fixes glibc's mmap threshold: a large block freed no longer sends the next
-ones to the heap, where their holes would stay resident."""
+"""The command line fixes glibc's mmap threshold (a large block freed no longer sends the next
+ones to the heap, where their holes would stay resident) and its trim threshold (freed
+temporaries keep their heap)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from motioncons import allocator, cli
 
-_PROBE = """
+_LIBC = """
 import ctypes, sys
 from motioncons import allocator
 
@@ -23,6 +24,9 @@ libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 libc.mallinfo2.restype = MallInfo2
+"""
+
+_MAPPED_PROBE = _LIBC + """
 libc.free(libc.malloc(8 << 20))  # glibc would now keep blocks below 8 MiB in the heap
 if sys.argv[1] == "tuned":
     assert allocator.tune()
@@ -32,8 +36,7 @@ print(libc.mallinfo2().hblks - before)
 libc.free(block)
 """
 
-
-_TRIM_PROBE = _PROBE.split("libc.free(libc.malloc(8 << 20))")[0] + """
+_TRIM_PROBE = _LIBC + """
 if sys.argv[1] == "tuned":
     assert allocator.tune()
 else:
@@ -63,7 +66,7 @@ def _probe(code: str, mode: str) -> str:
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
 @pytest.mark.parametrize(("mode", "mapped"), [("tuned", "1"), ("default", "0")])
 def test_a_large_block_is_mapped_only_once_tuned(mode, mapped):
-    assert _probe(_PROBE, mode) == mapped
+    assert _probe(_MAPPED_PROBE, mode) == mapped
 
 
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
