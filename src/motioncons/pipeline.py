@@ -138,7 +138,7 @@ def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
     """``summary.png`` and the self-contained ``report.html``."""
     with _young_garbage_collected():
         save_summary(rows, summary, out_dir / "summary.png")
-    write_report(out_dir / "report.html", sorted(rows, key=lambda r: r.movie), overlays, summary,
+    write_report(out_dir / "report.html", sorted(rows, key=_by_movie), overlays, summary,
                  (out_dir / "summary.png").read_bytes())
     return ["summary.png", "report.html"]
 
@@ -258,10 +258,8 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
         # No trajectories on the rows: what `decide` needs later is written first (by a
         # second process while this one decides, when worth one), so that the samples can be
         # released before the rows are built.
-        alongside_deciding = (len(comparison.valid) >= CSV_ALONGSIDE_ROWS
-                              and (options.workers or os.cpu_count() or 1) > 1)
         with alongside(lambda: _save_comparison(folder.path, comparison, options),
-                       alongside_deciding):
+                       _second_process_pays(len(comparison.valid), options)):
             decision = decide_comparison(comparison, options, overrides, release_samples=True)
         return write_decision(folder.path, comparison, decision, options, progress)
 
@@ -271,6 +269,12 @@ def write_run(out: Path, comparison: Comparison, decision: Decision, options: Op
     """Everything a run writes: what `decide` needs later, then the outputs."""
     return write_decision(out, comparison, decision, options, progress,
                           first=lambda: _save_comparison(out, comparison, options))
+
+
+def _second_process_pays(movies: int, options: Options) -> bool:
+    """Whether writing beside this process is worth a process: tens of thousands of movies,
+    and more than one core to run on."""
+    return movies >= CSV_ALONGSIDE_ROWS and (options.workers or os.cpu_count() or 1) > 1
 
 
 def _nothing() -> None:
@@ -309,8 +313,7 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     # enough to pay for one: it is forked before the overlay workers (a process with threads
     # is not forked) and works while this process draws the report. Either way they are in
     # place before any other output is written.
-    separate = (len(rows) >= CSV_ALONGSIDE_ROWS
-                and (options.workers or os.cpu_count() or 1) > 1)
+    separate = _second_process_pays(len(rows), options)
     data = alongside(data_files) if separate else contextlib.nullcontext(_nothing)
     with data as wait_for_data, rendering(overlays, out, options.workers, progress):
         if not separate:

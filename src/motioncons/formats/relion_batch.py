@@ -50,7 +50,7 @@ _GENERAL_LINES = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n|[ \t]*_\S+[ \t]+" + _VALUE
 
 _NAME_TAG = "_rlnMicrographMovieName"
 _NAME_TAG_BYTES = _NAME_TAG.encode()
-_NAME_LINE = re.compile(rb"[ \t]*" + _NAME_TAG.encode() + rb"[ \t]+(" + _VALUE.encode()
+_NAME_LINE = re.compile(rb"[ \t]*" + _NAME_TAG_BYTES + rb"[ \t]+(" + _VALUE.encode()
                         + rb")[ \t]*\n")
 
 

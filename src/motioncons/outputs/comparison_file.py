@@ -183,7 +183,6 @@ def _compressed_json_parts(value: Any) -> list[bytes]:
     return [part for part in [*parts, packer.flush()] if part]
 
 
-
 def _write_npz(stream: BinaryIO, members: list[tuple[str, np.ndarray | _Joined]]) -> None:
     """What ``np.savez`` writes, the joined arrays a chunk at a time."""
     with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_STORED,
