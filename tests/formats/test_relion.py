@@ -8,7 +8,7 @@ import pytest
 
 from motioncons.errors import InputError
 from motioncons.formats import read_input
-from motioncons.formats.relion import read_movie_star
+from motioncons.formats.relion import RelionMicrographTable, read_movie_star
 from motioncons.trajectory import Problem, Trajectory
 
 
@@ -60,9 +60,24 @@ def test_corrected_micrographs_reads_listed_movies_and_reports_missing_ones(reli
     assert {p.reason for p in dataset.problems} == {"missing_metadata"}
     assert all("does not exist" in p.message for p in dataset.problems)
     table = dataset.micrograph_table
-    assert table.block_name == "micrographs" and len(table.rows) == 24
+    assert table.block_name == "micrographs" and len(table.lines) == 24
+    assert table.optics_groups == ["1"] * 24
     assert table.optics["_rlnMicrographOriginalPixelSize"] == ["0.885000"]
     assert "data_optics" in table.preamble and "data_micrographs" not in table.preamble
+
+
+def test_the_table_keeps_each_row_as_the_subsets_write_it():
+    rows = [["M/a.mrc", "1", "'a b'"], ["M/ü.mrc", "2", "'ü c'"], ["M/c.mrc", "1", "x"]]
+    table = RelionMicrographTable.from_rows("m.star", "", "micrographs",
+                                            ["_rlnMicrographName", "_rlnOpticsGroup", "_rlnX"],
+                                            rows, ["a", "ü", "c"])
+    # Quoted values stay as written; bare UTF-8, which gemmi cannot read, is quoted.
+    assert table.lines == ["M/a.mrc 1 'a b'", '"M/ü.mrc" 2 \'ü c\'', "M/c.mrc 1 x"]
+    assert table.optics_groups == ["1", "2", "1"]
+    assert table.optics_groups[0] is table.optics_groups[2]  # one string a group
+    no_groups = RelionMicrographTable.from_rows("m.star", "", "", ["_rlnMicrographName"],
+                                                [["M/a.mrc"]], ["a"])
+    assert no_groups.optics_groups == [] and no_groups.optics == {}
 
 
 def test_a_secondary_input_keeps_no_micrographs_table(relion5):

@@ -11,11 +11,14 @@ import zlib
 import numpy as np
 import pytest
 
+from motioncons.formats.relion import RelionMicrographTable
 from motioncons.outputs.comparison_file import (
     _compressed_json_parts,
     _Joined,
     _json_pieces,
     _Rows,
+    _table,
+    _untable,
 )
 
 
@@ -66,3 +69,19 @@ def test_joined_arrays_are_written_as_np_save_writes_their_concatenation(parts, 
     by_size = io.BytesIO()
     _Joined(parts, joined.shape[1:], dtype).write(by_size, size=20)
     assert by_size.getvalue() == expected.getvalue()
+
+
+def test_a_relion_table_stored_with_rows_of_values_loads_as_lines():
+    """Folders written before the table kept one line a row can still be decided again."""
+    rows = [["M/a.mrc", "1"], ["M/ü.mrc", "2"]]
+    stored = {"kind": "relion", "path": "m.star", "preamble": "# version 30001\n",
+              "block_name": "micrographs", "tags": ["_rlnMicrographName", "_rlnOpticsGroup"],
+              "rows": rows, "row_keys": ["a", "ü"], "movie_names": ["a.tiff", None],
+              "optics": {"_rlnOpticsGroup": ["1", "2"]}}
+    expected = RelionMicrographTable.from_rows(
+        "m.star", "# version 30001\n", "micrographs", stored["tags"], rows, ["a", "ü"],
+        {"_rlnOpticsGroup": ["1", "2"]})
+    assert _untable(stored, None) == expected
+    assert expected.lines == ["M/a.mrc 1", '"M/ü.mrc" 2']
+    data, records = _table(expected)
+    assert records is None and _untable(data, None) == expected

@@ -73,9 +73,9 @@ def test_consensus_columns_do_not_depend_on_the_chunk():
                                rmse_A=float(rng.uniform(0, 3)), frames=i,
                                plot_path=f"plots/k{i}.png" if i % 2 else None)
     keys = [*decided, "not decided"]
-    table = RelionMicrographTable("m.star", "# version 30001\n\n", "micrographs",
-                                  ["_rlnMicrographName"], [[f"M/{k}.mrc"] for k in keys], keys,
-                                  [None] * len(keys))
+    table = RelionMicrographTable.from_rows("m.star", "# version 30001\n\n", "micrographs",
+                                            ["_rlnMicrographName"], [[f"M/{k}.mrc"] for k in keys],
+                                            keys)
     for accepted in (True, False):
         body = "".join(
             f"\nM/{key}.mrc " + " ".join(relion_star._format(getattr(row, field))

@@ -20,11 +20,11 @@ from pathlib import Path
 import gemmi
 
 from ..errors import InputError
-from ..trajectory import Problem, Trajectory, TrajectorySet, movie_key
+from ..trajectory import Problem, TrajectorySet, movie_key
 from .common import checked, one_line
 from .relion_batch import read_movie_stars
 from .relion_movie import read_movie_star
-from .star import parse_cif, unescape
+from .star import parse_cif, requoted, unescape
 
 __all__ = [
     "detect",
@@ -53,12 +53,33 @@ class RelionMicrographTable:
     block_name: str
     """``micrographs`` (3.1+), or empty for the 3.0 single ``data_`` table."""
     tags: list[str]
-    rows: list[list[str]]
-    """Raw values, exactly as written (quotes kept)."""
+    lines: list[str]
+    """Each row as the subsets write it: its raw values (quotes kept) joined by spaces, a bare
+    non-ASCII value quoted (`star.requoted`). One string a row, not one a value: 300 bytes less
+    a movie."""
     row_keys: list[str]
-    movie_names: list[str | None]
+    optics_groups: list[str] = field(default_factory=list)
+    """Each row's ``_rlnOpticsGroup`` value, when the table has that column."""
     optics: dict[str, list[str]] = field(default_factory=dict)
     """The ``data_optics`` columns (raw strings), empty for RELION 3.0."""
+
+    @classmethod
+    def from_rows(cls, path: str, preamble: str, block_name: str, tags: list[str],
+                  rows: list[list[str]], row_keys: list[str],
+                  optics: dict[str, list[str]] | None = None) -> RelionMicrographTable:
+        """The table of `rows` of raw values, one list a row."""
+        groups: list[str] = []
+        if "_rlnOpticsGroup" in tags:
+            column = tags.index("_rlnOpticsGroup")
+            shared: dict[str, str] = {}  # a session has a few groups: one string each
+            groups = [shared.setdefault(row[column], row[column]) for row in rows]
+        return cls(path, preamble, block_name, tags, [_line(row) for row in rows], row_keys,
+                   groups, optics or {})
+
+
+def _line(row: list[str]) -> str:
+    line = " ".join(row)
+    return line if line.isascii() else " ".join(map(requoted, row))
 
 
 def detect(path: Path) -> bool:
@@ -267,27 +288,26 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
     resolver = _MetadataResolver(path)
     dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
     row_keys: list[str] = []
-    movie_names: list[str | None] = []
     fallback_col = movie_col if movie_col is not None else (
         name_col if name_col is not None else meta_col)
     if not rows:
         raise InputError(path, "the micrographs table is empty")
     if not read_movies:
         keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
-        dataset.micrograph_table = RelionMicrographTable(
+        dataset.micrograph_table = RelionMicrographTable.from_rows(
             str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
-            [None] * len(rows), _optics(doc, escaped))
+            _optics(doc, escaped))
         return dataset
     recorded = [gemmi.cif.as_string(row[meta_col]) for row in rows]
     jobs: list[tuple[str, str | None]] = [
         (resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
         for path, row in zip(recorded, rows, strict=True)]
-    preamble, optics = (_preamble(text, block_name, path), _optics(doc, escaped)) \
-        if keep_table else ("", {})
-    # The parsed file (tens of MB at 50,000 movies) is not needed while the movies are read.
-    del text, doc, block, loop
-    if not keep_table:
-        del rows
+    table = RelionMicrographTable.from_rows(
+        str(path), _preamble(text, block_name, path), block_name, tags, rows, row_keys,
+        _optics(doc, escaped)) if keep_table else None
+    # The parsed file and its rows (tens of MB at 50,000 movies) are not needed while the
+    # movies are read.
+    del text, doc, block, loop, rows
     for i, item in enumerate(read_movie_stars(jobs, workers)):
         if isinstance(item, Problem) and item.reason == "missing_metadata":
             found = resolver.search(recorded[i])
@@ -295,20 +315,8 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
                 item = checked(read_movie_star(found, jobs[i][1]))
         dataset.add(item)
         row_keys.append(item.key)
-        movie_names.append(item.movie_name if isinstance(item, Trajectory) else None)
     dataset.validated = True
-    if not keep_table:
-        return dataset
-    dataset.micrograph_table = RelionMicrographTable(
-        path=str(path),
-        preamble=preamble,
-        block_name=block_name,
-        tags=tags,
-        rows=rows,
-        row_keys=row_keys,
-        movie_names=movie_names,
-        optics=optics,
-    )
+    dataset.micrograph_table = table
     return dataset
 
 

@@ -57,6 +57,10 @@ def _untable(data: dict | None, records: np.ndarray | None) -> object | None:
         return None
     kind = data.pop("kind")
     if kind == "relion":
+        if "rows" in data:  # written before the rows were kept as lines
+            return RelionMicrographTable.from_rows(
+                data["path"], data["preamble"], data["block_name"], data["tags"],
+                data["rows"], data["row_keys"], data["optics"])
         return RelionMicrographTable(**data)
     if kind == "scipion":
         return ScipionSet(**data)

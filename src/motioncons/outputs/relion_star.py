@@ -14,9 +14,8 @@ from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
 
-import gemmi
-
 from ..formats.relion import RelionMicrographTable
+from ..formats.star import requoted, star_value
 from ..records import Row, missing
 from .atomic import write_pieces
 
@@ -38,30 +37,6 @@ def _format(value: object) -> str:
     if isinstance(value, float):
         return "nan" if missing(value) else f"{value:.6f}"
     return star_value(str(value))
-
-
-_BARE = re.compile(r"^[!%&()*+,\-./0-9:<=>?@A-Z\\^`a-z{|}~][!-~]*$")
-_RESERVED = re.compile(r"^(?:data_|save_|loop_$|stop_$|global_$)", re.IGNORECASE)
-
-
-def star_value(value: str) -> str:
-    """`value` as a STAR/CIF token that gemmi and RELION read back unchanged: bare when the CIF
-    rules allow it (printable ASCII without blanks, not starting with a character or word that
-    means something else: ``_ # $ ' " [ ] ;``, ``data_``, ``loop_``...), else in double quotes as
-    RELION writes names with spaces, or in whatever quoting the value allows."""
-    if _BARE.match(value) and not _RESERVED.match(value) and value not in (".", "?"):
-        return value
-    if '"' not in value and "\n" not in value and "\r" not in value:
-        return f'"{value}"'
-    return gemmi.cif.quote(value)
-
-
-def _requoted(raw: str) -> str:
-    """A value copied from the reference: kept as written, unless it is bare non-ASCII text
-    (RELION writes UTF-8 names bare, which gemmi cannot read)."""
-    if raw.isascii() or raw[:1] in ("'", '"', ";"):
-        return raw
-    return star_value(raw)
 
 
 def _loop(block: str, tags: list[str], rows: list[list[str]]) -> str:
@@ -111,17 +86,14 @@ def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], a
     """The reference's rows of one decision, with the consensus columns appended: formatted
     `chunk` rows at a time (all of 50,000 movies' at once took 10 MB)."""
     tags = [*table.tags, *(label for label, _ in CONSENSUS_LABELS)]
-    selected = ((row, record) for row, record in zip(
-        table.rows, map(decided.get, table.row_keys), strict=True)
+    selected = ((line, record) for line, record in zip(
+        table.lines, map(decided.get, table.row_keys), strict=True)
         if record is not None and record.accepted == accepted)
 
     def lines() -> Iterator[str]:
         while part := list(itertools.islice(selected, chunk)):
             consensus = _consensus_columns([record for _, record in part])
-            for (row, _), extra in zip(part, consensus, strict=True):
-                line = " ".join(row)
-                if not line.isascii():
-                    line = " ".join(_requoted(v) for v in row)
+            for (line, _), extra in zip(part, consensus, strict=True):
                 yield f"{line} {extra}"
 
     yield table.preamble
@@ -142,12 +114,10 @@ def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
             star_value(movie_names.get(key, row.movie_name)) for key, row in selected))
         return
     optics_tags = [t for t in table.optics if t != "_rlnMicrographPixelSize"]
-    optics_rows = [[_requoted(v) for v in values]
+    optics_rows = [[requoted(v) for v in values]
                    for values in zip(*(table.optics[t] for t in optics_tags), strict=True)]
-    group_of = {}
-    if "_rlnOpticsGroup" in table.tags:
-        column = table.tags.index("_rlnOpticsGroup")
-        group_of = {key: row[column] for key, row in zip(table.row_keys, table.rows, strict=True)}
+    group_of = dict(zip(table.row_keys, table.optics_groups, strict=True)) \
+        if table.optics_groups else {}
     version = _version_line(table.preamble)
     yield version + _loop("optics", optics_tags, optics_rows) + version
     yield from _loop_pieces("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], (
