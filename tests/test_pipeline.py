@@ -8,7 +8,7 @@ import pytest
 
 from motioncons.consensus import Thresholds
 from motioncons.errors import MotionconsError, UsageError
-from motioncons.pipeline import Options, run
+from motioncons.pipeline import Options, read_inputs, run
 from motioncons.records import CSV_COLUMNS
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
@@ -24,6 +24,14 @@ def _truth(info):
 def _csv(out):
     with open(out / "consensus.csv", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_the_inputs_share_the_movie_names_they_have_in_common(relion31, relion5):
+    reference, secondary, _ = read_inputs(relion31, relion5, Options())
+    by_key = {t.key: t for t in reference.trajectories}
+    shared = [(t, by_key[t.key]) for t in secondary.trajectories if t.key in by_key]
+    assert len(shared) == 3
+    assert all(t.key is r.key for t, r in shared)
 
 
 def test_relion31_vs_relion5_real_results(relion31, relion5, tmp_path):

@@ -159,6 +159,7 @@ def read_inputs(reference_path: str | Path, secondary_path: str | Path,
         if options.match_regex:
             rekey(dataset, compile_match_regex(options.match_regex))
         inputs.append(dataset)
+    inputs[1].share_names(inputs[0])
     return inputs[0], inputs[1], warnings
 
 

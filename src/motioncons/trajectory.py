@@ -146,3 +146,15 @@ class TrajectorySet:
 
     def keys(self) -> set[str]:
         return {t.key for t in self.trajectories} | {p.key for p in self.problems}
+
+    def share_names(self, other: TrajectorySet) -> None:
+        """Hold the keys and movie names this set has in common with `other` as `other`'s own
+        string objects: two inputs name the same movies, and one copy of each name is kept,
+        not two (about 170 bytes a movie)."""
+        names: dict[str, str] = {}
+        for item in other.trajectories:
+            names[item.key] = item.key
+            names[item.movie_name] = item.movie_name
+        for item in self.trajectories:
+            item.key = names.get(item.key, item.key)
+            item.movie_name = names.get(item.movie_name, item.movie_name)
