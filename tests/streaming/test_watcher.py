@@ -149,6 +149,43 @@ def test_incomplete_result_is_retried_then_declared_unreadable(tmp_path):
     watcher.close()
 
 
+def test_a_result_decided_after_it_was_stored_as_awaited_is_awaited_no_more(tmp_path):
+    """A process killed between storing a decision and storing that its result was no longer
+    awaited left that result awaited for ever: the next ones never finished."""
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=25, seed=5))
+    watcher = _watch(info, tmp_path / "out", freeze_after=3)
+    assert watcher.run(max_polls=5).finished
+    key = watcher.state.rows()[3].movie
+    source = watcher.state.result_of(key, "secondary")[0]
+    watcher.state.put("retry_since", {source: 1000.0})  # what the killed process left
+    watcher.close()
+    watcher = _watch(info, tmp_path / "out", freeze_after=3)
+    try:
+        assert watcher.run(max_polls=5).finished
+    finally:
+        watcher.close()
+
+
+def test_an_awaited_result_that_is_deleted_is_awaited_no_more(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=25, seed=5))
+    victim = sorted((Path(info["secondary"]) / "Movies").glob("*.star"))[3]
+    victim.write_text(victim.read_text()[:100])
+    now = [1000.0]
+    watcher = Watcher(info["reference"], info["secondary"], tmp_path / "out", Options(),
+                      WatchOptions(settle=30.0, freeze_after=3), clock=lambda: now[0])
+    try:
+        assert watcher.poll().decided == 24  # the partial file waits
+        victim.unlink()  # and is never finished
+        now[0] += 1
+        report = watcher.run(max_polls=5)
+        assert report.finished
+        # The secondary's table still lists the movie: it is decided as one without a result.
+        row = {r.movie: r for r in watcher.state.rows()}[victim.stem.replace("_fractions", "")]
+        assert (row.decision, row.reason) == ("discarded", "missing_metadata")
+    finally:
+        watcher.close()
+
+
 def test_a_result_rewritten_after_its_decision_is_decided_again(tmp_path):
     info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=6,
                                                             failure_fraction=0))
@@ -244,6 +281,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     reader.start()
     rng = random.Random(3)
     kills = 0
+    process = None
     try:
         while True:
             process = subprocess.Popen(command)
@@ -261,6 +299,9 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
             if writer.poll() is not None:
                 break
     finally:
+        if process is not None and process.poll() is None:  # a failed wait: no orphan left
+            process.kill()
+            process.wait()
         stop.set()
         reader.join()
         writer.wait()

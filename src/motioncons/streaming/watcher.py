@@ -127,7 +127,12 @@ class Watcher:
             self.sources["secondary"].remember(ss, st)
         self.pending: dict[str, dict[str, tuple[Trajectory | Problem, Change]]] = {
             side: {} for side in SIDES}
-        self.retry_since: dict[str, float] = self.state.get("retry_since") or {}  # type: ignore
+        # Results awaited (being written) when an earlier process stopped; one it decided
+        # before it was killed, and before it stored that the result was awaited no more, is
+        # not (it is never reported again, and the watch would never finish).
+        awaited: dict[str, float] = self.state.get("retry_since") or {}  # type: ignore
+        self.retry_since = {source: since for source, since in awaited.items()
+                            if not any(source in s.known for s in self.sources.values())}
         stored = self.state.get("convention")
         self.estimate = _estimate_from_dict(stored) if isinstance(stored, dict) else None
         frozen = self.state.get("max_rmse_px")
@@ -174,11 +179,17 @@ class Watcher:
 
     def _collect(self, now: float, final: bool) -> int:
         new = 0
+        listed: set[str] | None = set()  # every result, when each side is polled in full
         for side in SIDES:
             source = self.sources[side]
             # Everything is stat-ed again once the inputs are closed (the last word), a rolling
             # part of the consumed results before (see RelionJobSource).
-            for change in source.poll(full=final or source.closed()):
+            full = final or source.closed()
+            if not full:
+                listed = None
+            for change in source.poll(full=full):
+                if listed is not None:
+                    listed.add(change.source)
                 item = source.read(change)
                 if isinstance(item, Problem) and item.reason in _RETRY_REASONS and not final:
                     first = self.retry_since.setdefault(change.source, now)
@@ -189,6 +200,10 @@ class Watcher:
                 self.pending[side][item.key] = (item, change)
                 self._load_partner(side, item.key)
                 new += 1
+        if listed is not None:
+            # An awaited result that is gone (deleted, renamed) would be awaited for ever.
+            for source_path in set(self.retry_since) - listed:
+                del self.retry_since[source_path]
         return new
 
     def _load_partner(self, side: str, key: str) -> None:
