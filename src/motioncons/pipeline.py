@@ -253,15 +253,13 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     with OutputFolder(out_dir) as folder, paused_gc():
         folder.claim("run", reference_path, secondary_path, force)
         comparison = _paired(reference_path, secondary_path, options)
-        if options.needs_trajectories:
-            decision = decide_comparison(comparison, options, overrides)
-            return write_run(folder.path, comparison, decision, options, progress)
-        # No trajectories on the rows: what `decide` needs later is written first (by a
-        # second process while this one decides, when worth one), so that the samples can be
-        # released before the rows are built.
+        # What `decide` needs later is written first, by a second process while this one
+        # decides when worth one (deciding uses one core). Rows without trajectories (a core
+        # run) then let the samples be released before the rows are built.
         with alongside(lambda: _save_comparison(folder.path, comparison, options),
                        _second_process_pays(len(comparison.valid), options)):
-            decision = decide_comparison(comparison, options, overrides, release_samples=True)
+            decision = decide_comparison(comparison, options, overrides,
+                                         release_samples=not options.needs_trajectories)
         return write_decision(folder.path, comparison, decision, options, progress)
 
 
