@@ -233,6 +233,32 @@ def test_other_thresholds_redecide_what_was_decided(tmp_path):
     _same_outputs(tmp_path / "run", tmp_path / "out")
 
 
+def test_thresholds_are_stored_only_once_every_movie_is_decided_with_them(tmp_path,
+                                                                         monkeypatch):
+    """A process stopped while deciding again with new thresholds must leave the old ones
+    stored, or the next one would not decide again (until the inputs close)."""
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=11))
+    watcher = _watch(info, tmp_path / "out", until_idle=0.0, options=Options(plots="none"))
+    try:
+        watcher.run()
+    finally:
+        watcher.close()
+    strict = Options(plots="none", thresholds=Thresholds(min_corr=0.97))
+
+    def killed(self):
+        raise KeyboardInterrupt  # the process dies while deciding again
+
+    monkeypatch.setattr(Watcher, "redecide_all", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _watch(info, tmp_path / "out", options=strict)
+    monkeypatch.undo()
+    watcher = _watch(info, tmp_path / "out", options=strict)
+    try:
+        assert watcher.redecided == 30
+    finally:
+        watcher.close()
+
+
 def test_stale_temporary_files_are_removed(tmp_path):
     info = write_simulation(tmp_path / "p", SimulationConfig(movies=5, seed=1))
     (tmp_path / "out").mkdir()

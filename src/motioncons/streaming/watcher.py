@@ -171,9 +171,11 @@ class Watcher:
                 f"options ({json.dumps(stored)}); use a new output directory")
         thresholds = self.options.decision_options()
         previous = self.state.get("decision_options")
-        self.state.put("decision_options", thresholds)
         if previous is not None and previous != thresholds and self.state.count():
             self.redecided = self.redecide_all()
+        # Stored once every movie is decided with them: a process killed before that leaves
+        # the old ones, and the next one decides again.
+        self.state.put("decision_options", thresholds)
 
     # ----------------------------------------------------------------- one poll
 
