@@ -8,7 +8,7 @@ import csv
 import gc
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,18 +266,14 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
 def write_run(out: Path, comparison: Comparison, decision: Decision, options: Options,
               progress=None) -> RunResult:
     """Everything a run writes: what `decide` needs later, then the outputs."""
-    return write_decision(out, comparison, decision, options, progress,
-                          first=lambda: _save_comparison(out, comparison, options))
+    _save_comparison(out, comparison, options)
+    return write_decision(out, comparison, decision, options, progress)
 
 
 def _second_process_pays(movies: int, options: Options) -> bool:
     """Whether writing beside this process is worth a process: tens of thousands of movies,
     and more than one core to run on."""
     return movies >= CSV_ALONGSIDE_ROWS and (options.workers or os.cpu_count() or 1) > 1
-
-
-def _nothing() -> None:
-    pass
 
 
 def _save_comparison(out: Path, comparison: Comparison, options: Options) -> None:
@@ -293,36 +289,22 @@ def stored_options(options: Options) -> dict[str, Any]:
 
 
 def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
-                   progress=None, first: Callable[[], object] | None = None) -> RunResult:
-    """The outputs of a decision; `first` writes something that must be in place before them
-    (what a later ``decide`` needs)."""
+                   progress=None) -> RunResult:
+    """The outputs of a decision (what a later ``decide`` needs is already in place)."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     figures = []
     overlays = _with_plot_paths(rows, options.plots)
-
-    def data_files() -> None:
-        write_sorted_csv(out, rows)
-        if first is not None:
-            first()
-
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    # consensus.csv and what `first` writes go to a second process when the run is large
-    # enough to pay for one: it is forked before the overlay workers (a process with threads
-    # is not forked) and works while this process draws the report. Either way they are in
-    # place before any other output is written.
+    # consensus.csv goes to a second process when the run is large enough to pay for one: it
+    # is forked before the overlay workers (a process with threads is not forked).
     separate = _second_process_pays(len(rows), options)
-    data = alongside(data_files) if separate else contextlib.nullcontext(_nothing)
-    with data as wait_for_data, rendering(overlays, out, options.workers, progress):
-        if not separate:
-            data_files()
-        trajectories = row_overlays(rows) if options.report else {}
-        if first is not None:
-            wait_for_data()
+    with alongside(lambda: write_sorted_csv(out, rows), separate), \
+            rendering(overlays, out, options.workers, progress):
         if options.report:
             summary["outputs"] = []
-            figures = write_figures(out, rows, trajectories, summary)
+            figures = write_figures(out, rows, row_overlays(rows), summary)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
                                 summary, figures, remove_stale=False, csv_written=True)
     _remove_stale(out, outputs, rows)

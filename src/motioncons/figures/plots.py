@@ -119,7 +119,7 @@ def summary_figure(rows: list[Row], summary: Summary):
     ax.hist(scores, bins=np.linspace(-1, 1, 81), color="#777", histtype="stepfilled")
     ax.axvline(params["min_corr"], color="#d62728", ls="--",
                label=f"--min-corr {params['min_corr']}")
-    ax.set_title("consensus score (min corr over informative axes)", fontsize=9, y=1.0)
+    _title(ax, "consensus score (min corr over informative axes)")
     ax.set_xlabel("score")
     ax.set_ylabel("movies")
     ax.legend(fontsize=8)
@@ -135,7 +135,7 @@ def summary_figure(rows: list[Row], summary: Summary):
         if limit:
             ax.axvline(limit, color="#d62728", ls="--", label=f"limit {limit} Å")
             ax.legend(fontsize=8)
-        ax.set_title(title, fontsize=9, y=1.0)
+        _title(ax, title)
         ax.set_ylabel("movies")
     ax = axes[1, 0]
     for decision, colour in (("accepted", COLOURS["accepted"]),
@@ -151,7 +151,7 @@ def summary_figure(rows: list[Row], summary: Summary):
     ax.xaxis.set_major_formatter(_plain_number)
     ax.set_xlabel("reference motion range (px)")
     ax.set_ylabel("score")
-    ax.set_title("score vs motion range", fontsize=9, y=1.0)
+    _title(ax, "score vs motion range")
     ax.legend(fontsize=8)
     ax = axes[1, 1]
     if accepted.size:
@@ -161,7 +161,7 @@ def summary_figure(rows: list[Row], summary: Summary):
     ax.set_ylim(-2, 102)
     ax.set_xlabel("movie (acquisition order of the names)")
     ax.set_ylabel("% accepted (rolling)")
-    ax.set_title("acceptance along the session", fontsize=9, y=1.0)
+    _title(ax, "acceptance along the session")
     ax = axes[1, 2]
     convention = summary.get("convention")
     if convention:
@@ -169,13 +169,13 @@ def summary_figure(rows: list[Row], summary: Summary):
         ax.barh(names, [convention["votes"][n] for n in names],
                 color=["#2ca02c" if n == convention["applied"] else "#999" for n in names])
         scale = convention["scale"]
-        ax.set_title(f"convention: {convention['applied']}"
-                     + (f", scale {scale:.3f}" if scale is not None else ""), fontsize=9, y=1.0)
+        _title(ax, f"convention: {convention['applied']}"
+               + (f", scale {scale:.3f}" if scale is not None else ""))
         ax.set_xlabel("moving movies voting")
         ax.tick_params(labelsize=7)
     else:
         ax.axis("off")
-        ax.set_title("convention: not estimated (--fit xmipp)", fontsize=9, y=1.0)
+        _title(ax, "convention: not estimated (--fit xmipp)")
     counts = summary["counts"]
     fig.suptitle(f"motioncons: {counts['paired']} movies, {counts['accepted']} accepted, "
                  f"{counts['discarded']} discarded (fit {params['fit']})", fontsize=11)
@@ -183,6 +183,12 @@ def summary_figure(rows: list[Row], summary: Summary):
     fig.subplots_adjust(left=0.07, right=0.985, bottom=0.085, top=0.875, wspace=0.36,
                         hspace=0.3)
     return fig
+
+
+def _title(ax, text: str) -> None:
+    """A panel's title, at a fixed height (matplotlib's automatic placement lays out every
+    tick label to find it)."""
+    ax.set_title(text, fontsize=9, y=1.0)
 
 
 def _plain_number(value: float, _position: object = None) -> str:
