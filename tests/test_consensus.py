@@ -160,6 +160,32 @@ def test_convention_estimate_finds_each_symmetry(name):
     assert bool(estimate.warnings) == (name != "identity")
 
 
+def test_each_vote_is_the_convention_of_smallest_residual():
+    """The vote's shortcut (the largest <ref, M sec>) picks what the residuals themselves
+    pick, on pairs in every convention, scaled, noisy, and moving along one axis only."""
+    from motioncons.consensus import _dense_chunks, _moving_centred, _votes
+
+    rng = np.random.default_rng(3)
+    pairs = []
+    for i in range(400):
+        ref = _drift(frames=int(rng.integers(5, 60)), seed=i, scale=float(rng.uniform(2, 30)))
+        if i % 7 == 0:
+            ref[:, 1] = 0.0
+        matrix = list(CONVENTIONS.values())[i % len(CONVENTIONS)]
+        sec = ref @ matrix.T * rng.uniform(0.3, 2.0) + rng.normal(0, rng.uniform(0, 8), ref.shape)
+        pairs.append((ref, sec))
+    batch = _batch(pairs)
+    votes, residual_votes = [], []
+    for _, ref, sec in _dense_chunks(batch):
+        ref_c, sec_c = _moving_centred(ref, sec, 3.0)
+        votes += _votes(ref_c, sec_c).tolist()
+        residuals = [((ref_c - np.einsum("ij,njf->nif", m, sec_c)) ** 2).sum(axis=(1, 2))
+                     for m in CONVENTIONS.values()]
+        residual_votes += np.argmin(np.stack(residuals, axis=1), axis=1).tolist()
+    assert len(votes) > 300
+    assert votes == residual_votes
+
+
 def test_convention_needs_a_majority_to_leave_identity():
     refs = [_drift(seed=s) for s in range(10)]
     secs = [r.copy() for r in refs]

@@ -292,22 +292,14 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     scale = None
     estimated = "identity"
     note = "no movie moves more than --min-range in both inputs; identity assumed"
-    choice_groups, dot_groups, power_groups = [], [], []
+    # The scale is wanted after the convention applied: the forced one, or the winner, guessed
+    # to be the identity (a second pass over the pairs only when the guess is wrong).
+    guess = forced if forced != "auto" else "identity"
+    choice_groups, scale_groups = [], []
     for _, ref, sec in _dense_chunks(batch):
-        moving = (np.ptp(ref, axis=2).max(axis=1) > min_range) & (
-            np.ptp(sec, axis=2).max(axis=1) > min_range)
-        ref_c = ref[moving] - ref[moving].mean(axis=2, keepdims=True)
-        sec_c = sec[moving] - sec[moving].mean(axis=2, keepdims=True)
-        ref_power = np.maximum(_sum_squares(ref_c), 1e-300)
-        residual_parts, dot_parts = [], []
-        for matrix in CONVENTIONS.values():
-            applied = _apply_matrix(sec_c, matrix)
-            residual_parts.append(_sum_squares(ref_c - applied) / ref_power)
-            dot_parts.append(np.einsum("nkf,nkf->n", ref_c, applied))
-        # Each movie's vote (not its 8 residuals: 64 bytes a movie more at the peak).
-        choice_groups.append(np.stack(residual_parts, axis=1).argmin(axis=1))
-        dot_groups.append(np.stack(dot_parts, axis=1))  # for the scale, once the winner is known
-        power_groups.append(_sum_squares(sec_c))
+        ref_c, sec_c = _moving_centred(ref, sec, min_range)
+        choice_groups.append(_votes(ref_c, sec_c))
+        scale_groups.append(_scales(ref_c, sec_c, CONVENTIONS[guess]))
     choices = np.concatenate(choice_groups) if choice_groups else np.zeros(0, dtype=np.int64)
     moving_count = choices.size
     if moving_count:
@@ -321,14 +313,43 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
         else:
             estimated = leader
             note = f"{votes[leader]} of {moving_count} moving movies agree best after '{leader}'"
-        column = CONVENTION_NAMES.index(forced if forced != "auto" else estimated)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scales = np.concatenate([dots[:, column] / power for dots, power
-                                     in zip(dot_groups, power_groups, strict=True)])
+        applied = forced if forced != "auto" else estimated
+        if applied != guess:
+            scale_groups = [_scales(*_moving_centred(ref, sec, min_range), CONVENTIONS[applied])
+                            for _, ref, sec in _dense_chunks(batch)]
+        scales = np.concatenate(scale_groups)
         finite = scales[np.isfinite(scales)]
         scale = float(np.median(finite)) if finite.size else None
     name = estimated if forced == "auto" else forced
     return ConventionEstimate(name, estimated, forced != "auto", moving_count, votes, scale, note)
+
+
+_CONVENTION_ROWS = np.stack(list(CONVENTIONS.values())).reshape(len(CONVENTIONS), 4).T
+"""(4, 8): each convention's matrix as a column, entries in the order of `_votes`' products."""
+
+
+def _moving_centred(ref: np.ndarray, sec: np.ndarray, min_range: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of a dense chunk that move in both inputs, each centred on its mean."""
+    moving = (np.ptp(ref, axis=2).max(axis=1) > min_range) & (
+        np.ptp(sec, axis=2).max(axis=1) > min_range)
+    ref, sec = ref[moving], sec[moving]
+    return ref - ref.mean(axis=2, keepdims=True), sec - sec.mean(axis=2, keepdims=True)
+
+
+def _votes(ref_c: np.ndarray, sec_c: np.ndarray) -> np.ndarray:
+    """Each pair's convention: the one with the smallest residual |ref - M sec|^2. Every
+    convention is orthogonal, so that is |ref|^2 + |sec|^2 - 2 <ref, M sec>, and the largest
+    <ref, M sec> = sum over i, j of M_ij <ref_i, sec_j> wins: four products a pair, not eight
+    transformed copies of it."""
+    products = np.einsum("nif,njf->nij", ref_c, sec_c).reshape(-1, 4)
+    return (products @ _CONVENTION_ROWS).argmax(axis=1)
+
+
+def _scales(ref_c: np.ndarray, sec_c: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Least-squares scale of each secondary, `matrix` applied, onto its reference."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.einsum("nkf,nkf->n", ref_c, _apply_matrix(sec_c, matrix)) / _sum_squares(sec_c)
 
 
 # --------------------------------------------------------------------------- offset / rigid
