@@ -17,7 +17,7 @@ from motioncons import pipeline
 from motioncons.errors import MotionconsError, OutputError
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
-from motioncons.workers import alongside
+from motioncons.workers import alongside, worker_pool
 
 from .processes import MARKER, marked, wait_until_gone
 
@@ -41,6 +41,25 @@ def test_sigkill_of_run_while_plots_render_leaves_no_worker(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert wait_until_gone(marker, 10.0) == []
+
+
+_SET_UP: list[int] = []
+
+
+def _set_up() -> None:
+    _SET_UP.append(os.getpid())
+
+
+def _set_up_here(_: int) -> list[int]:
+    return _SET_UP
+
+
+def test_each_pool_worker_runs_its_setup_first():
+    with worker_pool(2, setup=_set_up) as pool:
+        assert pool is not None
+        seen = list(pool.map(_set_up_here, range(8)))
+    assert _SET_UP == []  # not in this process
+    assert all(len(found) == 1 and found[0] != os.getpid() for found in seen)
 
 
 def _write_pid(path) -> None:

@@ -27,6 +27,12 @@ TRIM_THRESHOLD = 32 * 1024 * 1024
 """Free memory kept at the top of the heap: left at its starting 128 KiB, the heap would be
 shrunk and grown again around every temporary array (page faults: numpy work twice as slow).
 glibc's own adjustment keeps up to 64 MiB."""
+DRAWING_MMAP_THRESHOLD = 4 * 1024 * 1024
+"""In a process that only draws figures: an overlay's image buffers (280 KB each) come from the
+heap, not from a mapping each, made and unmapped per figure (about 130 page faults a figure)."""
+
+_tuned = False
+"""Whether `tune` fixed the thresholds in this process (or the one that forked it)."""
 
 
 def tune() -> bool:
@@ -38,7 +44,19 @@ def tune() -> bool:
         libc = ctypes.CDLL(None)
         if not hasattr(libc, "gnu_get_libc_version"):  # musl also has a mallopt, which ignores it
             return False
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
+        tuned = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
             bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     except (OSError, AttributeError):
         return False
+    global _tuned
+    _tuned = tuned
+    return tuned
+
+
+def for_drawing() -> bool:
+    """In a worker process that draws figures, raise the mmap threshold fixed by `tune` to
+    `DRAWING_MMAP_THRESHOLD` (its low value is for the peak of the process that holds the
+    dataset). Where `tune` was not called, nothing changes: False."""
+    if not _tuned:
+        return False
+    return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, DRAWING_MMAP_THRESHOLD))

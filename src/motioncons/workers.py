@@ -26,6 +26,12 @@ from .errors import MotionconsError
 _PR_SET_PDEATHSIG = 1
 
 
+def _start_worker(parent: int, setup: Callable[[], object] | None) -> None:
+    _die_with_parent(parent)
+    if setup is not None:
+        setup()
+
+
 def _die_with_parent(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -45,13 +51,15 @@ def _die_with_parent(parent: int) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of `workers` forked processes, or None where fork is not available."""
+def worker_pool(workers: int, setup: Callable[[], object] | None = None
+                ) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of `workers` forked processes, each calling `setup` first, or None where fork
+    is not available."""
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+                               initializer=_start_worker, initargs=(os.getpid(), setup))
     try:
         yield pool
     except BaseException:
