@@ -49,14 +49,14 @@ print(int(libc.mallinfo2().arena - before >= 4 << 20))  # the growth kept, or gi
 """
 
 
-_DRAWING_PROBE = _LIBC + """
+_WORKER_PROBE = _LIBC + """
 if sys.argv[1] != "untuned":
     assert allocator.tune()
 libc.free(libc.malloc(8 << 20))
-drawing = allocator.for_drawing() if sys.argv[1] != "tuned only" else False
+worker = allocator.for_worker() if sys.argv[1] != "tuned only" else False
 before = libc.mallinfo2().hblks
 block = libc.malloc(512 << 10)  # an overlay's image buffer is 280 KB
-print(int(drawing), libc.mallinfo2().hblks - before)
+print(int(worker), libc.mallinfo2().hblks - before)
 libc.free(block)
 """
 
@@ -91,10 +91,10 @@ def test_freed_temporaries_keep_their_heap_once_tuned(mode, kept):
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
 @pytest.mark.parametrize(("mode", "printed"), [("tuned", "1 0"), ("tuned only", "0 1"),
                                                ("untuned", "0 0")])
-def test_a_drawing_worker_takes_image_sized_blocks_from_the_heap(mode, printed):
-    """Tuned, then set for drawing: a 512 KiB block is not mapped. Tuned only: it is. Never
-    tuned (a library's host): `for_drawing` changes nothing, glibc's own adjustment applies."""
-    assert _probe(_DRAWING_PROBE, mode) == printed
+def test_a_worker_takes_image_sized_blocks_from_the_heap(mode, printed):
+    """Tuned, then set as a worker: a 512 KiB block is not mapped. Tuned only: it is. Never
+    tuned (a library's host): `for_worker` changes nothing, glibc's own adjustment applies."""
+    assert _probe(_WORKER_PROBE, mode) == printed
 
 
 def test_tune_is_a_no_op_off_linux(monkeypatch):

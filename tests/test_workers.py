@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from motioncons import pipeline
+from motioncons import allocator, pipeline
 from motioncons.errors import MotionconsError, OutputError
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
@@ -46,16 +46,13 @@ def test_sigkill_of_run_while_plots_render_leaves_no_worker(tmp_path):
 _SET_UP: list[int] = []
 
 
-def _set_up() -> None:
-    _SET_UP.append(os.getpid())
-
-
 def _set_up_here(_: int) -> list[int]:
     return _SET_UP
 
 
-def test_each_pool_worker_runs_its_setup_first():
-    with worker_pool(2, setup=_set_up) as pool:
+def test_each_pool_worker_is_set_as_a_worker_for_the_allocator(monkeypatch):
+    monkeypatch.setattr(allocator, "for_worker", lambda: _SET_UP.append(os.getpid()))
+    with worker_pool(2) as pool:
         assert pool is not None
         seen = list(pool.map(_set_up_here, range(8)))
     assert _SET_UP == []  # not in this process

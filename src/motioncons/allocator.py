@@ -27,9 +27,11 @@ TRIM_THRESHOLD = 32 * 1024 * 1024
 """Free memory kept at the top of the heap: left at its starting 128 KiB, the heap would be
 shrunk and grown again around every temporary array (page faults: numpy work twice as slow).
 glibc's own adjustment keeps up to 64 MiB."""
-DRAWING_MMAP_THRESHOLD = 4 * 1024 * 1024
-"""In a process that only draws figures: an overlay's image buffers (280 KB each) come from the
-heap, not from a mapping each, made and unmapped per figure (about 130 page faults a figure)."""
+WORKER_MMAP_THRESHOLD = 4 * 1024 * 1024
+"""In a worker process (it holds no dataset, so the low threshold that keeps the peak of the
+process that does down only costs it page faults): a chunk's buffers, read, and an overlay's
+image buffers (280 KB each) come from the heap, not from a mapping each, made and unmapped
+every time (about 1.5 page faults a file read, 130 a figure drawn)."""
 
 _tuned = False
 """Whether `tune` fixed the thresholds in this process (or the one that forked it)."""
@@ -53,10 +55,9 @@ def tune() -> bool:
     return tuned
 
 
-def for_drawing() -> bool:
-    """In a worker process that draws figures, raise the mmap threshold fixed by `tune` to
-    `DRAWING_MMAP_THRESHOLD` (its low value is for the peak of the process that holds the
-    dataset). Where `tune` was not called, nothing changes: False."""
+def for_worker() -> bool:
+    """In a worker process, raise the mmap threshold fixed by `tune` to
+    `WORKER_MMAP_THRESHOLD`. Where `tune` was not called, nothing changes: False."""
     if not _tuned:
         return False
-    return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, DRAWING_MMAP_THRESHOLD))
+    return bool(ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD))

@@ -21,15 +21,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 
+from . import allocator
 from .errors import MotionconsError
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _start_worker(parent: int, setup: Callable[[], object] | None) -> None:
+def _start_worker(parent: int) -> None:
     _die_with_parent(parent)
-    if setup is not None:
-        setup()
+    allocator.for_worker()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -51,15 +51,14 @@ def _die_with_parent(parent: int) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, setup: Callable[[], object] | None = None
-                ) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of `workers` forked processes, each calling `setup` first, or None where fork
-    is not available."""
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of `workers` forked processes (`allocator.for_worker` set in each), or None where
+    fork is not available."""
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start_worker, initargs=(os.getpid(), setup))
+                               initializer=_start_worker, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:

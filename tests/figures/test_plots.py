@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import contextlib
 import csv
 
 import gemmi
 import pytest
 
-from motioncons import allocator
-from motioncons.figures import plots
 from motioncons.figures.plots import summary_figure
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
@@ -64,16 +61,3 @@ def test_the_summary_figure_labels_its_log_axis_in_plain_numbers(tmp_path):
     labels = [motion_axis.get_major_formatter()(value, 0) for value in (-1.0, 0.0, 1.0, 100.0)]
     assert labels == ["\N{MINUS SIGN}1", "0", "1", "100"]
     assert not any("$" in label for label in labels)
-
-
-def test_the_overlay_workers_are_set_for_drawing(tmp_path, monkeypatch):
-    """The pool that draws the overlays asks `allocator.for_drawing` in each worker."""
-    calls = []
-    monkeypatch.setattr(plots, "worker_pool",
-                        lambda workers, setup=None: calls.append(setup)
-                        or contextlib.nullcontext(None))
-    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=3))
-    run(info["reference"], info["secondary"], tmp_path / "out",
-        Options(plots="all", report=False))
-    assert calls == [allocator.for_drawing]
-

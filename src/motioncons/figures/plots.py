@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import allocator
 from ..outputs.atomic import temporary_path
 from ..records import Row, Summary
 from ..workers import worker_pool
@@ -89,7 +88,7 @@ def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
     size = max(1, min(50, math.ceil(len(rows) / workers)))
     chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
     _plotter()  # made once, here: the forked workers inherit its fonts and background
-    with worker_pool(workers if len(rows) >= 20 else 1, setup=allocator.for_drawing) as pool:
+    with worker_pool(workers if len(rows) >= 20 else 1) as pool:
         futures = [pool.submit(_draw_chunk, chunk) for chunk in chunks] if pool else None
         yield done
         results = (f.result() for f in futures) if futures is not None else \
