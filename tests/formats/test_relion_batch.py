@@ -134,7 +134,7 @@ def test_a_bad_number_in_one_file_leaves_the_others_sound(tmp_path, full_reads):
     items = relion_batch.read_chunk(jobs)
     assert [_facts(t) for t in items] == _in_full(jobs)
     assert isinstance(items[0], Problem) and all(isinstance(t, Trajectory) for t in items[1:])
-    assert len(full_reads) == len(files)  # the chunk's numbers failed together: all in full
+    assert full_reads == [str(files[0])]  # the others, in fixed columns, are read in bulk
 
 
 def test_worker_processes_read_the_same(tmp_path, monkeypatch):
@@ -173,3 +173,34 @@ def test_a_job_read_in_bulk_is_validated_as_it_is_read(tmp_path):
     assert [p.reason for p in dataset.problems] == ["nan_shifts"]
     assert len(dataset.trajectories) == 4
     assert validate(dataset) is dataset and len(dataset.problems) == 1
+
+
+def test_files_in_two_column_layouts_keep_their_own_shifts(tmp_path, full_reads):
+    """Every other file with narrower frame numbers (read in a group of its own, so that its
+    shifts are not in file order in the chunk), and an unobserved frame, in line, in one of
+    each: those two are for the full parser."""
+    files = _simulated(tmp_path, movies=8)
+    for i, path in enumerate(files):
+        data = path.read_bytes()
+        if i % 2:
+            data = re.sub(rb"\n {8}( +\d+ )", rb"\n\1", data)
+        if i in (2, 5):
+            data = re.sub(rb"(\n +3)(?: +\S+){2}\n", rb"\1 -9999.000000 -9999.000000\n", data,
+                          count=1)
+        path.write_bytes(data)
+    jobs = [(str(path), None) for path in files]
+    bulk = relion_batch.read_chunk(jobs)
+    assert [_facts(t) for t in bulk] == _in_full(jobs)
+    assert [t.extras.get("unobserved_frames") for t in bulk if isinstance(t, Trajectory)] == [
+        1 if i in (2, 5) else None for i in range(8)]
+    assert sorted(full_reads) == sorted(str(files[i]) for i in (2, 5))
+
+
+def test_rows_not_in_fixed_columns_are_read_in_bulk_too(tmp_path, full_reads):
+    files = _simulated(tmp_path, movies=4)
+    files[1].write_bytes(re.sub(rb"(\n +2) +", rb"\1\t", files[1].read_bytes(), count=1))
+    files[2].write_bytes(re.sub(rb"(\n +3 +)(\S+)", rb"\g<1>\2e0", files[2].read_bytes(),
+                                count=1))
+    jobs = [(str(path), None) for path in files]
+    assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+    assert full_reads == []

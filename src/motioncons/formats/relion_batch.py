@@ -2,10 +2,11 @@
 
 Files in RELION's own layout (a ``data_general`` of bare ``tag value`` lines, then a
 ``data_global_shift`` loop of the three shift columns with frames numbered 1..N) are cut with
-a few byte searches, and the shifts of a whole chunk of files are converted and checked in one
-numpy call each. Any file that does not match that layout exactly, or whose numbers are not
-plain finite observed shifts, is read again by the full parser (`read_movie_star`), so both
-paths give the same result on every file.
+a few byte searches. The shift rows of a whole chunk of files are read by position where they
+are in RELION's fixed columns (`fixed_columns`), else split into words and converted in one
+numpy call, and checked in one numpy call. Any file that does not match that layout exactly, or
+whose numbers are not plain finite observed shifts, is read again by the full parser
+(`read_movie_star`), so every path gives the same result on every file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from ..trajectory import Problem, Trajectory, movie_key
 from ..workers import worker_pool
 from .common import MAX_FRAME_NUMBER, MAX_SHIFT_PX, checked, pixel_size_or_none
+from .fixed_columns import parse_rows
 from .relion_movie import (
     EXTRAS,
     NAME,
@@ -121,7 +123,7 @@ def _general(section: bytes) -> tuple[_General, str | None] | None:
 
 def _cut(raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
     """((what data_general says, movie name), the shift rows) of a file in RELION's own
-    layout, else None."""
+    layout, else None. The rows are not checked yet."""
     general = raw.find(_GENERAL)
     shifts = raw.find(_SHIFTS, general)
     if general < 0 or shifts < 0:
@@ -142,8 +144,6 @@ def _cut(raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
         if rows[line_start: comment].strip() or not _COMMENTS.fullmatch(rows, comment):
             return None
         rows = rows[:line_start]
-    if rows.translate(None, _NUMBER_BYTES):
-        return None
     return values, rows
 
 
@@ -209,10 +209,8 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
     anything else read by the full parser; a trajectory that is not usable is its problem
     (`common.checked`)."""
     out: list[Found | Trajectory | Problem | None] = [None] * len(jobs)
-    heads: dict[int, bytes] = {}  # of the files left to the full parser: not read twice
-    cut: list[tuple[int, tuple[_General, str | None], int]] = []
-    xs: list[bytes] = []
-    ys: list[bytes] = []
+    heads: dict[int, bytes] = {}  # of the files not in the layout: the full parser reads them once
+    cut: list[tuple[int, tuple[_General, str | None], bytes]] = []
     for i, (path, _) in enumerate(jobs):
         try:
             raw = _head(path)
@@ -221,37 +219,74 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
         found = _cut(raw)
         if found is None:
             heads[i] = raw
-            continue
-        words = found[1].split()
-        n = len(words) // 3
-        if not 0 < n <= MAX_FRAME_NUMBER or len(words) != 3 * n \
-                or words[0::3] != _one_to_bytes(n):
-            heads[i] = raw
-            continue
-        cut.append((i, found[0], n))
-        xs += words[1::3]
-        ys += words[2::3]
-    shifts = np.zeros((0, 2))
-    if cut:
-        try:
-            shifts = np.array(xs + ys, dtype=np.float64).reshape(2, -1).T.copy()
-        except ValueError:  # a malformed number somewhere: every file is read in full
-            cut = []
-    if cut:
+        else:
+            cut.append((i, found[0], _without_blank_lines(found[1])))
+    spans, shifts = parse_rows([rows for _, _, rows in cut])
+    read = [(i, values, span) for (i, values, _), span in zip(cut, spans, strict=True)
+            if span is not None]
+    split = _split_rows([item for item, span in zip(cut, spans, strict=True) if span is None],
+                        len(shifts))
+    if split is not None:
+        read += split[0]
+        shifts = np.concatenate([shifts, split[1]])
+    if read:
+        read.sort(key=_start)  # in the order of their shifts
         # Observed, finite and plausible (`common.problem_of`): anything else is for the full
         # parser, and then `checked`, to report.
         plain = (np.abs(shifts) <= MAX_SHIFT_PX).all(axis=1) & (
             (shifts[:, 0] != NOT_OBSERVED) | (shifts[:, 1] != NOT_OBSERVED))
-        lengths = np.array([n for _, _, n in cut])
-        ends = np.cumsum(lengths)
-        clean = np.logical_and.reduceat(plain, ends - lengths)
-        start = 0
-        for (i, values, _), end, ok in zip(cut, ends.tolist(), clean.tolist(), strict=True):
+        clean = np.logical_and.reduceat(plain, [start for _, _, (start, _) in read])
+        for (i, values, (start, end)), ok in zip(read, clean.tolist(), strict=True):
             if ok:
                 out[i] = _found(jobs[i][0], jobs[i][1], values, start, end)
-            start = end
     return [item if item is not None else checked(read_movie_star(*job, heads.get(i)))
             for i, (item, job) in enumerate(zip(out, jobs, strict=True))], shifts
+
+
+def _without_blank_lines(rows: bytes) -> bytes:
+    """The rows up to the line break of the last one (RELION ends a loop with a line of one
+    space and an empty line)."""
+    last = len(rows.rstrip())
+    end = rows.find(b"\n", last)
+    return rows[: end + 1] if end >= 0 else rows[:last] + b"\n"
+
+
+Read = tuple[int, tuple[_General, str | None], tuple[int, int]]
+"""A file whose shifts are in the chunk's array: its index, what its general block says, and
+where its shifts start and end."""
+
+
+def _start(read: Read) -> int:
+    return read[2][0]
+
+
+def _split_rows(cut: list[tuple[int, tuple[_General, str | None], bytes]], position: int
+                ) -> tuple[list[Read], np.ndarray] | None:
+    """The rows that are not in fixed columns, split into words: numbers of any width, spaces
+    and line breaks anywhere, frames still 1..n. Their shifts are placed from `position` on in
+    the chunk's array; a file that is not such rows, or a malformed number among them (then all
+    of them), is left to the full parser."""
+    read: list[Read] = []
+    xs: list[bytes] = []
+    ys: list[bytes] = []
+    for i, values, rows in cut:
+        if rows.translate(None, _NUMBER_BYTES):
+            continue
+        words = rows.split()
+        n = len(words) // 3
+        if not 0 < n <= MAX_FRAME_NUMBER or len(words) != 3 * n \
+                or words[0::3] != _one_to_bytes(n):
+            continue
+        read.append((i, values, (position, position + n)))
+        position += n
+        xs += words[1::3]
+        ys += words[2::3]
+    if not read:
+        return None
+    try:
+        return read, np.array(xs + ys, dtype=np.float64).reshape(2, -1).T
+    except ValueError:
+        return None
 
 
 def _trajectory(path: str, found: Found, shifts: np.ndarray) -> Trajectory:
