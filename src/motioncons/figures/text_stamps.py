@@ -23,9 +23,9 @@ class TextStamps:
     """Texts in a `small` and a `bold` font (Pillow FreeType fonts), in `palette`'s colours."""
 
     def __init__(self, palette: Palette, small: Any, bold: Any) -> None:
-        from PIL import Image, ImageDraw
+        from PIL import Image
 
-        self._image, self._draw = Image, ImageDraw
+        self._image = Image
         self.palette = palette
         self.fonts = {"small": small, "bold": bold}
         # (text, anchor, colour, font) -> (indexed core, mask core, width, height, dx, dy)
@@ -109,12 +109,17 @@ class TextStamps:
         canvas.paste(core, (x, y, x + width, y + height), mask)
 
     def _stamp(self, text: str, anchor: str, fill: Colour, font: Any) -> tuple[Any, ...]:
-        left, top, right, bottom = (int(v) for v in font.getbbox(text, anchor=anchor))
-        size = (right - left + 2, bottom - top + 2)
-        coverage = self._image.new("L", size, 0)
-        self._draw.Draw(coverage).text((1 - left, 1 - top), text, font=font, fill=255,
-                                       anchor=anchor)
-        indices = self.palette.ramp(fill)[np.asarray(coverage)]
+        """The text's coverage, as ``ImageDraw.text`` would draw it in white on black with a
+        pixel of margin (its bitmap is placed at its box's corner: `font.getbbox` is the box
+        of the bitmap), mapped to the palette. Rendered by the font itself: drawing it costs
+        three times as much (a stamp is made for each new number of a figure's metrics)."""
+        bitmap, (left, top) = font.getmask2(text, "L", anchor=anchor)
+        width, height = bitmap.size
+        coverage = np.zeros((height + 2, width + 2), dtype=np.uint8)
+        if width and height:
+            coverage[1:-1, 1:-1] = np.asarray(self._image.Image()._new(bitmap))
+        size = (width + 2, height + 2)
+        indices = self.palette.ramp(fill)[coverage]
         indexed = self._image.frombytes("P", size, indices.tobytes())
         mask = self._image.frombytes("L", size, np.where(
             indices != self.palette.white, 255, 0).astype(np.uint8).tobytes())
