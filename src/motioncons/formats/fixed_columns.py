@@ -15,6 +15,7 @@ caller (`None`), which reads it in the general way.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -74,19 +75,13 @@ def _pieces(members: list[int], blocks: list[bytes]) -> list[list[int]]:
     return pieces
 
 
-def _layout(block: bytes, known: dict[bytes, Layout | None] = {}) -> Layout | None:  # noqa: B006
-    """The layout of the block's first row, if every row can have it (a job's first rows
-    repeat: most of them are frame 1 at 0, 0)."""
-    row = block[: block.find(b"\n") + 1]
-    if row in known:
-        layout = known[row]
-    else:
-        layout = _row_layout(row)
-        if len(known) < 4096:
-            known[row] = layout
+def _layout(block: bytes) -> Layout | None:
+    """The layout of the block's first row, if every row can have it."""
+    layout = _row_layout(block[: block.find(b"\n") + 1])
     return None if layout is None or len(block) % layout[-1] else layout
 
 
+@functools.lru_cache(maxsize=4096)  # a job's first rows repeat: most are frame 1 at 0, 0
 def _row_layout(row: bytes) -> Layout | None:
     first = _FIRST_ROW.fullmatch(row)
     if first is None:
