@@ -151,3 +151,28 @@ def test_rows_read_a_piece_at_a_time_are_the_same(monkeypatch):
     pieces = parse_rows(blocks)
     assert whole[0] == pieces[0] and whole[0][7] is None
     assert _same(whole[1], pieces[1])
+
+
+def test_damaged_rows_never_raise_and_what_is_read_is_what_float_reads():
+    """Seeded byte edits of blocks with wide fields (a row of many dots once crashed the
+    reader): each block is read as ``float()`` reads it, or left alone."""
+    rng = np.random.default_rng(12)
+    alphabet = np.frombuffer(b"0123456789.- \n+eE\t", dtype=np.uint8)
+    pristine = b"".join(f"{i + 1:>4d}{1.5 + i:>17.6f}{-7.25 * i:>17.9f} \n".encode()
+                        for i in range(6))
+    for _ in range(400):
+        data = np.frombuffer(pristine, dtype=np.uint8).copy()
+        where = rng.integers(len(pristine) // 6, len(pristine), int(rng.integers(1, 12)))
+        data[where] = rng.choice(alphabet, len(where))
+        blocks = [bytes(data), pristine]
+        spans, shifts = parse_rows(blocks)
+        assert spans[1] is not None
+        for block, span in zip(blocks, spans, strict=True):
+            if span is not None:
+                assert _same(shifts[span[0]: span[1]], _as_float(block))
+
+
+def test_a_row_of_many_dots_in_a_wide_field_is_left_alone():
+    rows = [f"{i + 1:>4d}{1.5 + i:>17.6f}{-7.25:>17.6f}\n" for i in range(3)]
+    rows[1] = "   2 1.2.3.4.5.6.7.80" + f"{-7.25:>17.6f}\n"
+    assert parse_rows(["".join(rows).encode()])[0] == [None]

@@ -116,7 +116,8 @@ def _parse_group(blocks: list[bytes], layout: Layout
     shifts = np.empty((len(ok), 2))
     for axis, (start, end) in enumerate(((frame, x_end), (x_end, y_end))):
         after = np.arange(end - start - 1, -1, -1, dtype=np.uint8)  # columns after each
-        decimals = np.einsum("c,cr->r", after, (text[start:end] == 46).view(np.uint8))
+        decimals = np.minimum(  # no more than MAX_DIGITS in a row that has one dot
+            np.einsum("c,cr->r", after, (text[start:end] == 46).view(np.uint8)), MAX_DIGITS)
         # The digits read with the dot as one more digit, 0: the integer part has one zero
         # too many, which the decimals are put back below.
         spread = _integer(digits, range(start, end))
