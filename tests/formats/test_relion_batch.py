@@ -204,3 +204,15 @@ def test_rows_not_in_fixed_columns_are_read_in_bulk_too(tmp_path, full_reads):
     jobs = [(str(path), None) for path in files]
     assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
     assert full_reads == []
+
+
+def test_a_failure_of_the_reading_by_position_leaves_the_files_to_the_other_paths(
+        tmp_path, monkeypatch):
+    files = _simulated(tmp_path)
+    jobs = [(str(path), None) for path in files]
+
+    def failing(blocks):
+        raise IndexError("a flaw")
+
+    monkeypatch.setattr(relion_batch, "parse_rows", failing)
+    assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)

@@ -221,7 +221,10 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
             heads[i] = raw
         else:
             cut.append((i, found[0], _without_blank_lines(found[1])))
-    spans, shifts = parse_rows([rows for _, _, rows in cut])
+    try:
+        spans, shifts = parse_rows([rows for _, _, rows in cut])
+    except (ValueError, IndexError, OverflowError):  # a fast path's flaw must not stop a run
+        spans, shifts = [None] * len(cut), np.zeros((0, 2))
     read = [(i, values, span) for (i, values, _), span in zip(cut, spans, strict=True)
             if span is not None]
     split = _split_rows([item for item, span in zip(cut, spans, strict=True) if span is None],
