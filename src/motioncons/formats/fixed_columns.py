@@ -102,13 +102,13 @@ def _parse_group(blocks: list[bytes], layout: Layout
     text = np.frombuffer(b"".join(blocks), dtype=np.uint8).reshape(-1, width).T.copy()
     digits = text - np.uint8(48)  # wraps below "0": digits only are below 10
     is_digit = digits < 10
-    space = text == 32
+    space, dot, minus = text == 32, text == 46, text == 45
     ok = (text[width - 1] == 10) & space[y_end: width - 1].all(axis=0)
-    ok &= _right_aligned(text, space, is_digit, 0, frame, number=False)
+    ok &= _right_aligned(text, space, is_digit, 0, frame)
     number_start = max(frame - FRAME_DIGITS, 0)  # a longer frame number is no frame number
     ok &= space[:number_start].all(axis=0)
     for start, end in ((frame, x_end), (x_end, y_end)):
-        ok &= space[start] & _right_aligned(text, space, is_digit, start, end, number=True)
+        ok &= space[start] & _right_aligned(text, space, is_digit, start, end, (dot, minus))
     digits[~is_digit] = 0
     starts = np.cumsum(counts) - counts
     numbered = np.arange(len(ok)) - np.repeat(starts, counts) + 1
@@ -117,33 +117,33 @@ def _parse_group(blocks: list[bytes], layout: Layout
     for axis, (start, end) in enumerate(((frame, x_end), (x_end, y_end))):
         after = np.arange(end - start - 1, -1, -1, dtype=np.uint8)  # columns after each
         decimals = np.minimum(  # no more than MAX_DIGITS in a row that has one dot
-            np.einsum("c,cr->r", after, (text[start:end] == 46).view(np.uint8)), MAX_DIGITS)
+            np.einsum("c,cr->r", after, dot[start:end].view(np.uint8)), MAX_DIGITS)
         # The digits read with the dot as one more digit, 0: the integer part has one zero
         # too many, which the decimals are put back below.
         spread = _integer(digits, range(start, end))
         fraction = spread % _INTEGER_POWERS[decimals]
         value = ((spread - fraction) // 10 + fraction) / _POWERS[decimals]
-        negative = (text[start:end] == 45).any(axis=0)
+        negative = minus[start:end].any(axis=0)
         value[negative] = -value[negative]  # "-0.000000" is -0.0, as float() reads it
         shifts[:, axis] = value
     return np.logical_and.reduceat(ok, starts), shifts, counts
 
 
 def _right_aligned(text: np.ndarray, space: np.ndarray, is_digit: np.ndarray, start: int,
-                   end: int, number: bool) -> np.ndarray:
-    """Rows whose columns start:end are spaces, then digits up to the last column: a `number`
-    (an optional minus sign, digits, one dot, digits), or else an integer with no leading
-    zero."""
+                   end: int, number: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Rows whose columns start:end are spaces, then digits up to the last column: with the
+    masks of the dots and minus signs (`number`), an optional minus sign, digits, one dot,
+    digits; without, an integer with no leading zero."""
     spaces, numeric = space[start:end], is_digit[start:end]
     first = ~spaces  # the first character after the spaces
     first[1:] &= spaces[:-1]
     allowed = numeric
-    if number:
-        dots = text[start:end] == 46
-        allowed = allowed | dots | (first & (text[start:end] == 45))
+    if number is not None:
+        dots, minus = number[0][start:end], number[1][start:end]
+        allowed = allowed | dots | (first & minus)
     ok = (spaces | allowed).all(axis=0) & ~(spaces[1:] & ~spaces[:-1]).any(axis=0)
     ok &= numeric[-1]
-    if number:
+    if number is not None:
         ok &= (dots.sum(axis=0) == 1) & ~(dots[1:] & ~numeric[:-1]).any(axis=0)
     else:
         ok &= ~(first & (text[start:end] == 48)).any(axis=0)
