@@ -65,14 +65,15 @@ out = Path(sys.argv[4])
 plots._draw_chunk((str(out), rows[:20]))
 """,
 }
-_WORK = {
-    "read": {"bulk reader": "[relion_batch.read_chunk(jobs[i:i + 2000]) "
-                            "for i in range(0, len(jobs), 2000)]",
-             "full parser": "[relion_movie.read_movie_star(path) for path in files]"},
-    "decide": {"vectorised": "compare(batch, Thresholds(), 'offset', "
-                             "estimate_convention(batch, 3.0).name)",
-               "one pair at a time": "[compare(single, Thresholds()) for single in singles]"},
-    "draw": {"overlays": "plots._draw_chunk((str(out), rows[20:]))"},
+_WORK = {  # each work: its code, and the share of the workload's items it does
+    "read": {"bulk reader": ("[relion_batch.read_chunk(jobs[i:i + 2000]) "
+                             "for i in range(0, len(jobs), 2000)]", 1),
+             "full parser": ("[relion_movie.read_movie_star(path) for path in files]", 1)},
+    "decide": {"vectorised": ("compare(batch, Thresholds(), 'offset', "
+                              "estimate_convention(batch, 3.0).name)", 1),
+               "one pair at a time": ("[compare(single, Thresholds()) for single in singles]",
+                                      1 / 20)},
+    "draw": {"overlays": ("plots._draw_chunk((str(out), rows[20:]))", 1)},
 }
 
 
@@ -112,10 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             count = counts[workload]
             base = instructions(workload, None, data, count, out)
             per_item = {}
-            for label, work in works.items():
+            for label, (work, share) in works.items():
                 done = instructions(workload, work, data, count, out)
-                items = count // 20 if label == "one pair at a time" else count
-                per_item[label] = (done - base) / items
+                per_item[label] = (done - base) / int(count * share)
             line = "   ".join(f"{label} {value / 1e3:,.0f} k" for label, value in per_item.items())
             print(f"{workload:<7} per {units[workload]}: {line}")
             if len(per_item) == 2:
