@@ -66,21 +66,3 @@ def test_a_movie_ending_in_0_keeps_its_digit_and_old_style_logs_still_pair(tmp_p
     matching = pair_sets(ref, logs)
     assert sorted(p.key for p in matching.pairs) == ["movie_123", "movie_20"]
     assert not matching.only_in_secondary
-
-
-def _fresh(text: str) -> str:
-    """An equal string that is another object (literals and short names are interned)."""
-    return "".join(list(text))
-
-
-def test_the_secondary_holds_the_names_it_shares_with_the_reference_as_one_object():
-    ref = _set("r", ["movie_a", "movie_b"])
-    sec = _set("s", [_fresh("movie_a"), "movie_c"])
-    sec.trajectories[0].movie_name = _fresh("movie_b")  # its name is the other movie's key
-    assert sec.trajectories[0].key is not ref.trajectories[0].key
-    sec.share_names(ref)
-    first, other = sec.trajectories
-    assert first.key is ref.trajectories[0].key and first.key == "movie_a"
-    assert first.movie_name is ref.trajectories[1].key and first.movie_name == "movie_b"
-    assert other.key == "movie_c" and other.movie_name == "movie_c"
-    assert [p.key for p in pair_sets(ref, sec).pairs] == ["movie_a"]

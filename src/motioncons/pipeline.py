@@ -150,16 +150,20 @@ def read_inputs(reference_path: str | Path, secondary_path: str | Path,
     if os.path.abspath(reference_path) == os.path.abspath(secondary_path):
         warnings.append(f"the reference and the secondary are the same input ({reference_path}):"
                         " every movie will agree with itself")
-    inputs = []
+    inputs: list[TrajectorySet] = []
     for path, keep_table in ((reference_path, True), (secondary_path, False)):
+        # The secondary names the reference's movies: one copy of each name is kept.
+        reference = inputs[0] if inputs else None
         dataset = read_input(path, options.pixel_size,
                              cryosparc_project_dir=options.cryosparc_project_dir,
-                             workers=options.workers, keep_table=keep_table)
+                             workers=options.workers, keep_table=keep_table,
+                             names_from=None if options.match_regex else reference)
         _require_readable(dataset)
         if options.match_regex:
             rekey(dataset, compile_match_regex(options.match_regex))
+            if reference is not None:
+                dataset.share_names(reference)  # by the new keys
         inputs.append(dataset)
-    inputs[1].share_names(inputs[0])
     return inputs[0], inputs[1], warnings
 
 

@@ -41,13 +41,16 @@ def detect(path: Path) -> str | None:
 
 def read_input(path: str | Path, pixel_size: float | None = None, *,
                cryosparc_project_dir: str | Path | None = None,
-               workers: int | None = None, keep_table: bool = True) -> TrajectorySet:
+               workers: int | None = None, keep_table: bool = True,
+               names_from: TrajectorySet | None = None) -> TrajectorySet:
     """Read one motion-correction result (file or directory) into a TrajectorySet.
 
     `pixel_size` is used where the input records none, `cryosparc_project_dir` is the directory
     cryoSPARC paths are relative to, `workers` the reading processes (default: the cores, ≤ 8).
     Without `keep_table`, a RELION micrographs table is not kept (a secondary input's is never
-    subset: 25 MB at 50,000 movies).
+    subset: 25 MB at 50,000 movies). With `names_from`, another input of the same movies, keys
+    and movie names equal to its own are held as its strings (`SharedNames`: one copy of each
+    is kept), as they are read where that keeps the peak lower (RELION files in bulk).
     """
     p = Path(path)
     try:
@@ -58,12 +61,13 @@ def read_input(path: str | Path, pixel_size: float | None = None, *,
         raise InputError(p, "no such file or directory")
     reader = next((r for r in READERS if _detects(r, p)), None)
     if reader is not None:
-        return _read_with(reader, p, pixel_size, cryosparc_project_dir, workers, keep_table)
+        return _read_with(reader, p, pixel_size, cryosparc_project_dir, workers, keep_table,
+                          names_from)
     if is_dir:
         found = _one_level_down(p)
         if found:
             datasets = [_read_with(r, sub, pixel_size, cryosparc_project_dir, workers,
-                                   keep_table) for r, sub in found]
+                                   keep_table, names_from) for r, sub in found]
             return _merged(p, datasets)
     raise InputError(p, _what_it_is(p) or
                      f"not a recognised motion-correction result (expected {_EXPECTED})")
@@ -96,7 +100,8 @@ def _what_it_is(path: Path) -> str | None:
 
 def _read_with(reader, path: Path, pixel_size: float | None,
                cryosparc_project_dir: str | Path | None, workers: int | None,
-               keep_table: bool = True) -> TrajectorySet:
+               keep_table: bool = True, names_from: TrajectorySet | None = None
+               ) -> TrajectorySet:
     try:
         with np.errstate(all="ignore"):  # garbage values become problems, not warnings
             if reader is cryosparc:
@@ -104,7 +109,7 @@ def _read_with(reader, path: Path, pixel_size: float | None,
                                          project_dir=cryosparc_project_dir)
             elif reader is relion:
                 dataset = relion.read(path, pixel_size=pixel_size, workers=workers,
-                                      keep_table=keep_table)
+                                      keep_table=keep_table, names_from=names_from)
             else:
                 dataset = reader.read(path, pixel_size=pixel_size)
     except MotionconsError:
@@ -112,6 +117,8 @@ def _read_with(reader, path: Path, pixel_size: float | None,
     except Exception as exc:  # whatever a reader hits, the user gets one line
         raise InputError(path, f"cannot be read as {reader.NAME} output "
                                f"({type(exc).__name__}: {one_line(exc)})") from exc
+    if names_from is not None and reader is not relion:  # relion.read does it as it reads
+        dataset.share_names(names_from)
     return validate(dataset)
 
 

@@ -13,6 +13,7 @@ STAR files, or a single per-movie STAR file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,9 @@ from pathlib import Path
 import gemmi
 
 from ..errors import InputError
-from ..trajectory import Problem, TrajectorySet, movie_key
+from ..trajectory import Problem, SharedNames, Trajectory, TrajectorySet, movie_key
 from .common import checked, one_line
-from .relion_batch import read_movie_stars
+from .relion_batch import iter_movie_stars, read_movie_stars
 from .relion_movie import read_movie_star
 from .star import parse_cif, requoted, unescape
 
@@ -90,15 +91,17 @@ def detect(path: Path) -> bool:
     return path.suffix == ".star"
 
 
-def read(path: Path, pixel_size: float | None = None,
-         workers: int | None = None, keep_table: bool = True) -> TrajectorySet:
+def read(path: Path, pixel_size: float | None = None, workers: int | None = None,
+         keep_table: bool = True, names_from: TrajectorySet | None = None) -> TrajectorySet:
+    """`path`'s trajectories, with keys and movie names equal to those of `names_from` held as
+    its strings (`SharedNames`; as they are read, where there are many)."""
     if path.is_dir():
         if (path / MICROGRAPHS_STAR).is_file():
             return read_micrographs_star(path / MICROGRAPHS_STAR, workers=workers,
-                                         keep_table=keep_table)
+                                         keep_table=keep_table, names_from=names_from)
         if (path / TILT_SERIES_STAR).is_file():
-            return read_tilt_series_star(path / TILT_SERIES_STAR)
-        return read_movie_star_directory(path, workers)
+            return _named(read_tilt_series_star(path / TILT_SERIES_STAR), names_from)
+        return _named(read_movie_star_directory(path, workers), names_from)
     head = _read_head(path)
     if not head.strip():
         raise InputError(path, "empty file")
@@ -108,12 +111,19 @@ def read(path: Path, pixel_size: float | None = None,
                                "the MotionCorr job (or its corrected_micrographs.star) instead")
     if path.name == MICROGRAPHS_STAR or b"_rlnMicrographName" in head \
             or b"_rlnMicrographMetadata" in head:
-        return read_micrographs_star(path, workers=workers, keep_table=keep_table)
+        return read_micrographs_star(path, workers=workers, keep_table=keep_table,
+                                     names_from=names_from)
     if b"_rlnTomoTiltSeriesStarFile" in head:
-        return read_tilt_series_star(path)
+        return _named(read_tilt_series_star(path), names_from)
     result = read_movie_star(path)
     dataset = TrajectorySet(path=str(path), format="relion per-movie STAR")
     dataset.add(result)
+    return _named(dataset, names_from)
+
+
+def _named(dataset: TrajectorySet, names_from: TrajectorySet | None) -> TrajectorySet:
+    if names_from is not None:
+        dataset.share_names(names_from)
     return dataset
 
 
@@ -234,6 +244,12 @@ def _loop_rows(loop: gemmi.cif.Loop, escaped: bool = False) -> list[list[str]]:
     return [values[i: i + width] for i in range(0, len(values), width)]
 
 
+def _column(block: gemmi.cif.Block, tag: str, escaped: bool) -> list[str]:
+    """A loop column's values as strings (quotes removed), without making the others."""
+    return [gemmi.cif.as_string(unescape(value) if escaped else value)
+            for value in block.find_loop(tag)]
+
+
 def _micrographs_loop(doc: gemmi.cif.Document,
                       path: Path) -> tuple[gemmi.cif.Block, gemmi.cif.Loop]:
     for block in doc:
@@ -269,19 +285,21 @@ def _optics(doc: gemmi.cif.Document, escaped: bool) -> dict[str, list[str]]:
     return {}
 
 
-def read_micrographs_star(path: Path, read_movies: bool = True,
-                          workers: int | None = None, keep_table: bool = True) -> TrajectorySet:
+def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | None = None,
+                          keep_table: bool = True, names_from: TrajectorySet | None = None
+                          ) -> TrajectorySet:
     """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie.
 
     With ``read_movies=False`` only the table is parsed (the keys then come from the names it
     records), for callers that read the per-movie files themselves. Without `keep_table` the
-    table is dropped once the movies' paths are known (`micrograph_table` is then None).
+    table is dropped once the movies' paths are known (`micrograph_table` is then None). Keys
+    and movie names equal to those of `names_from` are held as its strings as each movie is
+    read (`SharedNames`).
     """
     text, doc, escaped = _parse_star(path)
     block, loop = _micrographs_loop(doc, path)
     block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
     tags = list(loop.tags)
-    rows = _loop_rows(loop, escaped)
     meta_col = tags.index("_rlnMicrographMetadata")
     name_col = tags.index("_rlnMicrographName") if "_rlnMicrographName" in tags else None
     movie_col = tags.index("_rlnMicrographMovieName") if "_rlnMicrographMovieName" in tags else None
@@ -290,31 +308,41 @@ def read_micrographs_star(path: Path, read_movies: bool = True,
     row_keys: list[str] = []
     fallback_col = movie_col if movie_col is not None else (
         name_col if name_col is not None else meta_col)
-    if not rows:
+    if not loop.length():
         raise InputError(path, "the micrographs table is empty")
     if not read_movies:
+        rows = _loop_rows(loop, escaped)
         keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
         dataset.micrograph_table = RelionMicrographTable.from_rows(
             str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
             _optics(doc, escaped))
         return dataset
-    recorded = [gemmi.cif.as_string(row[meta_col]) for row in rows]
-    jobs: list[tuple[str, str | None]] = [
-        (resolver.resolve(path), gemmi.cif.as_string(row[fallback_col]))
-        for path, row in zip(recorded, rows, strict=True)]
     table = RelionMicrographTable.from_rows(
-        str(path), _preamble(text, block_name, path), block_name, tags, rows, row_keys,
-        _optics(doc, escaped)) if keep_table else None
-    # The parsed file and its rows (tens of MB at 50,000 movies) are not needed while the
-    # movies are read.
-    del text, doc, block, loop, rows
-    for i, item in enumerate(read_movie_stars(jobs, workers)):
-        if isinstance(item, Problem) and item.reason == "missing_metadata":
-            found = resolver.search(recorded[i])
-            if found is not None:
-                item = checked(read_movie_star(found, jobs[i][1]))
-        dataset.add(item)
-        row_keys.append(item.key)
+        str(path), _preamble(text, block_name, path), block_name, tags,
+        _loop_rows(loop, escaped), row_keys, _optics(doc, escaped)) if keep_table else None
+    recorded = _column(block, tags[meta_col], escaped)
+    fallbacks = _column(block, tags[fallback_col], escaped)
+    # The parsed file (tens of MB at 50,000 movies) is not needed while the movies are read:
+    # reading the secondary's table on top of the reference's movies makes the run's peak.
+    del text, doc, block, loop
+    jobs: list[tuple[str, str | None] | None] = [
+        (resolver.resolve(where), fallback)
+        for where, fallback in zip(recorded, fallbacks, strict=True)]
+    del fallbacks
+    shared = SharedNames(names_from or TrajectorySet(path="", format=""))
+    with contextlib.closing(iter_movie_stars(jobs, workers)) as items:
+        for i, item in enumerate(items):
+            # What only reading needed goes as the movies are read: the peak is at its end.
+            (_, fallback), jobs[i] = jobs[i] or ("", None), None
+            where, recorded[i] = recorded[i], ""
+            if isinstance(item, Problem) and item.reason == "missing_metadata":
+                found = resolver.search(where)
+                if found is not None:
+                    item = checked(read_movie_star(found, fallback))
+            if isinstance(item, Trajectory):
+                shared.give(item)
+            dataset.add(item)
+            row_keys.append(item.key)
     dataset.validated = True
     dataset.micrograph_table = table
     return dataset

@@ -11,8 +11,10 @@ whose numbers are not plain finite observed shifts, is read again by the full pa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,12 +360,32 @@ def read_movie_stars(jobs: list[Job], workers: int | None = None,
 
     Every trajectory returned is usable: one that is not is returned as its problem, as
     `common.validate` would make it."""
+    with contextlib.closing(iter_movie_stars(jobs, workers, chunk_size)) as items:
+        return list(items)
+
+
+def iter_movie_stars(jobs: Sequence[Job | None], workers: int | None = None,
+                     chunk_size: int = 2000) -> Generator[Trajectory | Problem, None, None]:
+    """`read_movie_stars`, one item at a time in the order of `jobs`, a chunk as soon as it is
+    read. The caller may set a job it has been given the item of to None, so that what only
+    reading needed is freed as the run goes (close the iterator if you stop early: it holds
+    the worker processes)."""
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
-    chunks = [jobs[i: i + chunk_size] for i in range(0, len(jobs), chunk_size)]
+    starts = range(0, len(jobs), chunk_size)
     if len(jobs) >= PARALLEL_THRESHOLD and workers >= 2:
         with worker_pool(workers) as pool:
             if pool is not None:
-                return [item for chunk, packed in zip(
-                    chunks, pool.map(_read_chunk_packed, chunks), strict=True)
-                    for item in _unpack(chunk, packed)]
-    return [item for chunk in chunks for item in read_chunk(chunk)]
+                chunks = (_chunk(jobs, start, chunk_size) for start in starts)
+                for start, packed in zip(starts, pool.map(_read_chunk_packed, chunks),
+                                         strict=True):
+                    yield from _unpack(_chunk(jobs, start, chunk_size), packed)
+                return
+    for start in starts:
+        yield from read_chunk(_chunk(jobs, start, chunk_size))
+
+
+def _chunk(jobs: Sequence[Job | None], start: int, size: int) -> list[Job]:
+    chunk = jobs[start: start + size]
+    if None in chunk:
+        raise ValueError("a job of a chunk not read yet was released")
+    return chunk  # type: ignore[return-value]
