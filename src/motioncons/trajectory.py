@@ -162,7 +162,7 @@ class SharedNames:
 
     Two inputs of a session usually list their movies in the same order: the movie is then
     found by position, with nothing held; an index of the first input is made at the first
-    movie out of order (10 MB at 100,000 movies)."""
+    movie out of order (a dict of its keys)."""
 
     def __init__(self, source: TrajectorySet) -> None:
         self._source = source.trajectories
