@@ -6,9 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motioncons.evaluation import Options, accumulated_motions, pixel_size_sources, prepare
+from motioncons.evaluation import (
+    Options,
+    accumulated_motions,
+    pixel_size_sources,
+    prepare,
+    split_pairs,
+)
 from motioncons.matching import pair_sets
-from motioncons.trajectory import Trajectory, TrajectorySet
+from motioncons.trajectory import Problem, Trajectory, TrajectorySet
 
 
 def _sets():
@@ -67,7 +73,7 @@ def test_rows_do_not_depend_on_the_chunk(monkeypatch):
         assert repr(a) == repr(b)
 
 
-def _comparison(seed: int, movies: int = 23):
+def _inputs(seed: int, movies: int = 23) -> list[TrajectorySet]:
     rng = np.random.default_rng(seed)
     sides = []
     for side in ("r", "s"):
@@ -79,7 +85,35 @@ def _comparison(seed: int, movies: int = 23):
                                     0.8, f"{side}/m{i}.star",
                                     total_frames=40 if (side, i) == ("s", 4) else frames))
         sides.append(TrajectorySet(side, "relion", found))
-    return prepare(*sides, Options(plots="none", report=False))
+    return sides
+
+
+def _comparison(seed: int, movies: int = 23):
+    return prepare(*_inputs(seed, movies), Options(plots="none", report=False))
+
+
+def test_inputs_handed_over_give_the_same_comparison_and_are_emptied():
+    from motioncons.evaluation import decide_comparison
+
+    options = Options(plots="none", report=False)
+    kept = decide_comparison(_comparison(5), options, {})
+    reference, secondary = _inputs(5)
+    reference.problems.append(Problem("gone", "gone.tif", "r/gone.star", "unreadable", "bad"))
+    comparison = prepare(reference, secondary, options, release_inputs=True)
+    assert reference.trajectories == [] and secondary.trajectories == []
+    assert comparison.inputs["reference"]["readable"] == 23  # counted before they were handed
+    assert comparison.inputs["reference"]["problems"] == 1
+    released = decide_comparison(comparison, options, {})
+    assert [repr(row) for row in released.rows] == [repr(row) for row in kept.rows]
+
+
+def test_pairs_consumed_are_dropped_from_their_list_as_they_are_made_into_valid_pairs():
+    reference, secondary = _inputs(6, movies=5)
+    pairs = pair_sets(reference, secondary).pairs
+    first = pairs[0]
+    valid, invalid = split_pairs(pairs, Options(), consume=True)
+    assert pairs == [] and len(valid) + len(invalid) == 5
+    assert valid[0].key == first.key
 
 
 def test_releasing_the_samples_gives_the_same_rows_and_spends_the_comparison(tmp_path):

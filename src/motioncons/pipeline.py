@@ -240,8 +240,8 @@ def _paired(reference_path: str | Path, secondary_path: str | Path,
             options: Options) -> Comparison:
     reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
     # The comparison holds all that deciding and writing need: the inputs' per-movie objects
-    # are freed when this returns, before the outputs are built (peak memory).
-    return prepare(reference, secondary, options, notes)
+    # are freed as they are paired, before the outputs are built (peak memory).
+    return prepare(reference, secondary, options, notes, release_inputs=True)
 
 
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
