@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from motioncons import deflate
 from motioncons.figures.png import indexed_png
-from motioncons.outputs import deflate
 
 
 @pytest.fixture(params=["isal", "zlib"])

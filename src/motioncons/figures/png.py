@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 
-from ..outputs.deflate import fastest
+from ..deflate import fastest
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -28,8 +28,8 @@ from ..consensus import (
     INVALID_REASONS,
     REASONS,
 )
+from ..deflate import compact
 from ..outputs.atomic import write_text
-from ..outputs.deflate import compact
 from ..records import Row, Summary, missing
 from .overlay_codec import QUANTUM
 

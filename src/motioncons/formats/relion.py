@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import gemmi
 from ..errors import InputError
 from ..trajectory import Problem, SharedNames, Trajectory, TrajectorySet, movie_key
 from .common import checked, one_line
+from .packed_lines import PackedLines
 from .relion_batch import iter_movie_stars, read_movie_stars
 from .relion_movie import read_movie_star
 from .star import parse_cif, requoted, unescape
@@ -54,10 +56,10 @@ class RelionMicrographTable:
     block_name: str
     """``micrographs`` (3.1+), or empty for the 3.0 single ``data_`` table."""
     tags: list[str]
-    lines: list[str]
+    lines: Sequence[str]
     """Each row as the subsets write it: its raw values (quotes kept) joined by spaces, a bare
-    non-ASCII value quoted (`star.requoted`). One string a row, not one a value: 300 bytes less
-    a movie."""
+    non-ASCII value quoted (`star.requoted`). One string a row, not one a value (300 bytes less
+    a movie), kept deflated (`PackedLines`: 170 bytes less a movie)."""
     row_keys: list[str]
     optics_groups: list[str] = field(default_factory=list)
     """Each row's ``_rlnOpticsGroup`` value, when the table has that column."""
@@ -74,7 +76,7 @@ class RelionMicrographTable:
             column = tags.index("_rlnOpticsGroup")
             shared: dict[str, str] = {}  # a session has a few groups: one string each
             groups = [shared.setdefault(row[column], row[column]) for row in rows]
-        return cls(path, preamble, block_name, tags, [_line(row) for row in rows], row_keys,
+        return cls(path, preamble, block_name, tags, PackedLines(map(_line, rows)), row_keys,
                    groups, optics or {})
 
 

@@ -26,15 +26,16 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 
+from ..deflate import compressor
 from ..errors import InputError
 from ..evaluation import Comparison, ValidPair
 from ..formats.cryosparc import CryosparcExposures
+from ..formats.packed_lines import PackedLines
 from ..formats.relion import RelionMicrographTable
 from ..formats.scipion import ScipionSet
 from ..frames import CommonSamples
 from ..records import Row
 from .atomic import temporary_path
-from .deflate import compressor
 
 FILE = "consensus_data.npz"
 VERSION = 1
@@ -61,7 +62,7 @@ def _untable(data: dict | None, records: np.ndarray | None) -> object | None:
             return RelionMicrographTable.from_rows(
                 data["path"], data["preamble"], data["block_name"], data["tags"],
                 data["rows"], data["row_keys"], data["optics"])
-        return RelionMicrographTable(**data)
+        return RelionMicrographTable(**{**data, "lines": PackedLines(data["lines"])})
     if kind == "scipion":
         return ScipionSet(**data)
     if records is None:
@@ -168,7 +169,7 @@ def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:
             yield (", " if i else "") + json.dumps(key) + ": "
             yield from _json_pieces(item, chunk)
         yield "}"
-    elif isinstance(value, _Rows) or (isinstance(value, list) and len(value) > chunk):
+    elif isinstance(value, _Rows | PackedLines) or (isinstance(value, list) and len(value) > chunk):
         items = value.chunk if isinstance(value, _Rows) else \
             lambda start, stop: value[start:stop]
         yield "["

@@ -30,6 +30,20 @@ def compact(data: bytes | memoryview) -> bytes:
     return zlib.compress(data, 4)
 
 
+def fastest_text(data: bytes | memoryview) -> bytes:
+    """For text kept in memory and read again soon: ISA-L's level 1, else zlib's level 1."""
+    if isal_zlib is not None:
+        return bytes(isal_zlib.compress(data, 1))
+    return zlib.compress(data, 1)
+
+
+def inflate(data: bytes) -> bytes:
+    """The data of a zlib stream (made by either library)."""
+    if isal_zlib is not None:
+        return bytes(isal_zlib.decompress(data))
+    return zlib.decompress(data)
+
+
 def compressor() -> Any:
     """A compressor object (``compress``, ``flush``) for data given in pieces: ISA-L's level
     1, else zlib's level 1."""
