@@ -119,3 +119,19 @@ def test_run_and_watch_have_the_same_consensus_options():
     run_options = {o for a in parsers["run"]._actions for o in a.option_strings}
     watch_options = {o for a in parsers["watch"]._actions for o in a.option_strings}
     assert run_options <= watch_options
+
+
+def test_the_package_version_is_read_when_asked_and_the_command_line_loads_no_unused_library():
+    import motioncons
+    from motioncons._version import installed_version
+
+    assert motioncons.__version__ == installed_version() != ""
+    with pytest.raises(AttributeError):
+        motioncons.no_such_name  # noqa: B018
+    # Loaded by every run before its peak, for nothing there: 4 MB each (the email package,
+    # OpenSSL's library).
+    code = ("import sys, motioncons.cli; "
+            "print(sorted({'importlib.metadata', '_hashlib'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"

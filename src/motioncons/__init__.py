@@ -12,9 +12,6 @@ The public API (see docs/python.md):
 """
 
 from ._version import installed_version
-
-__version__ = installed_version()
-
 from .api import Record, Result, compare, options, read
 from .consensus import Thresholds
 from .errors import InputError, MotionconsError, OutputError, UsageError
@@ -43,3 +40,9 @@ __all__ = [
     "options",
     "read",
 ]
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":  # read from the package metadata when asked
+        return installed_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

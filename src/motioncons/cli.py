@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, allocator
+from . import allocator
+from ._version import installed_version
 from .consensus import CONVENTION_NAMES, FITS, Thresholds
 from .errors import MotionconsError, UsageError
 from .evaluation import PLOT_CHOICES, Options, parse_max_rmse
@@ -134,12 +135,26 @@ def _add_consensus_options(parser: argparse.ArgumentParser) -> None:
                                           "(default: the cores, at most 8)")
 
 
+class _Version(argparse.Action):
+    """``--version``, read from the package metadata only when asked (its modules take 4 MB)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str = "show the version and exit"
+                 ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"motioncons {installed_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="motioncons", formatter_class=_HelpFormatter,
         description="Compare two motion-correction results for the same movies and split the "
                     "movies into accepted and discarded sets.")
-    parser.add_argument("--version", action="version", version=f"motioncons {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubParser)
 
     p_run = sub.add_parser("run", help="compare a finished reference and secondary result")
@@ -270,7 +285,8 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
     counts = s["counts"]
     params = s["parameters"]
     lines = [
-        f"motioncons {__version__}: {counts['paired']} paired movies in {seconds:.2f} s",
+        f"motioncons {installed_version()}: {counts['paired']} paired movies in "
+        f"{seconds:.2f} s",
         f"  accepted   {counts['accepted']:>7}",
         f"  discarded  {counts['discarded']:>7}   (invalid input: {counts['invalid']})",
         f"  only in reference {counts['only_in_reference']}, only in secondary "

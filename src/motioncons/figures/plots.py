@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,8 @@ def plot_name(movie: str) -> str:
     safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in movie)
     if safe != movie or len(safe) > MAX_PLOT_STEM or safe.startswith("."):
         # Two names that differ only in unsafe characters must not share a file.
+        import hashlib  # here: it maps OpenSSL's library, 4 MB, into every process
+
         digest = hashlib.sha1(movie.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         safe = f"{safe.lstrip('.')[:MAX_PLOT_STEM]}-{digest}"
     return f"{PLOT_DIR}/{safe}.png"

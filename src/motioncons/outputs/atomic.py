@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def temporary_path(path: str | Path, durable: bool = True) -> Iterator[Path]:
 
 
 def _temporary_name() -> str:
-    return f"{TEMPORARY_PREFIX}{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+    return f"{TEMPORARY_PREFIX}{os.urandom(4).hex()}{TEMPORARY_SUFFIX}"
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ is only done for what changed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -225,6 +224,8 @@ def listed_problem(key: str, index: str) -> Problem:
 def _digest(item: Trajectory | Problem) -> str:
     if isinstance(item, Problem):
         return "problem:" + item.message
+    import hashlib  # here: it maps OpenSSL's library, 4 MB, into every process
+
     hasher = hashlib.sha1(item.frames.tobytes())
     hasher.update(item.shifts.tobytes())
     hasher.update(repr(item.pixel_size).encode())
