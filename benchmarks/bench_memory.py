@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       options)
             _report("after reading", tracemalloc.take_snapshot(), baseline, args.movies,
                     args.top)
-            comparison = prepare(reference, secondary, options, notes)
+            comparison = prepare(reference, secondary, options, notes, release_inputs=True)
             del reference, secondary
             _report("\nafter pairing, the inputs freed", tracemalloc.take_snapshot(), baseline,
                     args.movies, args.top)

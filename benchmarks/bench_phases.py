@@ -44,7 +44,8 @@ with paused_gc():
     reference, secondary, notes = read_inputs(sys.argv[1], sys.argv[2], options)
     steps.append(("reading", time.perf_counter() - start, rss(), peak()))
     start = time.perf_counter()
-    comparison = prepare(reference, secondary, options, notes)
+    # as pipeline.run does: the inputs' trajectories handed over to pairing
+    comparison = prepare(reference, secondary, options, notes, release_inputs=True)
     del reference, secondary
     steps.append(("pairing", time.perf_counter() - start, rss(), peak()))
     start = time.perf_counter()
