@@ -68,3 +68,15 @@ def no_process_left_behind():
         return
     left = wait_until_gone(value, 10.0)
     assert not left, f"processes left running by the test suite: {left[:5]}"
+
+
+@pytest.fixture(params=["isal", "zlib"])
+def deflate_library(request, monkeypatch):
+    """The test with Intel's ISA-L deflate, and again with zlib, its fallback."""
+    from motioncons import deflate
+
+    if request.param == "zlib":
+        monkeypatch.setattr(deflate, "isal_zlib", None)
+    elif deflate.isal_zlib is None:
+        pytest.skip("isal is not installed")
+    return request.param

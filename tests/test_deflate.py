@@ -9,35 +9,20 @@ from motioncons import deflate
 DATA = b"".join(b"\x07" * 500 + bytes(range(i % 256)) for i in range(300))
 
 
-@pytest.mark.parametrize("use_isal", [True, False])
 @pytest.mark.parametrize("compress", [deflate.fastest, deflate.compact, deflate.fastest_text])
-def test_streams_are_standard_zlib_data(compress, use_isal, monkeypatch):
-    if not use_isal:
-        monkeypatch.setattr(deflate, "isal_zlib", None)
-    elif deflate.isal_zlib is None:
-        pytest.skip("isal is not installed")
+def test_streams_are_standard_zlib_data(compress, deflate_library):
     packed = compress(DATA)
     assert isinstance(packed, bytes) and len(packed) < len(DATA) // 4
     assert zlib.decompress(packed) == DATA
     assert compress(b"") and zlib.decompress(compress(b"")) == b""
 
 
-@pytest.mark.parametrize("use_isal", [True, False])
-def test_compressor_in_pieces_is_standard_zlib_data(use_isal, monkeypatch):
-    if not use_isal:
-        monkeypatch.setattr(deflate, "isal_zlib", None)
-    elif deflate.isal_zlib is None:
-        pytest.skip("isal is not installed")
+def test_compressor_in_pieces_is_standard_zlib_data(deflate_library):
     packer = deflate.compressor()
     pieces = [packer.compress(DATA[i: i + 7000]) for i in range(0, len(DATA), 7000)]
     assert zlib.decompress(b"".join([*pieces, packer.flush()])) == DATA
 
 
-@pytest.mark.parametrize("use_isal", [True, False])
-def test_inflate_reads_either_library_s_streams(use_isal, monkeypatch):
-    if not use_isal:
-        monkeypatch.setattr(deflate, "isal_zlib", None)
-    elif deflate.isal_zlib is None:
-        pytest.skip("isal is not installed")
+def test_inflate_reads_either_library_s_streams(deflate_library):
     assert deflate.inflate(zlib.compress(DATA, 6)) == DATA
     assert deflate.inflate(deflate.fastest_text(DATA)) == DATA

@@ -6,20 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from motioncons import deflate
 from motioncons.figures.png import indexed_png
 
 
-@pytest.fixture(params=["isal", "zlib"])
-def compressor(request, monkeypatch):
-    if request.param == "zlib":
-        monkeypatch.setattr(deflate, "isal_zlib", None)
-    elif deflate.isal_zlib is None:
-        pytest.skip("isal is not installed")
-    return request.param
-
-
-def test_indexed_png_reads_back_as_written(compressor):
+def test_indexed_png_reads_back_as_written(deflate_library):
     rng = np.random.default_rng(3)
     indices = rng.integers(0, 7, size=(33, 41), dtype=np.uint8)
     indices[:10] = 6  # runs, as in a figure
