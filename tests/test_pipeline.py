@@ -34,6 +34,23 @@ def test_the_inputs_share_the_movie_names_they_have_in_common(relion31, relion5)
     assert all(t.key is r.key for t, r in shared)
 
 
+def test_a_run_hands_its_inputs_trajectories_over_to_pairing(relion31, relion5, tmp_path,
+                                                               monkeypatch):
+    from motioncons import pipeline
+
+    handed = []
+    real = pipeline.prepare
+
+    def prepare(reference, secondary, *args, **kwargs):
+        comparison = real(reference, secondary, *args, **kwargs)
+        handed.append((reference.trajectories, secondary.trajectories))
+        return comparison
+
+    monkeypatch.setattr(pipeline, "prepare", prepare)
+    run(relion31, relion5, tmp_path, Options(plots="none", report=False))
+    assert handed == [([], [])]  # freed as they were paired (the peak of a large run)
+
+
 def test_relion31_vs_relion5_real_results(relion31, relion5, tmp_path):
     result = run(relion31, relion5, tmp_path)
     rows = {r.movie: r for r in result.rows}
