@@ -150,8 +150,19 @@ class ValidPair:
     secondary_path: str
     samples: CommonSamples
     pixel_size: float | None
-    motion_px: tuple[float, float]
-    """The reference's accumulated motion (path length): all frames, and the early frames."""
+    motion_total_px: float = 0.0
+    """The reference's accumulated motion (path length) over all its frames."""
+    motion_early_px: float = 0.0
+    """The same over its early frames. Two floats, not a tuple of them: 64 bytes less a pair."""
+
+    @property
+    def motion_px(self) -> tuple[float, float]:
+        """The reference's accumulated motion: all frames, and the early frames."""
+        return self.motion_total_px, self.motion_early_px
+
+    @motion_px.setter
+    def motion_px(self, motion: tuple[float, float]) -> None:
+        self.motion_total_px, self.motion_early_px = motion
 
 
 @dataclass
@@ -246,7 +257,7 @@ def split_pairs(pairs: list[Pair], options: Options, consume: bool = False
             invalid.append(_invalid_row(pair, "too_few_frames", message, options))
             continue
         valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
-                               _pixel_size(pair, options.pixel_size), (0.0, 0.0)))
+                               _pixel_size(pair, options.pixel_size)))
         references.append(ref.shifts)
     for comparable, motion in zip(valid, accumulated_motions(references, options.early_frames),
                                   strict=True):
@@ -361,8 +372,8 @@ def make_batch(valid: list[ValidPair]) -> Batch:
     return Batch.from_samples([v.samples.reference for v in valid],
                               [v.samples.secondary for v in valid],
                               [v.pixel_size for v in valid],
-                              np.array([v.motion_px for v in valid], dtype=np.float64
-                                       ).reshape(-1, 2))
+                              np.array([(v.motion_total_px, v.motion_early_px) for v in valid],
+                                       dtype=np.float64).reshape(-1, 2))
 
 
 def _check_units(valid: list[ValidPair], thresholds: Thresholds) -> None:
@@ -484,8 +495,8 @@ def _rows(valid: list[ValidPair], results: Results, options: Options,
                 secondary_path=item.secondary_path, fit=options.fit,
                 convention=shown_convention, rotation_deg=rotation,
                 resampled=item.samples.resampled, pixel_size_A=pixel,
-                movie_name=item.movie_name, motion_total_A=item.motion_px[0] * pixel,
-                motion_early_A=item.motion_px[1] * pixel, range_ref_x_px=axis[0],
+                movie_name=item.movie_name, motion_total_A=item.motion_total_px * pixel,
+                motion_early_A=item.motion_early_px * pixel, range_ref_x_px=axis[0],
                 range_ref_y_px=axis[1], range_sec_x_px=axis[2], range_sec_y_px=axis[3])
             if keep:
                 row.reference_shifts = item.samples.reference

@@ -223,7 +223,7 @@ def load(out_dir: Path) -> tuple[Comparison, dict[str, Any]]:
             meta["valid"], starts, ends, strict=True):
         samples = CommonSamples(arrays["reference"][a:b], arrays["secondary"][a:b],
                                 frames[a:b], bool(resampled))
-        valid.append(ValidPair(key, name, ref_path, sec_path, samples, pixel, (total, early)))
+        valid.append(ValidPair(key, name, ref_path, sec_path, samples, pixel, total, early))
     invalid = [Row(**row) for row in meta["invalid"]]  # JSON keeps NaN as NaN
     table = _untable(meta["table"], arrays.get("cryosparc_records"))
     comparison = Comparison(valid, invalid, meta["only_in_reference"],

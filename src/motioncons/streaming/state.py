@@ -56,7 +56,7 @@ def decode_pair(blob: bytes) -> ValidPair:
     samples = np.frombuffer(data, dtype=np.float64).reshape(-1, 5)
     common = CommonSamples(samples[:, 1:3].copy(), samples[:, 3:5].copy(),
                            samples[:, 0].astype(np.int64), bool(resampled))
-    return ValidPair(key, name, ref_path, sec_path, common, pixel, (total, early))
+    return ValidPair(key, name, ref_path, sec_path, common, pixel, total, early)
 
 
 def _row_to_json(row: Row) -> str:
