@@ -331,17 +331,17 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
         (resolver.resolve(where), fallback)
         for where, fallback in zip(recorded, fallbacks, strict=True)]
     del fallbacks
-    shared = SharedNames(names_from or TrajectorySet(path="", format=""))
+    shared = SharedNames(names_from) if names_from is not None else None
     with contextlib.closing(iter_movie_stars(jobs, workers)) as items:
         for i, item in enumerate(items):
-            # What only reading needed goes as the movies are read: the peak is at its end.
-            (_, fallback), jobs[i] = jobs[i] or ("", None), None
+            # What only reading needed goes as the movies are read (the peak is at the end).
+            job, jobs[i] = jobs[i], None
             where, recorded[i] = recorded[i], ""
             if isinstance(item, Problem) and item.reason == "missing_metadata":
                 found = resolver.search(where)
                 if found is not None:
-                    item = checked(read_movie_star(found, fallback))
-            if isinstance(item, Trajectory):
+                    item = checked(read_movie_star(found, job[1] if job else None))
+            if shared is not None and isinstance(item, Trajectory):
                 shared.give(item)
             dataset.add(item)
             row_keys.append(item.key)
