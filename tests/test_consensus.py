@@ -342,3 +342,15 @@ def test_chunked_computation_gives_the_same_bits(fit, monkeypatch):
     monkeypatch.setattr(consensus, "DENSE_CHUNK", 3)
     assert outcome() == whole
     assert whole[0].name == "flip_x" and whole[0].scale is not None
+
+
+def test_each_reason_is_one_string_object_however_many_pairs_give_it():
+    rng = np.random.default_rng(8)
+    pairs = []
+    for i in range(300):
+        ref = np.cumsum(rng.normal(0, 2, (20, 2)), axis=0)
+        sec = ref + rng.normal(0, 0.3 if i % 3 else 8, ref.shape)
+        pairs.append((ref, sec))
+    reasons = compare(_batch(pairs), Thresholds(max_rmse_A=1.0)).reason
+    assert {"agree", "low_correlation"} <= set(reasons)
+    assert len({id(reason) for reason in reasons}) == len(set(reasons))

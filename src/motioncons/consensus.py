@@ -368,10 +368,13 @@ def decide_metrics(corr: np.ndarray, low_motion: np.ndarray, rmse_px: np.ndarray
     applies to every pair. A NaN fails the criterion it is tested by, never passes silently.
     """
     pixel_size = batch.pixel_size
-    reason = np.full(corr.shape, "agree", dtype=object)
+    reason = np.empty(corr.shape, dtype=object)
+    reason[...] = "agree"  # one string object for all (np.full makes one a pair: 5 MB at 100,000)
     failing = np.zeros(corr.shape, dtype=bool)
     low_corr = ~(corr >= thresholds.min_corr)
-    reason[low_corr] = np.where(np.isnan(corr[low_corr]), nan_reason, "low_correlation")
+    nan_corr = np.isnan(corr)
+    reason[low_corr & ~nan_corr] = "low_correlation"
+    reason[low_corr & nan_corr] = nan_reason
     failing |= low_corr
     criteria = ((thresholds.fixed_max_rmse_A(), rmse_px * pixel_size, "high_rmse"),
                 (thresholds.max_rmse_px, rmse_px, "high_rmse"),
