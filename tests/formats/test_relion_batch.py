@@ -146,6 +146,9 @@ def test_worker_processes_read_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
     in_workers = relion_batch.read_movie_stars(jobs, workers=2, chunk_size=4)
     assert [_facts(t) for t in in_workers] == _in_full(jobs)
+    # A chunk's movies of one pixel size share its float (pickle sends one a movie).
+    first_chunk = [t for t in in_workers[:4] if isinstance(t, Trajectory)]
+    assert len({id(t.pixel_size) for t in first_chunk}) == 1 < len(first_chunk)
 
 
 @pytest.mark.parametrize("value", [b"1e6", b"-200000.0", b"nan", b"inf"])

@@ -343,11 +343,13 @@ def _unpack(jobs: list[Job], packed: tuple) -> list[Trajectory | Problem]:
     extras = [_extras(tuple(table.get(key) for _, key in EXTRAS))
               if table.keys() <= _EXTRA_KEYS else table for table in tables]
     out: list[Trajectory | Problem] = []
+    sizes: dict[float | None, float | None] = {}  # pickle makes a float object a movie
     for (path, _), slot in zip(jobs, slots, strict=True):
         if isinstance(slot, Problem):
             out.append(slot)
             continue
         key, name, pixel_size, total, index, start, end, frames = slot
+        pixel_size = sizes.setdefault(pixel_size, pixel_size)
         out.append(Trajectory(key, name, frames_one_to(end - start) if frames is None
                               else frames, shifts[start:end], pixel_size, path, NAME, total,
                               extras[index]))
