@@ -323,7 +323,8 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
         str(path), _preamble(text, block_name, path), block_name, tags,
         _loop_rows(loop, escaped), row_keys, _optics(doc, escaped)) if keep_table else None
     recorded = _column(block, tags[meta_col], escaped)
-    fallbacks = _column(block, tags[fallback_col], escaped)
+    fallbacks = recorded if fallback_col == meta_col else _column(block, tags[fallback_col],
+                                                                   escaped)
     # The parsed file (tens of MB at 50,000 movies) is not needed while the movies are read:
     # reading the secondary's table on top of the reference's movies makes the run's peak.
     del text, doc, block, loop
