@@ -12,6 +12,7 @@ import pytest
 
 from motioncons.consensus import Thresholds
 from motioncons.errors import InputError
+from motioncons.figures.png import tail_text
 from motioncons.pipeline import Options, decide, run
 from motioncons.simulation.trajectories import SimulationConfig
 
@@ -59,6 +60,28 @@ def test_decide_equals_a_fresh_run(inputs, tmp_path, kind):
         assert got["parameters"] == want["parameters"] and got["counts"] == want["counts"]
         assert sorted(p.name for p in (out / "plots").glob("*.png")) == sorted(
             p.name for p in (fresh / "plots").glob("*.png"))
+        for plot in (fresh / "plots").glob("*.png"):  # kept or drawn again, as a run draws it
+            assert (out / "plots" / plot.name).read_bytes() == plot.read_bytes(), plot.name
+
+
+def test_decide_draws_only_the_overlays_that_change(inputs, tmp_path):
+    paths, secondary, _ = inputs
+    out = tmp_path / "out"
+    run(paths["relion"], secondary, out)
+
+    def plots() -> dict[str, tuple[int, int, tuple[str, str] | None]]:
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, tail_text(p))
+                for p in (out / "plots").glob("*.png")}
+
+    before = plots()
+    assert before
+    decide(out)
+    assert plots() == before  # nothing changed: not one overlay written again
+    decide(out, {"min_corr": 0.95})
+    after = plots()
+    written = {name for name in after if after[name][:2] != before.get(name, (0, 0, None))[:2]}
+    shows_other = {name for name in after if after[name][2] != before.get(name, (0, 0, None))[2]}
+    assert written and written == shows_other  # the overlays that show something new, only
 
 
 def test_decide_reads_no_input_and_keeps_earlier_changes(inputs, tmp_path):

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from motioncons.figures.overlay import OverlayPlotter, nice_ticks
-from motioncons.figures.plots import plot_name
+from motioncons.figures.overlay import KEY_WORD, OverlayPlotter, nice_ticks, overlay_key
+from motioncons.figures.plots import needs_drawing, plot_name, render_overlays
+from motioncons.figures.png import tail_text
 from motioncons.records import Row
 
 
@@ -65,3 +68,49 @@ def test_overlay_of_any_name_is_drawn(tmp_path, movie):
     path = tmp_path / "b.png"
     OverlayPlotter().draw(_row(movie), path)
     assert _rgb(path).shape == (500, 560, 3)
+
+
+def test_the_overlay_key_changes_with_all_the_figure_shows_and_only_with_it():
+    row = _row("movie_0001")
+    key = overlay_key(row)
+    assert key == overlay_key(_row("movie_0001")) and len(key) == 32
+    assert overlay_key(replace(row, message="not shown", reference_path="elsewhere")) == key
+    assert overlay_key(replace(row, reference_shifts=np.asfortranarray(row.reference_shifts),
+                               sample_frames=np.arange(1, 31, dtype=np.int32))) == key
+    assert overlay_key(replace(row, sample_frames=None)) == key  # drawn as frames 1..n
+    changed = [replace(row, movie="movie_0002"), replace(row, decision="accepted"),
+               replace(row, reason="high_rmse"), replace(row, corr_x=0.21),
+               replace(row, corr_y=0.91), replace(row, corr=0.3), replace(row, rmse_px=1.1),
+               replace(row, rmse_A=1.0), replace(row, max_error_px=2.5),
+               replace(row, pixel_size_A=1.0), replace(row, sample_frames=np.arange(2, 32)),
+               replace(row, reference_shifts=row.reference_shifts + 1e-9),
+               replace(row, secondary_fitted=row.secondary_fitted[::-1].copy()),
+               replace(row, reference_shifts=row.reference_shifts[:29],
+                       secondary_fitted=row.secondary_fitted[:29],
+                       sample_frames=np.arange(1, 30))]
+    keys = [overlay_key(other) for other in changed]
+    assert key not in keys and len(set(keys)) == len(keys)
+
+
+def test_an_overlay_ends_with_its_key(tmp_path):
+    row = _row("movie_0001")
+    path = tmp_path / plot_name(row.movie)
+    OverlayPlotter().draw(row, path)
+    assert tail_text(path) == (KEY_WORD, overlay_key(row))
+
+
+def test_only_the_overlays_not_on_disk_as_drawn_now_are_drawn(tmp_path):
+    rows = [_row(f"movie_{i}") for i in range(4)]
+    assert needs_drawing(rows, tmp_path) == rows  # a new folder
+    assert render_overlays(rows, tmp_path, workers=1) == 4
+    files = [tmp_path / plot_name(row.movie) for row in rows]
+    written = [path.stat().st_mtime_ns for path in files]
+    assert needs_drawing(rows, tmp_path) == []
+    assert render_overlays(rows, tmp_path, workers=1) == 0
+    assert [path.stat().st_mtime_ns for path in files] == written
+    rows[0].corr_x = 0.5  # shows something else
+    files[1].write_bytes(files[1].read_bytes()[:-20])  # cut short
+    files[2].unlink()
+    assert needs_drawing(rows, tmp_path) == rows[:3]
+    assert render_overlays(rows, tmp_path, workers=1) == 3
+    assert needs_drawing(rows, tmp_path) == []

@@ -8,7 +8,8 @@ trajectories the decision was made on.
 
 The figure is drawn straight in its fixed palette (`palette.Palette`): lines and markers in
 palette indices, texts from `text_stamps.TextStamps`, and it is encoded by `png.indexed_png`.
-Nothing is mapped to colours per figure, and encoding costs a fifth of Pillow's.
+Nothing is mapped to colours per figure, and encoding costs a fifth of Pillow's. The file ends
+with the figure's `overlay_key`, so that a figure already drawn is not drawn again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,35 @@ _RGB = {name: (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)) for name, h in
 _BLACK, _GRID, _LABEL, _FRAME, _ERROR_LINE = (
     (0, 0, 0), (230, 230, 230), (68, 68, 68), (187, 187, 187), (85, 85, 85))
 _WHITE = WHITE
+
+KEY_WORD = "motioncons overlay"
+"""The PNG text keyword under which an overlay stores its `overlay_key`."""
+DRAWING_VERSION = 1
+"""Part of every `overlay_key`: raise it when the figure's drawing changes, so that overlays
+drawn before are drawn again."""
+
+
+def overlay_key(row: Row) -> str:
+    """A digest of all an overlay shows (the drawing's version, the row's texts, metrics and
+    trajectories): a figure on disk that stores this key is this figure, and needs no drawing
+    again (a re-run, ``decide``, ``watch`` deciding everything again at the end)."""
+    import hashlib  # here: it maps OpenSSL's library, 4 MB, into every process
+
+    digest = hashlib.blake2b(digest_size=16)
+    shown = (DRAWING_VERSION, row.movie, row.accepted, row.decision, row.reason, row.corr_x,
+             row.corr_y, row.corr, row.rmse_px, row.rmse_A, row.max_error_px, row.pixel_size_A)
+    digest.update(repr(shown).encode("utf-8", "surrogatepass"))
+    reference = np.ascontiguousarray(row.reference_shifts, dtype=np.float64)
+    for array in (reference, np.ascontiguousarray(row.secondary_fitted, dtype=np.float64),
+                  np.ascontiguousarray(_frames(row, len(reference)), dtype=np.float64)):
+        digest.update(repr(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _frames(row: Row, samples: int) -> np.ndarray:
+    return (np.asarray(row.sample_frames) if row.sample_frames is not None
+            else np.arange(1, samples + 1))
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -82,8 +112,7 @@ class OverlayPlotter:
     def draw(self, row: Row, path: Path) -> None:
         ref = np.asarray(row.reference_shifts, dtype=float)
         sec = np.asarray(row.secondary_fitted, dtype=float)
-        frames = (np.asarray(row.sample_frames) if row.sample_frames is not None
-                  else np.arange(1, len(ref) + 1))
+        frames = _frames(row, len(ref))
         image = self.background.copy()
         self._core = image.im
         draw = self.ImageDraw.Draw(image)
@@ -96,7 +125,8 @@ class OverlayPlotter:
                          f"{_fmt(row.rmse_A)} Å   max {_fmt(row.max_error_px)} px", _BLACK)
         self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
         self._errors(draw, frames, np.hypot(*(ref - sec).T))
-        write_bytes(path, indexed_png(np.asarray(image), self.palette.data), durable=False)
+        write_bytes(path, indexed_png(np.asarray(image), self.palette.data,
+                                      (KEY_WORD, overlay_key(row))), durable=False)
 
     def _small(self, xy: tuple[float, float], text: str, anchor: str,
                fill: tuple[int, int, int] = _BLACK) -> None:

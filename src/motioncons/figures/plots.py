@@ -1,6 +1,7 @@
 """Figures: which movies get an overlay and where (`plot_name`), the overlays drawn by a pool of
-worker processes (`rendering`, each process with one `overlay.OverlayPlotter`), and the dataset
-summary figure (PNG or PDF, with matplotlib).
+worker processes (`rendering`, each process with one `overlay.OverlayPlotter`), but for those
+already on disk as they would be drawn (`needs_drawing`), and the dataset summary figure (PNG or
+PDF, with matplotlib).
 
 Metrics are never recomputed here: the rows carry them.
 """
@@ -19,7 +20,8 @@ import numpy as np
 from ..outputs.atomic import temporary_path
 from ..records import Row, Summary
 from ..workers import worker_pool
-from .overlay import COLOURS, OverlayPlotter
+from .overlay import COLOURS, KEY_WORD, OverlayPlotter, overlay_key
+from .png import tail_text
 
 PLOT_DIR = "plots"
 
@@ -69,19 +71,39 @@ def drawable(row: Row) -> bool:
 
 def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
                     progress=None) -> int:
-    """Draw the overlay of every row (that carries trajectories) into ``out_dir/plots``."""
+    """Draw the overlay of every row (that carries trajectories) into ``out_dir/plots``, but
+    for those already there as they would be drawn (`needs_drawing`); the number drawn."""
     with rendering(rows, out_dir, workers, progress) as done:
         pass
     return done[0]
 
 
+def needs_drawing(rows: list[Row], out_dir: Path) -> list[Row]:
+    """The rows whose overlay is not in ``out_dir/plots`` as it would be drawn now: each
+    overlay ends with the key of what it shows (`overlay.overlay_key`), read from the file's
+    last bytes. In a new folder, all of them (its plots folder is listed once, not a file
+    looked up a row)."""
+    try:
+        present = {entry.name for entry in os.scandir(Path(out_dir) / PLOT_DIR)}
+    except OSError:
+        return rows
+    stale = []
+    for row in rows:
+        name = plot_name(row.movie)
+        if name[len(PLOT_DIR) + 1:] not in present or \
+                tail_text(Path(out_dir) / name) != (KEY_WORD, overlay_key(row)):
+            stale.append(row)
+    return stale
+
+
 @contextlib.contextmanager
 def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
               progress=None) -> Iterator[list[int]]:
-    """Draw the overlays of `rows` in worker processes while the body of the ``with`` runs
-    (the report, the summary figure), and wait for every one at its end. Yields a one-item
-    list that holds the number drawn once the block has ended."""
+    """Draw the overlays of `rows` (`needs_drawing`) in worker processes while the body of the
+    ``with`` runs (the report, the summary figure), and wait for every one at its end. Yields a
+    one-item list that holds the number drawn once the block has ended."""
     done = [0]
+    rows = needs_drawing(rows, out_dir)
     if not rows:
         yield done
         return

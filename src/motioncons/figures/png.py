@@ -1,11 +1,17 @@
 """Indexed-colour PNG files, encoded here rather than by Pillow: encoding is most of an
 overlay's cost, and `deflate.fastest` takes a fifth of the time of Pillow's zlib for smaller
-files."""
+files.
+
+A file may end with one text chunk (``tEXt``, just before ``IEND``): `tail_text` reads it from
+the file's last bytes, without decoding the image. A file cut short loses it.
+"""
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -19,9 +25,17 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind))))
 
 
-def indexed_png(indices: np.ndarray, palette: bytes) -> bytes:
+_END = b"IEND"
+_TEXT = b"tEXt"
+MAX_TAIL_TEXT = 200
+"""The longest keyword and text, together, that `tail_text` reads back."""
+
+
+def indexed_png(indices: np.ndarray, palette: bytes, text: tuple[str, str] | None = None
+                ) -> bytes:
     """The PNG of an image of palette indices (uint8, shape (height, width)); `palette` is the
-    RGB triplets of the colours, at most 256, that the indices point to."""
+    RGB triplets of the colours, at most 256, that the indices point to. `text`, a keyword and
+    its text (printable ASCII), is written in the file's last chunk before its end."""
     height, width = indices.shape
     colours = len(palette) // 3
     if indices.dtype != np.uint8 or not 0 < colours <= 256 or len(palette) != 3 * colours:
@@ -31,5 +45,44 @@ def indexed_png(indices: np.ndarray, palette: bytes) -> bytes:
     rows = np.zeros((height, width + 1), dtype=np.uint8)  # filter type 0 (none) on every row
     rows[:, 1:] = indices
     header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
+    tail = b"" if text is None else _chunk(_TEXT, _text_payload(*text))
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette),
-                     _chunk(b"IDAT", fastest(rows.data)), _chunk(b"IEND", b"")))
+                     _chunk(b"IDAT", fastest(rows.data)), tail, _chunk(_END, b"")))
+
+
+def _text_payload(keyword: str, text: str) -> bytes:
+    if not (0 < len(keyword) < 80 and len(keyword) + 1 + len(text) <= MAX_TAIL_TEXT
+            and (keyword + text).isascii() and (keyword + text).isprintable()):
+        raise ValueError(f"not a PNG text chunk of at most {MAX_TAIL_TEXT} printable ASCII "
+                         f"characters: {keyword!r}")
+    return keyword.encode("ascii") + b"\0" + text.encode("ascii")
+
+
+def tail_text(path: str | Path) -> tuple[str, str] | None:
+    """The keyword and text of the text chunk that ends the PNG file `path` (`indexed_png`), or
+    None: no such chunk, a file cut short or damaged there, or one that cannot be read."""
+    try:
+        with open(path, "rb") as stream:
+            size = stream.seek(0, os.SEEK_END)
+            stream.seek(max(size - MAX_TAIL_TEXT - 24, 0))
+            data = stream.read()
+    except OSError:
+        return None
+    end = _chunk(_END, b"")
+    if not data.endswith(end):
+        return None
+    for start in range(len(data) - len(end) - 12, -1, -1):
+        if data[start + 4: start + 8] != _TEXT:
+            continue
+        (length,) = struct.unpack(">I", data[start: start + 4])
+        payload = data[start + 8: start + 8 + length]
+        if start + 12 + length != len(data) - len(end) or struct.unpack(
+                ">I", data[start + 8 + length: start + 12 + length])[0] != zlib.crc32(
+                payload, zlib.crc32(_TEXT)):
+            continue  # "tEXt" inside the text, or a damaged chunk
+        keyword, _, text = payload.partition(b"\0")
+        try:
+            return keyword.decode("ascii"), text.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    return None
