@@ -61,3 +61,22 @@ def test_the_summary_figure_labels_its_log_axis_in_plain_numbers(tmp_path):
     labels = [motion_axis.get_major_formatter()(value, 0) for value in (-1.0, 0.0, 1.0, 100.0)]
     assert labels == ["\N{MINUS SIGN}1", "0", "1", "100"]
     assert not any("$" in label for label in labels)
+
+
+def test_a_run_again_keeps_its_overlays_and_one_with_force_draws_them_again(tmp_path):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=12,
+                                                            failure_fraction=0.3))
+    out = tmp_path / "out"
+
+    def written() -> dict[str, tuple[int, int]]:
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+                for p in (out / "plots").glob("*.png")}
+
+    run(info["reference"], info["secondary"], out)
+    first = written()
+    assert first
+    run(info["reference"], info["secondary"], out)
+    assert written() == first
+    run(info["reference"], info["secondary"], out, force=True)  # the folder's outputs removed
+    again = written()
+    assert again.keys() == first.keys() and all(again[n] != first[n] for n in first)

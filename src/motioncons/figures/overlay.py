@@ -43,7 +43,8 @@ drawn before are drawn again."""
 def overlay_key(row: Row) -> str:
     """A digest of all an overlay shows (the drawing's version, the row's texts, metrics and
     trajectories): a figure on disk that stores this key is this figure, and needs no drawing
-    again (a re-run, ``decide``, ``watch`` deciding everything again at the end)."""
+    again (a run of the same inputs into its folder again, ``decide``, ``watch`` deciding
+    everything again at the end)."""
     import hashlib  # here: it maps OpenSSL's library, 4 MB, into every process
 
     digest = hashlib.blake2b(digest_size=16)
