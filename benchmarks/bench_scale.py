@@ -12,6 +12,9 @@ the work directory between sizes), then, in this process and its children:
   (``ru_maxrss`` of the largest process: the run or one of its readers);
 - default (at `--movies` only): ``motioncons run`` with overlays of the discarded movies,
   ``summary.png`` and ``report.html``;
+- re-decision (at `--movies` only): ``motioncons decide --min-corr 0.8`` on the last default
+  run's folder, then back to 0.75 (tuning the thresholds: only the overlays that change are
+  drawn again);
 - idle ``watch`` poll (at `--movies` only): stat calls of a poll that finds nothing new, per
   decided result file.
 
@@ -47,6 +50,17 @@ usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSA
 peak = max(u.ru_maxrss for u in usage)
 cpu = sum(u.ru_utime + u.ru_stime for u in usage)
 print(elapsed, peak, cpu)
+"""
+
+_DECIDE = """
+import resource, sys, time
+from motioncons.cli import main
+start = time.perf_counter()
+status = main(["decide", sys.argv[1], "--min-corr", sys.argv[2], "--quiet"])
+elapsed = time.perf_counter() - start
+assert status == 0, status
+usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+print(elapsed, sum(u.ru_utime + u.ru_stime for u in usage))
 """
 
 
@@ -92,6 +106,13 @@ def child_run(jobs: dict, out: Path, plots: str, report: bool) -> Run:
                             check=True, capture_output=True, text=True)
     seconds, peak_kb, cpu = result.stdout.split()[-3:]
     return Run(float(seconds), float(peak_kb) / 1024, float(cpu))
+
+
+def decide_seconds(out: Path, min_corr: float) -> float:
+    """Seconds of one ``motioncons decide`` of `out` in a fresh process."""
+    result = subprocess.run([sys.executable, "-c", _DECIDE, str(out), str(min_corr)],
+                            check=True, capture_output=True, text=True)
+    return float(result.stdout.split()[-2])
 
 
 def idle_poll_stats(jobs: dict, out: Path) -> tuple[int, int]:
@@ -171,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  CPU time of every process of a run, least of each: core "
                   f"{min(core_cpu):.1f} s, default {min(default_cpu):.1f} s "
                   f"({min(default_cpu) / min(core_cpu):.1f}x), on {os.cpu_count()} cores")
+        if defaults:
+            folder = workdir / f"default_{args.movies}"
+            tighter, back = decide_seconds(folder, 0.8), decide_seconds(folder, 0.75)
+            print(f"re-decision of the default run's folder: --min-corr 0.8 {tighter:.2f} s, "
+                  f"back to 0.75 {back:.2f} s = {max(tighter, back) / default:.2f}x the "
+                  "default run")
         jobs = dataset(workdir, args.idle_movies)
         stats, files = idle_poll_stats(jobs, workdir / "idle")
         print(f"idle watch poll, {files // 2:,} movies decided: {stats:,} stat calls for "
