@@ -15,6 +15,8 @@ the work directory between sizes), then, in this process and its children:
 - re-decision (at `--movies` only): ``motioncons decide --min-corr 0.8`` on the last default
   run's folder, then back to 0.75 (tuning the thresholds: only the overlays that change are
   drawn again);
+- every run writes into a new output folder (a first run, as a session's is); they are all
+  removed at the end (`new_folder`);
 - idle ``watch`` poll (at `--movies` only): stat calls of a poll that finds nothing new, per
   decided result file.
 
@@ -97,10 +99,25 @@ class Run(NamedTuple):
     """User and system time of the run and every process it started."""
 
 
+RUNS = "runs"
+"""The work directory's folder of every run's outputs, removed at the end of the benchmark."""
+
+
+def new_folder(workdir: Path, name: str) -> Path:
+    """An output folder that does not exist yet, for a first run. No earlier run's folder is
+    removed before a timed run: on ext4 without a journal (this benchmark's machines), creating
+    a file checks each inode deleted in the last seconds to minutes, one at a time, and removing
+    the 5,000 files of the last default run before the next took a third of its overlay
+    workers' CPU time (perf)."""
+    number = 0
+    while (workdir / RUNS / f"{name}_{number}").exists():
+        number += 1
+    return workdir / RUNS / f"{name}_{number}"
+
+
 def child_run(jobs: dict, out: Path, plots: str, report: bool) -> Run:
     """Seconds, peak RSS (MB) and CPU time of one ``motioncons run`` in a fresh process, into
-    a new output folder (a first run, as a session's is)."""
-    shutil.rmtree(out, ignore_errors=True)
+    the new output folder `out` (a first run, as a session's is)."""
     result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
                              str(out), plots, "1" if report else "0"],
                             check=True, capture_output=True, text=True)
@@ -153,62 +170,66 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = sorted({*args.scaling, args.movies})
     with scratch(args.workdir, "motioncons-bench-scale-") as workdir:
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, workdir {workdir}\n")
-        print(f"{'movies':>8} {'raw read':>9} {'core':>8} {'core/raw':>9} {'us/movie':>9} "
-              f"{'peak RSS':>9} {'RSS goal':>9}")
-        rows = {}
-        for movies in sizes:
-            jobs = dataset(workdir, movies)
-            raw = raw_read(jobs)
-            core, peak, cpu = child_run(jobs, workdir / f"out_{movies}", "none", False)
-            goal = 150 + 2 * movies / 1024
-            rows[movies] = (raw, core, peak, cpu)
-            print(f"{movies:>8,} {raw:>8.2f}s {core:>7.2f}s {core / raw:>8.1f}x "
-                  f"{core / movies * 1e6:>9.0f} {peak:>7.0f}MB {goal:>7.0f}MB")
-        jobs = dataset(workdir, args.movies)
-        # The ratios at --movies: runs alternated --repeat times, the fastest of each kind
-        # (this machine's speed drifts by a third from one minute to the next).
-        raws, cores, defaults, peak = [rows[args.movies][0]], [rows[args.movies][1]], [], 0.0
-        core_cpu, default_cpu = [rows[args.movies][3]], []
-        for attempt in range(args.repeat):
-            if attempt:
-                raws.append(raw_read(jobs))
-                run = child_run(jobs, workdir / f"out_{args.movies}", "none", False)
-                cores.append(run.seconds)
-                core_cpu.append(run.cpu_seconds)
-            seconds, peak, cpu = child_run(jobs, workdir / f"default_{args.movies}",
-                                           "discarded", True)
-            defaults.append(seconds)
-            default_cpu.append(cpu)
-        raw, core, default = min(raws), min(cores), min(defaults)
-        print(f"\n{args.movies:,} movies, fastest of {args.repeat} alternated runs: core "
-              f"{core:.2f} s = {core / raw:.1f}x the raw read (goal <= 2x); default run "
-              f"{default:.2f} s = {default / core:.1f}x the core (goal <= 2x), peak RSS "
-              f"{peak:.0f} MB")
-        print("  every run (s): raw " + " ".join(f"{v:.2f}" for v in raws) + "; core "
-              + " ".join(f"{v:.2f}" for v in cores) + "; default "
-              + " ".join(f"{v:.2f}" for v in defaults))
-        if default_cpu:
-            print(f"  CPU time of every process of a run, least of each: core "
-                  f"{min(core_cpu):.1f} s, default {min(default_cpu):.1f} s "
-                  f"({min(default_cpu) / min(core_cpu):.1f}x), on {os.cpu_count()} cores")
-        if defaults:
-            folder = workdir / f"default_{args.movies}"
-            tighter, back = decide_seconds(folder, 0.8), decide_seconds(folder, 0.75)
-            print(f"re-decision of the default run's folder: --min-corr 0.8 {tighter:.2f} s, "
-                  f"back to 0.75 {back:.2f} s = {max(tighter, back) / default:.2f}x the "
-                  "default run")
-        jobs = dataset(workdir, args.idle_movies)
-        stats, files = idle_poll_stats(jobs, workdir / "idle")
-        print(f"idle watch poll, {files // 2:,} movies decided: {stats:,} stat calls for "
-              f"{files:,} decided result files = 1 per {files / max(stats, 1):.1f} "
-              "(goal: 1 per 20 or fewer)")
-        first = sizes[0]
-        for movies in sizes[1:]:
-            factor = movies / first
-            print(f"scaling {first:,} -> {movies:,} movies ({factor:.0f}x): time "
-                  f"{rows[movies][1] / rows[first][1]:.1f}x, peak RSS "
-                  f"{rows[movies][2] / rows[first][2]:.1f}x")
+        try:
+            print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, workdir {workdir}\n")
+            print(f"{'movies':>8} {'raw read':>9} {'core':>8} {'core/raw':>9} {'us/movie':>9} "
+                  f"{'peak RSS':>9} {'RSS goal':>9}")
+            rows = {}
+            for movies in sizes:
+                jobs = dataset(workdir, movies)
+                raw = raw_read(jobs)
+                core, peak, cpu = child_run(jobs, new_folder(workdir, f"core_{movies}"), "none",
+                                            False)
+                goal = 150 + 2 * movies / 1024
+                rows[movies] = (raw, core, peak, cpu)
+                print(f"{movies:>8,} {raw:>8.2f}s {core:>7.2f}s {core / raw:>8.1f}x "
+                      f"{core / movies * 1e6:>9.0f} {peak:>7.0f}MB {goal:>7.0f}MB")
+            jobs = dataset(workdir, args.movies)
+            # The ratios at --movies: runs alternated --repeat times, the fastest of each kind
+            # (this machine's speed drifts by a third from one minute to the next).
+            raws, cores, defaults, peak = [rows[args.movies][0]], [rows[args.movies][1]], [], 0.0
+            core_cpu, default_cpu = [rows[args.movies][3]], []
+            for attempt in range(args.repeat):
+                if attempt:
+                    raws.append(raw_read(jobs))
+                    run = child_run(jobs, new_folder(workdir, f"core_{args.movies}"), "none",
+                                    False)
+                    cores.append(run.seconds)
+                    core_cpu.append(run.cpu_seconds)
+                folder = new_folder(workdir, f"default_{args.movies}")
+                seconds, peak, cpu = child_run(jobs, folder, "discarded", True)
+                defaults.append(seconds)
+                default_cpu.append(cpu)
+            raw, core, default = min(raws), min(cores), min(defaults)
+            print(f"\n{args.movies:,} movies, fastest of {args.repeat} alternated runs: core "
+                  f"{core:.2f} s = {core / raw:.1f}x the raw read (goal <= 2x); default run "
+                  f"{default:.2f} s = {default / core:.1f}x the core (goal <= 2x), peak RSS "
+                  f"{peak:.0f} MB")
+            print("  every run (s): raw " + " ".join(f"{v:.2f}" for v in raws) + "; core "
+                  + " ".join(f"{v:.2f}" for v in cores) + "; default "
+                  + " ".join(f"{v:.2f}" for v in defaults))
+            if default_cpu:
+                print(f"  CPU time of every process of a run, least of each: core "
+                      f"{min(core_cpu):.1f} s, default {min(default_cpu):.1f} s "
+                      f"({min(default_cpu) / min(core_cpu):.1f}x), on {os.cpu_count()} cores")
+            if defaults:
+                tighter, back = decide_seconds(folder, 0.8), decide_seconds(folder, 0.75)
+                print(f"re-decision of the default run's folder: --min-corr 0.8 {tighter:.2f} s, "
+                      f"back to 0.75 {back:.2f} s = {max(tighter, back) / default:.2f}x the "
+                      "default run")
+            jobs = dataset(workdir, args.idle_movies)
+            stats, files = idle_poll_stats(jobs, workdir / "idle")
+            print(f"idle watch poll, {files // 2:,} movies decided: {stats:,} stat calls for "
+                  f"{files:,} decided result files = 1 per {files / max(stats, 1):.1f} "
+                  "(goal: 1 per 20 or fewer)")
+            first = sizes[0]
+            for movies in sizes[1:]:
+                factor = movies / first
+                print(f"scaling {first:,} -> {movies:,} movies ({factor:.0f}x): time "
+                      f"{rows[movies][1] / rows[first][1]:.1f}x, peak RSS "
+                      f"{rows[movies][2] / rows[first][2]:.1f}x")
+        finally:  # after the timed runs (see `new_folder`)
+            shutil.rmtree(workdir / RUNS, ignore_errors=True)
     return 0
 
 
