@@ -114,3 +114,18 @@ def test_only_the_overlays_not_on_disk_as_drawn_now_are_drawn(tmp_path):
     assert needs_drawing(rows, tmp_path) == rows[:3]
     assert render_overlays(rows, tmp_path, workers=1) == 3
     assert needs_drawing(rows, tmp_path) == []
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_the_plots_folder_is_listed_for_many_rows_only(tmp_path, monkeypatch, listed):
+    import motioncons.figures.plots as plots
+
+    rows = [_row(f"movie_{i}") for i in range(3)]
+    render_overlays(rows[:2], tmp_path, workers=1)
+    listings = []
+    real_scandir = plots.os.scandir
+    monkeypatch.setattr(plots.os, "scandir",
+                        lambda path: listings.append(path) or real_scandir(path))
+    monkeypatch.setattr(plots, "LISTED_FROM", 2 if listed else 4)
+    assert needs_drawing(rows, tmp_path) == rows[2:]
+    assert len(listings) == listed

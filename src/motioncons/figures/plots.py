@@ -78,19 +78,25 @@ def render_overlays(rows: list[Row], out_dir: Path, workers: int | None = None,
     return done[0]
 
 
+LISTED_FROM = 256
+"""From this many rows on, `needs_drawing` lists the plots folder once instead of trying to
+open each row's overlay (a poll of ``watch`` has a few new movies; a run, thousands)."""
+
+
 def needs_drawing(rows: list[Row], out_dir: Path) -> list[Row]:
     """The rows whose overlay is not in ``out_dir/plots`` as it would be drawn now: each
     overlay ends with the key of what it shows (`overlay.overlay_key`), read from the file's
-    last bytes. In a new folder, all of them (its plots folder is listed once, not a file
-    looked up a row)."""
-    try:
-        present = {entry.name for entry in os.scandir(Path(out_dir) / PLOT_DIR)}
-    except OSError:
-        return rows
+    last bytes. In a new folder, all of them, with nothing read."""
+    present: set[str] | None = None
+    if len(rows) >= LISTED_FROM:
+        try:
+            present = {entry.name for entry in os.scandir(Path(out_dir) / PLOT_DIR)}
+        except OSError:
+            return rows
     stale = []
     for row in rows:
         name = plot_name(row.movie)
-        if name[len(PLOT_DIR) + 1:] not in present or \
+        if (present is not None and name[len(PLOT_DIR) + 1:] not in present) or \
                 tail_text(Path(out_dir) / name) != (KEY_WORD, overlay_key(row)):
             stale.append(row)
     return stale
