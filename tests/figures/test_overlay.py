@@ -129,3 +129,14 @@ def test_the_plots_folder_is_listed_for_many_rows_only(tmp_path, monkeypatch, li
     monkeypatch.setattr(plots, "LISTED_FROM", 2 if listed else 4)
     assert needs_drawing(rows, tmp_path) == rows[2:]
     assert len(listings) == listed
+
+
+def test_a_named_pipe_under_an_overlay_name_is_replaced_by_the_overlay(tmp_path):
+    import os
+
+    row = _row("movie_0001")
+    path = tmp_path / plot_name(row.movie)
+    path.parent.mkdir()
+    os.mkfifo(path)
+    assert render_overlays([row], tmp_path, workers=1) == 1
+    assert path.is_file() and tail_text(path) == (KEY_WORD, overlay_key(row))

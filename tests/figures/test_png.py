@@ -63,3 +63,17 @@ def test_a_file_without_its_text_chunk_intact_has_no_tail_text(tmp_path, damage)
 def test_a_text_chunk_that_cannot_be_read_back_is_refused(text):
     with pytest.raises(ValueError, match="text chunk"):
         _png(text)
+
+
+def test_a_named_pipe_or_a_folder_has_no_tail_text_and_does_not_block(tmp_path):
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "folder.png").mkdir()
+    found: list[object] = []
+    reader = threading.Thread(target=lambda: found.extend(
+        tail_text(tmp_path / name) for name in ("pipe.png", "folder.png")), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert found == [None, None]

@@ -9,6 +9,7 @@ the file's last bytes, without decoding the image. A file cut short loses it.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -60,14 +61,24 @@ def _text_payload(keyword: str, text: str) -> bytes:
 
 def tail_text(path: str | Path) -> tuple[str, str] | None:
     """The keyword and text of the text chunk that ends the PNG file `path` (`indexed_png`), or
-    None: no such chunk, a file cut short or damaged there, or one that cannot be read."""
+    None: no such chunk, a file cut short or damaged there, one that cannot be read, or not a
+    regular file."""
     try:
-        with open(path, "rb") as stream:
-            size = stream.seek(0, os.SEEK_END)
-            stream.seek(max(size - MAX_TAIL_TEXT - 24, 0))
-            data = stream.read()
+        # Not blocking: a named pipe under the name must not stop a run.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        tail = MAX_TAIL_TEXT + 24
+        os.lseek(handle, max(info.st_size - tail, 0), os.SEEK_SET)
+        data = os.read(handle, tail)
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
     end = _chunk(_END, b"")
     if not data.endswith(end):
         return None
