@@ -18,6 +18,7 @@ import pytest
 
 from motioncons.consensus import Thresholds
 from motioncons.errors import MotionconsError
+from motioncons.figures.overlay_codec import row_overlays
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, stream_simulation, write_simulation
 from motioncons.streaming.watcher import Watcher, WatchOptions
@@ -71,12 +72,14 @@ def test_watch_on_a_growing_dataset_ends_identical_to_run(tmp_path):
     watcher = _watch(info, tmp_path / "watch")
     polls = []
     report = watcher.run(polls.append)
+    stored_overlays = watcher.state.overlays()
     watcher.close()
     writer.join()
     assert report.finished
     assert sum(1 for p in polls if p.decided) > 1  # decided in several batches as data arrived
-    run(info["reference"], info["secondary"], tmp_path / "run")
+    result = run(info["reference"], info["secondary"], tmp_path / "run")
     _same_outputs(tmp_path / "run", tmp_path / "watch")
+    assert stored_overlays == row_overlays(result.rows)  # the report's trajectories, too
 
 
 def test_nothing_is_decided_before_the_convention_is_frozen(tmp_path):

@@ -34,7 +34,7 @@ from ..evaluation import (
     split_pairs,
     uses_auto_rmse,
 )
-from ..figures.overlay_codec import row_overlay
+from ..figures.overlay_codec import row_overlays
 from ..matching import Pair
 from ..outputs import comparison_file
 from ..outputs.folder import OutputFolder
@@ -260,12 +260,14 @@ class Watcher:
         apply_overrides(rows, self.overrides)
         draw_overlays(self.out, rows, self.options.plots, workers=self.options.workers)
         comparable = {pair.key: pair for pair in valid}
+        overlays = row_overlays(rows)  # all at once: a sixth of the time of one at a time
         records = []
         for row in rows:
             ref_change = self.pending["reference"].pop(row.movie)[1]
             sec_change = self.pending["secondary"].pop(row.movie)[1]
             records.append((row, ref_change.source, ref_change.token, sec_change.source,
-                            sec_change.token, row_overlay(row), comparable.get(row.movie)))
+                            sec_change.token, overlays.get(row.movie),
+                            comparable.get(row.movie)))
         self.state.record(records)
         return len(records)
 
@@ -287,7 +289,8 @@ class Watcher:
             return 0
         decision = decide_comparison(comparison, self.options, self.overrides)
         draw_overlays(self.out, decision.rows, self.options.plots, workers=self.options.workers)
-        self.state.redecided([(row, row_overlay(row)) for row in decision.rows])
+        overlays = row_overlays(decision.rows)
+        self.state.redecided([(row, overlays.get(row.movie)) for row in decision.rows])
         if decision.estimate is not None:
             self.estimate = decision.estimate
             self.state.put("convention", decision.estimate.as_dict())
