@@ -62,6 +62,12 @@ class Row:
     def accepted(self) -> bool:
         return self.decision == "accepted"
 
+    def frame_numbers(self) -> np.ndarray:
+        """The frame numbers of the trajectories the row carries: `sample_frames`, else 1..n."""
+        if self.sample_frames is not None:
+            return np.asarray(self.sample_frames)
+        return np.arange(1, len(np.asarray(self.reference_shifts)) + 1)
+
 
 def missing(value: object) -> bool:
     """An undefined number (NaN, or inf from a division), which every output spells as empty:

@@ -48,20 +48,14 @@ def overlay_key(row: Row) -> str:
     import hashlib  # here: it maps OpenSSL's library, 4 MB, into every process
 
     digest = hashlib.blake2b(digest_size=16)
-    shown = (DRAWING_VERSION, row.movie, row.accepted, row.decision, row.reason, row.corr_x,
-             row.corr_y, row.corr, row.rmse_px, row.rmse_A, row.max_error_px, row.pixel_size_A)
+    shown = (DRAWING_VERSION, row.movie, row.decision, row.reason, row.corr_x, row.corr_y,
+             row.corr, row.rmse_px, row.rmse_A, row.max_error_px, row.pixel_size_A)
     digest.update(repr(shown).encode("utf-8", "surrogatepass"))
-    reference = np.ascontiguousarray(row.reference_shifts, dtype=np.float64)
-    for array in (reference, np.ascontiguousarray(row.secondary_fitted, dtype=np.float64),
-                  np.ascontiguousarray(_frames(row, len(reference)), dtype=np.float64)):
+    for values in (row.reference_shifts, row.secondary_fitted, row.frame_numbers()):
+        array = np.ascontiguousarray(values, dtype=np.float64)
         digest.update(repr(array.shape).encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
-
-
-def _frames(row: Row, samples: int) -> np.ndarray:
-    return (np.asarray(row.sample_frames) if row.sample_frames is not None
-            else np.arange(1, samples + 1))
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -113,7 +107,7 @@ class OverlayPlotter:
     def draw(self, row: Row, path: Path) -> None:
         ref = np.asarray(row.reference_shifts, dtype=float)
         sec = np.asarray(row.secondary_fitted, dtype=float)
-        frames = _frames(row, len(ref))
+        frames = row.frame_numbers()
         image = self.background.copy()
         self._core = image.im
         draw = self.ImageDraw.Draw(image)

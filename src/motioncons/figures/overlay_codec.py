@@ -102,10 +102,8 @@ def row_overlays(rows: list[Row], chunk: int = 4096) -> dict[str, bytes]:
 
 
 def _compared(row: Row) -> Movie:
-    reference = np.asarray(row.reference_shifts, dtype=float)
-    frames = (np.asarray(row.sample_frames) if row.sample_frames is not None
-              else np.arange(1, len(reference) + 1))
-    return frames, reference, np.asarray(row.secondary_fitted, dtype=float)
+    return (row.frame_numbers(), np.asarray(row.reference_shifts, dtype=float),
+            np.asarray(row.secondary_fitted, dtype=float))
 
 
 Movie = tuple[np.ndarray, np.ndarray, np.ndarray]
