@@ -137,6 +137,9 @@ class TrajectorySet:
     validated: bool = False
     """Set by a reader that already made every unusable trajectory a problem as it read (in
     bulk, where that is cheaper): `formats.common.validate` then has nothing to do."""
+    names_shared: bool = False
+    """Set by a reader that already held its keys and names as another input's strings as it
+    read (`SharedNames`, where that keeps the peak lower): `share_names` is not needed."""
 
     def add(self, item: Trajectory | Problem) -> None:
         if isinstance(item, Trajectory):

@@ -50,7 +50,8 @@ def read_input(path: str | Path, pixel_size: float | None = None, *,
     Without `keep_table`, a RELION micrographs table is not kept (a secondary input's is never
     subset: 25 MB at 50,000 movies). With `names_from`, another input of the same movies, keys
     and movie names equal to its own are held as its strings (`SharedNames`: one copy of each
-    is kept), as they are read where that keeps the peak lower (RELION files in bulk).
+    is kept), by the reader as it reads where that keeps the peak lower (RELION files in bulk,
+    `TrajectorySet.names_shared`), else once read.
     """
     p = Path(path)
     try:
@@ -117,7 +118,7 @@ def _read_with(reader, path: Path, pixel_size: float | None,
     except Exception as exc:  # whatever a reader hits, the user gets one line
         raise InputError(path, f"cannot be read as {reader.NAME} output "
                                f"({type(exc).__name__}: {one_line(exc)})") from exc
-    if names_from is not None and reader is not relion:  # relion.read does it as it reads
+    if names_from is not None and not dataset.names_shared:
         dataset.share_names(names_from)
     return validate(dataset)
 

@@ -95,15 +95,15 @@ def detect(path: Path) -> bool:
 
 def read(path: Path, pixel_size: float | None = None, workers: int | None = None,
          keep_table: bool = True, names_from: TrajectorySet | None = None) -> TrajectorySet:
-    """`path`'s trajectories, with keys and movie names equal to those of `names_from` held as
-    its strings (`SharedNames`; as they are read, where there are many)."""
+    """`path`'s trajectories; a micrographs table's movies hold their keys and movie names
+    equal to those of `names_from` as its strings as they are read (`SharedNames`)."""
     if path.is_dir():
         if (path / MICROGRAPHS_STAR).is_file():
             return read_micrographs_star(path / MICROGRAPHS_STAR, workers=workers,
                                          keep_table=keep_table, names_from=names_from)
         if (path / TILT_SERIES_STAR).is_file():
-            return _named(read_tilt_series_star(path / TILT_SERIES_STAR), names_from)
-        return _named(read_movie_star_directory(path, workers), names_from)
+            return read_tilt_series_star(path / TILT_SERIES_STAR)
+        return read_movie_star_directory(path, workers)
     head = _read_head(path)
     if not head.strip():
         raise InputError(path, "empty file")
@@ -116,16 +116,10 @@ def read(path: Path, pixel_size: float | None = None, workers: int | None = None
         return read_micrographs_star(path, workers=workers, keep_table=keep_table,
                                      names_from=names_from)
     if b"_rlnTomoTiltSeriesStarFile" in head:
-        return _named(read_tilt_series_star(path), names_from)
+        return read_tilt_series_star(path)
     result = read_movie_star(path)
     dataset = TrajectorySet(path=str(path), format="relion per-movie STAR")
     dataset.add(result)
-    return _named(dataset, names_from)
-
-
-def _named(dataset: TrajectorySet, names_from: TrajectorySet | None) -> TrajectorySet:
-    if names_from is not None:
-        dataset.share_names(names_from)
     return dataset
 
 
@@ -347,6 +341,7 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
             dataset.add(item)
             row_keys.append(item.key)
     dataset.validated = True
+    dataset.names_shared = shared is not None
     dataset.micrograph_table = table
     return dataset
 
