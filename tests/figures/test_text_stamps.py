@@ -61,3 +61,40 @@ def test_a_stamp_is_the_text_as_image_draw_draws_it():
                 ink = np.frombuffer(indices, dtype=np.uint8) != texts.palette.white
                 assert Image.Image()._new(mask).tobytes() == (ink * 255).astype(
                     np.uint8).tobytes()
+
+
+def test_numbers_of_a_line_drawn_glyph_by_glyph_match_the_line_drawn_whole():
+    """A metrics line's numbers are laid out from their glyphs' advances: same width as the
+    font gives, and the same ink within a pixel."""
+    plotter = OverlayPlotter()
+    texts = plotter.texts
+    small = texts.fonts["small"]
+    rng = np.random.default_rng(7)
+    for value in [*rng.normal(0, 3, 40), -0.996, 1e-05, 123456789.0, float("nan")]:
+        number = f"{value:.3g}"
+        assert texts._word_width(number) == small.getlength(number), number
+        line = f"corr_x {number}   RMSE {number} px / 1.09 Å"
+        glyphs, whole = plotter.background.copy(), plotter.background.copy()
+        texts.words(glyphs.im, (280, 34), line, (0, 0, 0))
+        texts.paste(whole.im, (280 - small.getlength(line) / 2, 34), line, "lm", (0, 0, 0))
+        drawn, expected = (np.asarray(image)[20:50] != plotter.palette.white
+                           for image in (glyphs, whole))
+        for axis in (0, 1):  # every row and column with ink has ink within a pixel in the other
+            a, b = drawn.any(axis=axis), expected.any(axis=axis)
+            assert not (a & ~_widened(b)).any() and not (b & ~_widened(a)).any(), line
+        assert abs(int(drawn.sum()) - int(expected.sum())) < 0.1 * expected.sum(), line
+
+
+def _widened(profile: np.ndarray) -> np.ndarray:
+    wide = profile.copy()
+    wide[1:] |= profile[:-1]
+    wide[:-1] |= profile[1:]
+    return wide
+
+
+def test_only_numbers_are_drawn_glyph_by_glyph():
+    from motioncons.figures.text_stamps import _is_number
+
+    assert all(_is_number(word) for word in ("0", "-0.5", "1e+03", "3.14", "-2e-05", "12"))
+    assert not any(_is_number(word) for word in ("", "e", "n/a", "nan", "inf", "px", "Å",
+                                                 "corr_x", "e5", "1,5"))

@@ -35,7 +35,7 @@ _WHITE = WHITE
 
 KEY_WORD = "motioncons overlay"
 """The PNG text keyword under which an overlay stores its `overlay_key`."""
-DRAWING_VERSION = 1
+DRAWING_VERSION = 2
 """Part of every `overlay_key`: raise it when the figure's drawing changes, so that overlays
 drawn before are drawn again."""
 
