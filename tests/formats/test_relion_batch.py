@@ -91,6 +91,10 @@ EDITS = {
     "another gain": (b"_rlnVoltage", b"_rlnMicrographGainName gain2.mrc\n_rlnVoltage"),
     "70 KB of comment first": (b"# version", b"# " + b"x" * 70000 + b"\n# version"),
     "70 KB of blocks after": (b"data_global_shift", b"data_global_shift"),
+    "block name in the name": (b"Movies/FoilHole_1_Data", b"Movies/data_global_shift_1_Data"),
+    "name tag in a comment first": (b"# version", b"# _rlnMicrographMovieName x\n# version"),
+    "more space before the name": (b"_rlnMicrographMovieName ", b"_rlnMicrographMovieName \t "),
+    "loop header without numbers": (b"_rlnMicrographShiftY #3", b"_rlnMicrographShiftY"),
 }
 
 
@@ -106,6 +110,30 @@ def test_edited_files_read_as_the_full_parser_reads_them(edit, tmp_path):
     files[1].write_bytes(data)
     jobs = [(str(path), f"fallback {i}") for i, path in enumerate(files)]
     assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+
+
+def test_the_files_of_a_session_are_cut_by_the_layout_of_the_first(tmp_path, monkeypatch):
+    """A job's files differ before their rows only by the movie name (and a frame count a
+    layout): after the first, `_general` is not needed; an edited file still reads as the full
+    parser reads it (`EDITS`, which edit a file read after a sound one)."""
+    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+    calls = []
+    general = relion_batch._general
+    monkeypatch.setattr(relion_batch, "_general", lambda section: calls.append(1)
+                        or general(section))
+    jobs = [(str(path), None) for path in _simulated(tmp_path, movies=8)]
+    assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+    assert len(calls) == 1 and len(relion_batch._LAYOUTS) == 1
+
+
+def test_a_long_head_is_not_learned(tmp_path, monkeypatch):
+    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+    files = _simulated(tmp_path, movies=2)
+    files[0].write_bytes(b"# " + b"x" * 9000 + b"\n" + files[0].read_bytes())
+    jobs = [(str(path), None) for path in files]
+    assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+    assert [len(head) for head in relion_batch._LAYOUTS] == [len(files[1].read_bytes().split(
+        b"_rlnMicrographMovieName")[0]) + len(b"_rlnMicrographMovieName")]
 
 
 def test_damaged_files_read_as_the_full_parser_reads_them(tmp_path):

@@ -2,11 +2,13 @@
 
 Files in RELION's own layout (a ``data_general`` of bare ``tag value`` lines, then a
 ``data_global_shift`` loop of the three shift columns with frames numbered 1..N) are cut with
-a few byte searches. The shift rows of a whole chunk of files are read by position where they
-are in RELION's fixed columns (`fixed_columns`), else split into words and converted in one
-numpy call, and checked in one numpy call. Any file that does not match that layout exactly, or
-whose numbers are not plain finite observed shifts, is read again by the full parser
-(`read_movie_star`), so every path gives the same result on every file.
+a few byte searches, and the files of a session after the first by comparing their bytes with
+its bytes (they differ before their rows only by the movie name). The shift rows of a whole
+chunk of files are read by position where they are in RELION's fixed columns
+(`fixed_columns`), else split into words and converted in one numpy call, and checked in one
+numpy call. Any file that does not match that layout exactly, or whose numbers are not plain
+finite observed shifts, is read again by the full parser (`read_movie_star`), so every path
+gives the same result on every file.
 """
 
 from __future__ import annotations
@@ -100,12 +102,14 @@ def _template(section: bytes) -> _General | None:
                     _extras(tuple(values.get(label) for label, _ in EXTRAS)))
 
 
-def _general(section: bytes) -> tuple[_General, str | None] | None:
-    """What ``data_general`` says and the movie name, or None unless `_general_values` would
+def _general(section: bytes) -> tuple[tuple[_General, str | None], int, int] | None:
+    """What ``data_general`` says and the movie name, with where the name's tag ends and
+    where its line ends in `section` (-1 without one), or None unless `_general_values` would
     read it."""
     tag = section.find(_NAME_TAG_BYTES)
     name = None
     template = section
+    end = -1
     if tag >= 0:
         start = section.rfind(b"\n", 0, tag) + 1
         end = section.find(b"\n", tag) + 1
@@ -120,12 +124,39 @@ def _general(section: bytes) -> tuple[_General, str | None] | None:
         general = _template(template)
         if len(_TEMPLATES) < 256:
             _TEMPLATES[template] = general
-    return None if general is None else (general, name)
+    if general is None:
+        return None
+    return (general, name), tag + len(_NAME_TAG_BYTES) if tag >= 0 else -1, end
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """A session's files up to their first shift row, but for the movie name: the bytes up to
+    the end of the name's tag, and from the end of its line on. `_cut` learns them from a
+    file it has cut, and then cuts a file that has them with two comparisons."""
+
+    head: bytes
+    tail: bytes
+    general: _General
+
+
+_LAYOUTS: dict[bytes, _Layout] = {}
+"""The layouts learned, by head (a session's movies have one a frame count)."""
+MAX_LAYOUTS = 256
+MAX_HEAD = 4096
+"""The longest head learned (RELION's is about 500 bytes)."""
+_NAME_VALUE = re.compile(rb"[ \t]+(" + _VALUE.encode() + rb")[ \t]*\n")
 
 
 def _cut(raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
     """((what data_general says, movie name), the shift rows) of a file in RELION's own
     layout, else None. The rows are not checked yet."""
+    tag = raw.find(_NAME_TAG_BYTES)
+    layout = _LAYOUTS.get(raw[: tag + len(_NAME_TAG_BYTES)]) if tag >= 0 else None
+    if layout is not None:
+        known = _cut_as(layout, raw)
+        if known is not None:
+            return known
     general = raw.find(_GENERAL)
     shifts = raw.find(_SHIFTS, general)
     if general < 0 or shifts < 0:
@@ -134,19 +165,50 @@ def _cut(raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
     if (general and raw[general - 1] != 10) or raw[body: body + 1] not in (b"\n", b" ", b"\t") \
             or raw[shifts - 1] != 10 or not _COMMENTS.fullmatch(raw, 0, general):
         return None
-    values = _general(raw[body: shifts])
+    found = _general(raw[body: shifts])
     header = _LOOP_HEADER.match(raw, shifts + len(_SHIFTS))
-    if values is None or header is None:
+    if found is None or header is None:
         return None
-    end = raw.find(b"\ndata_", header.end())
-    rows = raw[header.end(): len(raw) if end < 0 else end + 1]
+    values, tag_end, line_end = found
+    rows = _rows(raw, header.end())
+    if rows is not None and tag_end >= 0:
+        _learn(_Layout(raw[: body + tag_end], raw[body + line_end: header.end()], values[0]))
+    return None if rows is None else (values, rows)
+
+
+def _cut_as(layout: _Layout, raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
+    """`_cut` of a file that starts with `layout`'s head (its first name tag ending where the
+    head does): the same result, or None when
+    `_cut` must cut the file itself. Every byte that `_cut` looks at before the rows is the
+    same as in the file the layout was learned from, but the name's, which are checked as
+    `_general` checks them (and must not hold the block name `_cut` looks for next)."""
+    line = _NAME_VALUE.match(raw, len(layout.head))
+    if line is None or not raw.startswith(layout.tail, line.end()):
+        return None
+    name = line.group(1)
+    if not name.isascii() or b"@u" in name or _SHIFTS in name:
+        return None
+    rows = _rows(raw, line.end() + len(layout.tail))
+    return None if rows is None else ((layout.general, name.decode("ascii")), rows)
+
+
+def _learn(layout: _Layout) -> None:
+    if len(_LAYOUTS) < MAX_LAYOUTS and len(layout.head) <= MAX_HEAD:
+        _LAYOUTS[layout.head] = layout
+
+
+def _rows(raw: bytes, start: int) -> bytes | None:
+    """The shift rows from `start` to the next block, without the comment lines that end
+    them; None if a comment is not on lines of its own at their end."""
+    end = raw.find(b"\ndata_", start)
+    rows = raw[start: len(raw) if end < 0 else end + 1]
     comment = rows.find(b"#")
     if comment >= 0:
         line_start = rows.rfind(b"\n", 0, comment) + 1
         if rows[line_start: comment].strip() or not _COMMENTS.fullmatch(rows, comment):
             return None
         rows = rows[:line_start]
-    return values, rows
+    return rows
 
 
 def _head(path: str, size: int = 65536) -> bytes:
