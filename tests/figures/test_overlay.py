@@ -140,3 +140,21 @@ def test_a_named_pipe_under_an_overlay_name_is_replaced_by_the_overlay(tmp_path)
     os.mkfifo(path)
     assert render_overlays([row], tmp_path, workers=1) == 1
     assert path.is_file() and tail_text(path) == (KEY_WORD, overlay_key(row))
+
+
+def test_the_fonts_are_those_matplotlib_finds_and_found_without_importing_it():
+    import subprocess
+    import sys
+
+    from matplotlib import font_manager
+
+    from motioncons.figures.overlay import font_paths
+
+    assert font_paths() == (font_manager.findfont("DejaVu Sans"), font_manager.findfont(
+        font_manager.FontProperties(family="DejaVu Sans", weight="bold")))
+    # Drawing overlays does not import matplotlib (0.3 s, for a run without the report).
+    code = ("import sys\nfrom motioncons.figures.overlay import OverlayPlotter\n"
+            "OverlayPlotter()\nprint('matplotlib' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

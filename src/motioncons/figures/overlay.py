@@ -15,6 +15,7 @@ with the figure's `overlay_key`, so that a figure already drawn is not drawn aga
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,24 @@ def overlay_key(row: Row) -> str:
     return digest.hexdigest()
 
 
+def font_paths() -> tuple[str, str]:
+    """DejaVu Sans, regular and bold, as matplotlib ships them: found without importing
+    matplotlib's font manager (0.3 s), which a run without the report would import for them
+    alone (its font manager finds them, if a build does not ship them)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        fonts = os.path.join(folder, "mpl-data", "fonts", "ttf")
+        paths = (os.path.join(fonts, "DejaVuSans.ttf"), os.path.join(fonts, "DejaVuSans-Bold.ttf"))
+        if all(os.path.isfile(path) for path in paths):
+            return paths
+    from matplotlib import font_manager
+
+    return (font_manager.findfont("DejaVu Sans"), font_manager.findfont(
+        font_manager.FontProperties(family="DejaVu Sans", weight="bold")))
+
+
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values (1, 2, 5 x 10^n steps) covering [low, high]."""
     span = high - low
@@ -88,15 +107,13 @@ class OverlayPlotter:
     ERROR = (70, 408, 480, 470)
 
     def __init__(self) -> None:
-        from matplotlib import font_manager
         from PIL import Image, ImageDraw, ImageFont
 
         self.Image, self.ImageDraw = Image, ImageDraw
-        path = font_manager.findfont("DejaVu Sans")
-        self.font = ImageFont.truetype(path, 11)
-        small = ImageFont.truetype(path, 9)
-        bold = ImageFont.truetype(font_manager.findfont(
-            font_manager.FontProperties(family="DejaVu Sans", weight="bold")), 13)
+        regular, bold_path = font_paths()
+        self.font = ImageFont.truetype(regular, 11)
+        small = ImageFont.truetype(regular, 9)
+        bold = ImageFont.truetype(bold_path, 13)
         self.palette = Palette(_palette_colours())
         self._ink = self.palette.index
         self.texts = TextStamps(self.palette, small, bold)
