@@ -236,3 +236,57 @@ def test_a_live_report_reloads_itself_and_a_finished_one_does_not():
     assert 'http-equiv="refresh"' in live
     summary["stream"]["finished"] = True
     assert 'http-equiv="refresh"' not in build_report([], {}, summary, None)
+
+
+def _embedded(page: str, name: str) -> bytes:
+    import base64
+    import zlib
+
+    found = re.search(rf'<script id={name} type="text/plain">([^<]*)</script>', page)
+    assert found is not None
+    return zlib.decompress(base64.b64decode(found.group(1)))
+
+
+def test_the_table_made_a_chunk_at_a_time_is_the_table_made_at_once(tmp_path, monkeypatch):
+    """The page's data is JSON in its compact form, the same whatever the chunks; each row
+    points at its own encoded trajectories."""
+    import json
+
+    from motioncons.figures import report
+    from motioncons.figures.overlay_codec import row_overlays
+
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=5,
+                                                            failure_fraction=0.3))
+    result = run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
+    rows, overlays = result.rows, row_overlays(result.rows)
+    pages = []
+    for chunk in (4096, 7, 1):
+        monkeypatch.setattr(report, "CHUNK_ROWS", chunk)
+        pages.append(report.build_report(rows, overlays, result.summary, None, "now"))
+    data = [_embedded(page, "data") for page in pages]
+    trajectories = [_embedded(page, "traj") for page in pages]
+    assert data[0] == data[1] == data[2] and trajectories[0] == trajectories[1] == trajectories[2]
+    payload = json.loads(data[0])
+    assert data[0].decode() == json.dumps(payload, separators=(",", ":"))
+    assert len(payload["rows"]) == len(rows) > 7
+    fields = payload["fields"]
+    for row, values in zip(rows, payload["rows"], strict=True):
+        entry = dict(zip(fields, values, strict=True))
+        assert entry["movie"] == row.movie
+        assert payload["reasons"][entry["reason"]] == row.reason
+        start, length = entry["offset"], entry["length"]
+        assert trajectories[0][start: start + length] == overlays.get(row.movie, b"")
+
+
+def test_a_placeholder_in_a_value_is_left_as_it_is():
+    from motioncons.figures.report import build_report
+
+    summary = {"parameters": {"fit": "offset", "min_corr": 0.75, "min_range_px": 3.0,
+                              "max_rmse": "auto", "max_error_A": None, "max_motion_A": None,
+                              "max_early_motion_A": None, "pixel_size_A": None},
+               "counts": {}, "warnings": ["a movie named %DATA% or %IMAGE%"],
+               "inputs": {"reference": {"path": "/data/%TRAJ%/job002"}}}
+    page = build_report([], {}, summary, None)
+    assert "<li>a movie named %DATA% or %IMAGE%</li>" in page
+    assert "<b>/data/%TRAJ%/job002</b>" in page
+    assert page.count('<script id=data type="text/plain">') == 1

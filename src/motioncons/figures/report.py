@@ -16,8 +16,10 @@ import html
 import json
 import math
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +30,8 @@ from ..consensus import (
     INVALID_REASONS,
     REASONS,
 )
-from ..deflate import compact
-from ..outputs.atomic import write_text
+from ..deflate import compact_compressor
+from ..outputs.atomic import write_pieces
 from ..records import Row, Summary, missing
 from .overlay_codec import QUANTUM
 
@@ -111,36 +113,88 @@ def _number_column(values: list[object], exact: bool) -> list[object]:
     return [_number(value, exact) for value in values]
 
 
+PLACEHOLDER = re.compile(r"%(FACTS|WARNINGS|REFRESH|IMAGE|DATA|TRAJ)%")
+CHUNK_ROWS = 4096
+"""Rows made into the table's JSON at a time: the table of every row is never all in memory
+(at 50,000 movies that was 70 MB more at the run's peak)."""
+
+
 def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
                  summary_png: bytes | None, created: str | None = None) -> str:
-    reasons: dict[str, int] = {}
-    chunks = [overlays.get(row.movie) or b"" for row in rows]
-    lengths = [len(chunk) for chunk in chunks]
-    starts = np.cumsum([0, *lengths[:-1]]).tolist() if rows else []
-    blob = b"".join(chunks)
-    # Rows as tuples (JSON arrays), one C-level zip of the columns.
-    table = list(zip(*_columns(rows, reasons), starts, lengths, strict=True))
-    params = summary["parameters"]
+    return "".join(report_pieces(rows, overlays, summary, summary_png, created))
+
+
+def report_pieces(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
+                  summary_png: bytes | None, created: str | None = None) -> Iterator[str]:
+    """``report.html``, piece by piece: the page's template with its placeholders filled in
+    one pass (a value is never searched for another placeholder)."""
     sizes = [r.pixel_size_A for r in rows if math.isfinite(r.pixel_size_A)]
     summary = {**summary, "median_pixel_size_A": float(np.median(sizes)) if sizes else None}
+    trajectories = _Packer(compact_compressor())
+    table = _Packer(compact_compressor())
+    for piece in _table_json(rows, overlays, summary, created, trajectories):
+        table.add(piece.encode())
+    image = (f'<img alt="summary figures" src="data:image/png;base64,'
+             f'{base64.b64encode(summary_png).decode()}">' if summary_png else "")
+    values = {"FACTS": lambda: _facts(summary, created), "WARNINGS": lambda: _warnings(summary),
+              "REFRESH": lambda: '<meta http-equiv="refresh" content="30">'
+              if _live(summary) else "",
+              "IMAGE": lambda: image, "DATA": table.base64, "TRAJ": trajectories.base64}
+    template = resources.files(__package__).joinpath("report_template.html").read_text("utf-8")
+    start = 0
+    for found in PLACEHOLDER.finditer(template):
+        yield template[start: found.start()]
+        yield values[found.group(1)]()
+        start = found.end()
+    yield template[start:]
+
+
+def _table_json(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
+                created: str | None, trajectories: _Packer) -> Iterator[str]:
+    """The page's data, as JSON text in pieces (`json.dumps` of the whole, compact): the
+    table a chunk of rows at a time, each row's encoded trajectories given to
+    `trajectories` meanwhile (the table says where they start and how long they are)."""
+    reasons: dict[str, int] = {}
+    params = summary["parameters"]
     rules = {"fit": params["fit"], "k": AUTO_RMSE_K, "floor_px": AUTO_RMSE_FLOOR_PX,
              "min_movies": AUTO_RMSE_MIN_MOVIES, "invalid": list(INVALID_REASONS),
              "nan_reason": "nan_correlation" if params["fit"] == "xmipp" else "low_correlation",
              "reasons": REASONS, "metrics": METRIC_HELP}
-    payload = {"fields": [*TABLE_FIELDS, "offset", "length"], "rows": table,
-               "reasons": list(reasons), "summary": summary, "quantum": QUANTUM,
-               "rules": rules, "created": created or "", "live": _live(summary)}
-    data_json = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    image = (f'<img alt="summary figures" src="data:image/png;base64,'
-             f'{base64.b64encode(summary_png).decode()}">' if summary_png else "")
-    template = resources.files(__package__).joinpath("report_template.html").read_text("utf-8")
-    return (template.replace("%FACTS%", _facts(summary, created))
-            .replace("%WARNINGS%", _warnings(summary))
-            .replace("%REFRESH%", '<meta http-equiv="refresh" content="30">'
-                     if _live(summary) else "")
-            .replace("%IMAGE%", image)
-            .replace("%DATA%", _packed(data_json.encode()))
-            .replace("%TRAJ%", _packed(blob)))
+    yield '{"fields":' + _json([*TABLE_FIELDS, "offset", "length"]) + ',"rows":['
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start: start + CHUNK_ROWS]
+        encoded = [overlays.get(row.movie) or b"" for row in chunk]
+        lengths = [len(blob) for blob in encoded]
+        starts = np.cumsum([trajectories.size, *lengths[:-1]]).tolist()
+        trajectories.add(b"".join(encoded))
+        # Rows as tuples (JSON arrays), one C-level zip of the columns.
+        text = _json(list(zip(*_columns(chunk, reasons), starts, lengths, strict=True)))
+        yield ("," if start else "") + text[1:-1]
+    rest = {"reasons": list(reasons), "summary": summary, "quantum": QUANTUM, "rules": rules,
+            "created": created or "", "live": _live(summary)}
+    yield "]," + _json(rest)[1:]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+class _Packer:
+    """Bytes compressed as they are given (a zlib stream), then base64 encoded."""
+
+    def __init__(self, compressor: Any) -> None:
+        self._compressor = compressor
+        self._parts: list[bytes] = []
+        self.size = 0
+        """Bytes given so far."""
+
+    def add(self, data: bytes) -> None:
+        self._parts.append(self._compressor.compress(data))
+        self.size += len(data)
+
+    def base64(self) -> str:
+        self._parts.append(self._compressor.flush())
+        return base64.b64encode(b"".join(self._parts)).decode()
 
 
 def _live(summary: Summary) -> bool:
@@ -171,11 +225,7 @@ def _warnings(summary: Summary) -> str:
     return f"<ul class=warn>{items}</ul>" if items else ""
 
 
-def _packed(data: bytes) -> str:
-    return base64.b64encode(compact(data)).decode()
-
-
 def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
                  summary: Summary, summary_png: bytes | None) -> None:
     created = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    write_text(path, build_report(rows, overlays, summary, summary_png, created))
+    write_pieces(path, report_pieces(rows, overlays, summary, summary_png, created))
