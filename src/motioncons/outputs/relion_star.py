@@ -18,6 +18,7 @@ from ..formats.relion import RelionMicrographTable
 from ..formats.star import requoted, star_value
 from ..records import Row, missing
 from .atomic import write_pieces
+from .numbers import finite_formatted
 
 CONSENSUS_LABELS = (
     ("_rlnMotionConsensusScore", "corr"),
@@ -65,8 +66,9 @@ def _consensus_columns(records: list[Row]) -> list[str]:
     columns = []
     for values in zip(*map(_CONSENSUS_FIELDS, records), strict=True):
         if values and isinstance(values[0], float):
-            columns.append([f"{v:.6f}" if isinstance(v, float) and v - v == 0
-                            else _format(v) for v in values])
+            columns.append(finite_formatted(values, "%.6f") or [
+                f"{v:.6f}" if isinstance(v, float) and v - v == 0 else _format(v)
+                for v in values])
         else:
             formatted = {v: _format(v) for v in set(values)}
             columns.append([formatted[v] for v in values])

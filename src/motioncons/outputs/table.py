@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..records import CSV_COLUMNS, Row, missing
 from .atomic import write_pieces
+from .numbers import finite_formatted
 
 
 def _quoted_by_csv() -> re.Pattern[str]:
@@ -48,6 +49,9 @@ def _column(values: list) -> list[str]:
     if not values:
         return values
     if isinstance(values[0], float):
+        formatted = finite_formatted(values, "%.17g")
+        if formatted is not None:
+            return formatted
         # v - v == 0 exactly when v is a finite number: NaN and inf are written empty.
         return [format(v, ".17g") if v - v == 0 else "" for v in values]
     if not isinstance(values[0], str):
