@@ -36,9 +36,8 @@ class TextStamps:
         self.fonts = {"small": small, "bold": bold}
         # (text, anchor, colour, font) -> (indexed core, mask core, width, height, dx, dy)
         self._stamps: dict[tuple[str, str, Colour, str], tuple[Any, ...]] = {}
-        self._widths: dict[str, float] = {}
+        self._widths: dict[tuple[str, str], float] = {}
         self._advances: dict[tuple[str, str], float] = {}
-        self._lengths: dict[str, float] = {}
         self._space = small.getlength(" ")
         # How far below an "mm" anchor the baseline of a bold line lies.
         self._bold_baseline = bold.getbbox("x", anchor="mm")[1] - bold.getbbox("x",
@@ -74,12 +73,7 @@ class TextStamps:
     def _word_width(self, word: str) -> float:
         if _is_number(word):
             return sum(self._advance(word[i: i + 2], "small") for i in range(len(word)))
-        width = self._widths.get(word)
-        if width is None:
-            width = self.fonts["small"].getlength(word)
-            if len(self._widths) < MAX_CACHED:
-                self._widths[word] = width
-        return width
+        return self._width(word, "small")
 
     def _glyphs(self, canvas: Any, start: tuple[float, float], text: str,
                 fill: Colour) -> None:
@@ -107,7 +101,7 @@ class TextStamps:
             starts.append(starts[-1] + self._advance(whole[i - 1: i + 1], "bold"))
         last = tail or text[-1:]
         width = starts[-1] + (self._advance(last, "bold") if len(last) == 1
-                              else self._length(last))
+                              else self._width(last, "bold"))
         left = centre[0] - width / 2
         baseline = centre[1] + self._bold_baseline
         for char, start in zip(text, starts, strict=False):
@@ -160,11 +154,12 @@ class TextStamps:
                 self._advances[key] = advance
         return advance
 
-    def _length(self, text: str) -> float:
-        """The width of a bold `text`."""
-        length = self._lengths.get(text)
-        if length is None:
-            length = self.fonts["bold"].getlength(text)
-            if len(self._lengths) < MAX_CACHED:
-                self._lengths[text] = length
-        return length
+    def _width(self, text: str, font: str) -> float:
+        """The width of `text` in `font`."""
+        key = (text, font)
+        width = self._widths.get(key)
+        if width is None:
+            width = self.fonts[font].getlength(text)
+            if len(self._widths) < MAX_CACHED:
+                self._widths[key] = width
+        return width
