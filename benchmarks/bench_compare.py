@@ -1,0 +1,103 @@
+"""Two versions of motioncons alternated on the same data: whether a change made a run faster.
+
+    python benchmarks/bench_compare.py BASE [--movies 50000] [--repeat 3] [--modes core default]
+
+This shared machine's speed drifts by a third from one hour to the next, so the absolute times
+of two sessions' benchmarks say little about what changed in between. Here the code at BASE (a
+git revision, checked out in a temporary worktree) and the working tree's code run one after
+the other, ``--repeat`` times for each mode, on bench_scale.py's simulated RELION jobs, each run
+a fresh ``motioncons run`` process into a new output folder (removed at the end):
+
+- core: ``--plots none --no-report``;
+- default: overlays of the discarded movies, ``summary.png`` and ``report.html``.
+
+For each mode and version it prints the fastest and the median wall time, the CPU time of every
+process of the run (the least and the median) and the peak RSS, and then the working tree's
+times over BASE's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_scale import _CHILD, RUNS, Run, dataset, new_folder
+from scratch import scratch
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = {"core": ("none", False), "default": ("discarded", True)}
+
+
+def run_version(source: Path, jobs: dict, out: Path, mode: str) -> Run:
+    """One ``motioncons run`` of the code in `source` (a ``src`` folder), in a fresh process."""
+    plots, report = MODES[mode]
+    environment = {**os.environ, "PYTHONPATH": str(source)}
+    result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
+                             str(out), plots, "1" if report else "0"],
+                            check=True, capture_output=True, text=True, env=environment)
+    seconds, peak_kb, cpu = result.stdout.split()[-3:]
+    return Run(float(seconds), float(peak_kb) / 1024, float(cpu))
+
+
+def _worktree(revision: str, folder: Path) -> Path:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet",
+                    str(folder), revision], check=True)
+    return folder / "src"
+
+
+def _line(mode: str, name: str, runs: list[Run]) -> str:
+    walls, cpus = [r.seconds for r in runs], [r.cpu_seconds for r in runs]
+    return (f"{mode:8} {name:12} {min(walls):7.2f} s {statistics.median(walls):7.2f} s"
+            f" {min(cpus):7.1f} s {statistics.median(cpus):7.1f} s"
+            f" {max(r.peak_mb for r in runs):6.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base", help="the git revision to compare the working tree's code with")
+    parser.add_argument("--movies", type=int, default=50000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=["core", "default"])
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    with scratch(args.workdir, "motioncons-bench-compare-") as workdir, \
+            tempfile.TemporaryDirectory(prefix="motioncons-base-") as checkout:
+        base = _worktree(args.base, Path(checkout) / "tree")
+        try:
+            jobs = dataset(workdir, args.movies)
+            versions = {args.base[:12]: base, "working tree": ROOT / "src"}
+            runs: dict[tuple[str, str], list[Run]] = {}
+            for _ in range(args.repeat):
+                for mode in args.modes:
+                    for name, source in versions.items():
+                        out = new_folder(workdir, f"compare_{mode}")
+                        runs.setdefault((mode, name), []).append(
+                            run_version(source, jobs, out, mode))
+            print(f"{args.movies:,} movies, {args.repeat} alternated runs of each\n")
+            print(f"{'mode':8} {'version':12} {'fastest':>9} {'median':>9} {'least CPU':>9}"
+                  f" {'median CPU':>10} {'peak':>8}")
+            for mode in args.modes:
+                for name in versions:
+                    print(_line(mode, name, runs[(mode, name)]))
+            print()
+            for mode in args.modes:
+                old, new = runs[(mode, args.base[:12])], runs[(mode, "working tree")]
+                wall = min(r.seconds for r in new) / min(r.seconds for r in old)
+                cpu = min(r.cpu_seconds for r in new) / min(r.cpu_seconds for r in old)
+                print(f"{mode}: the working tree's fastest run {wall:.2f}x BASE's, its least CPU "
+                      f"time {cpu:.2f}x")
+        finally:
+            shutil.rmtree(workdir / RUNS, ignore_errors=True)
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(Path(checkout) / "tree")], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
