@@ -5,8 +5,9 @@
 This shared machine's speed drifts by a third from one hour to the next, so the absolute times
 of two sessions' benchmarks say little about what changed in between. Here the code at BASE (a
 git revision, checked out in a temporary worktree) and the working tree's code run one after
-the other, ``--repeat`` times for each mode, on bench_scale.py's simulated RELION jobs, each run
-a fresh ``motioncons run`` process into a new output folder (removed at the end):
+the other (each first in every other repetition), ``--repeat`` times for each mode, on
+bench_scale.py's simulated RELION jobs, each run a fresh ``motioncons run`` process into a new
+output folder (removed at the end):
 
 - core: ``--plots none --no-report``;
 - default: overlays of the discarded movies, ``summary.png`` and ``report.html``.
@@ -73,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             jobs = dataset(workdir, args.movies)
             versions = {args.base[:12]: base, "working tree": ROOT / "src"}
             runs: dict[tuple[str, str], list[Run]] = {}
-            for _ in range(args.repeat):
+            for repetition in range(args.repeat):
+                # Each version first in every other repetition: a run that follows another
+                # (its files just written, its caches warm) is not always the same version.
+                order = list(versions.items())[:: 1 if repetition % 2 == 0 else -1]
                 for mode in args.modes:
-                    for name, source in versions.items():
+                    for name, source in order:
                         out = new_folder(workdir, f"compare_{mode}")
                         runs.setdefault((mode, name), []).append(
                             run_version(source, jobs, out, mode))
