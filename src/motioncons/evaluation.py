@@ -215,13 +215,6 @@ def _accumulated(trajectories: list[np.ndarray], early_frames: int
     return list(zip(total.tolist(), early.tolist(), strict=True))
 
 
-def _pixel_size(pair: Pair, fallback: float | None) -> float | None:
-    for side in (pair.reference, pair.secondary):
-        if isinstance(side, Trajectory) and side.pixel_size:
-            return side.pixel_size
-    return fallback
-
-
 def _invalid_row(pair: Pair, reason: str, message: str, options: Options) -> Row:
     return Row(movie=pair.key, decision="discarded", reason=reason,
                reference_path=pair.reference.source, secondary_path=pair.secondary.source,
@@ -244,12 +237,16 @@ def split_pairs(pairs: list[Pair], options: Options, consume: bool = False
             message = " | ".join(p.message for p in problems)
             invalid.append(_invalid_row(pair, problems[0].reason, message, options))
             continue
-        ref, sec = in_pixels(ref, sec.pixel_size), in_pixels(sec, ref.pixel_size)
-        unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
-        if unresolved is not None:
-            invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts in Å "
-                                        "and no pixel size (give --pixel-size)", options))
-            continue
+        # A side's own pixel size, else the other's, else --pixel-size.
+        pixel_size = ref.pixel_size or sec.pixel_size or options.pixel_size
+        if ref.extras.get("needs_pixel_size") or sec.extras.get("needs_pixel_size"):
+            ref, sec = in_pixels(ref, sec.pixel_size), in_pixels(sec, ref.pixel_size)
+            unresolved = next((t for t in (ref, sec) if t.extras.get("needs_pixel_size")), None)
+            if unresolved is not None:
+                invalid.append(_invalid_row(pair, "unreadable", f"{unresolved.source}: shifts "
+                                            "in Å and no pixel size (give --pixel-size)",
+                                            options))
+                continue
         try:
             samples = common_samples(ref, sec)
         except TooFewFrames as exc:
@@ -257,7 +254,7 @@ def split_pairs(pairs: list[Pair], options: Options, consume: bool = False
             invalid.append(_invalid_row(pair, "too_few_frames", message, options))
             continue
         valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
-                               _pixel_size(pair, options.pixel_size)))
+                               pixel_size))
         references.append(ref.shifts)
     for comparable, motion in zip(valid, accumulated_motions(references, options.early_frames),
                                   strict=True):
