@@ -29,14 +29,16 @@ class CommonSamples:
 
     def released(self) -> CommonSamples:
         """The same samples without their arrays (all empty): what is left of a pair once it
-        is decided, when nothing else needs them."""
-        return CommonSamples(_NO_SHIFTS, _NO_SHIFTS, _NO_FRAMES, self.resampled)
+        is decided, when nothing else needs them (one object for all, it cannot change)."""
+        return _RELEASED[self.resampled]
 
 
 _NO_SHIFTS = np.zeros((0, 2))
 _NO_FRAMES = np.zeros(0, dtype=np.int64)
 _NO_SHIFTS.setflags(write=False)
 _NO_FRAMES.setflags(write=False)
+_RELEASED = {resampled: CommonSamples(_NO_SHIFTS, _NO_SHIFTS, _NO_FRAMES, resampled)
+             for resampled in (False, True)}
 
 
 class TooFewFrames(ValueError):
