@@ -96,8 +96,9 @@ def needs_drawing(rows: list[Row], out_dir: Path) -> list[Row]:
     stale = []
     for row in rows:
         name = plot_name(row.movie)
-        if (present is not None and name[len(PLOT_DIR) + 1:] not in present) or \
-                tail_text(Path(out_dir) / name) != (KEY_WORD, overlay_key(row)):
+        found = None if present is not None and name[len(PLOT_DIR) + 1:] not in present \
+            else tail_text(Path(out_dir) / name)
+        if found is None or found != (KEY_WORD, overlay_key(row)):  # no key made for no file
             stale.append(row)
     return stale
 
