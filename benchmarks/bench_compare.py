@@ -20,30 +20,17 @@ times over BASE's.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from bench_scale import _CHILD, RUNS, Run, dataset, new_folder
+from bench_scale import RUNS, Run, child_run, dataset, new_folder
 from scratch import scratch
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"core": ("none", False), "default": ("discarded", True)}
-
-
-def run_version(source: Path, jobs: dict, out: Path, mode: str) -> Run:
-    """One ``motioncons run`` of the code in `source` (a ``src`` folder), in a fresh process."""
-    plots, report = MODES[mode]
-    environment = {**os.environ, "PYTHONPATH": str(source)}
-    result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
-                             str(out), plots, "1" if report else "0"],
-                            check=True, capture_output=True, text=True, env=environment)
-    seconds, peak_kb, cpu = result.stdout.split()[-3:]
-    return Run(float(seconds), float(peak_kb) / 1024, float(cpu))
 
 
 def _worktree(revision: str, folder: Path) -> Path:
@@ -82,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                     for name, source in order:
                         out = new_folder(workdir, f"compare_{mode}")
                         runs.setdefault((mode, name), []).append(
-                            run_version(source, jobs, out, mode))
+                            child_run(jobs, out, *MODES[mode], source=source))
             print(f"{args.movies:,} movies, {args.repeat} alternated runs of each\n")
             print(f"{'mode':8} {'version':12} {'fastest':>9} {'median':>9} {'least CPU':>9}"
                   f" {'median CPU':>10} {'peak':>8}")

@@ -115,12 +115,15 @@ def new_folder(workdir: Path, name: str) -> Path:
     return workdir / RUNS / f"{name}_{number}"
 
 
-def child_run(jobs: dict, out: Path, plots: str, report: bool) -> Run:
+def child_run(jobs: dict, out: Path, plots: str, report: bool,
+              source: Path | None = None) -> Run:
     """Seconds, peak RSS (MB) and CPU time of one ``motioncons run`` in a fresh process, into
-    the new output folder `out` (a first run, as a session's is)."""
+    the new output folder `out` (a first run, as a session's is); with `source`, of the code in
+    that ``src`` folder."""
+    environment = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
     result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
                              str(out), plots, "1" if report else "0"],
-                            check=True, capture_output=True, text=True)
+                            check=True, capture_output=True, text=True, env=environment)
     seconds, peak_kb, cpu = result.stdout.split()[-3:]
     return Run(float(seconds), float(peak_kb) / 1024, float(cpu))
 
