@@ -73,6 +73,7 @@ def test_report_in_a_real_browser(tmp_path):
     browser = _browser(tmp_path)
     try:
         browser.get((tmp_path / "out" / "report.html").as_uri())
+        _ready(browser)
         assert browser.find_element(By.ID, "count").text == "230 of 230 movies"
         Select(browser.find_element(By.ID, "pagesize")).select_by_visible_text("all")
         listed = [tr.get_attribute("data-movie")
@@ -131,6 +132,7 @@ def test_hostile_names_are_text_in_the_report(tmp_path):
     browser = _browser(tmp_path)
     try:
         browser.get((tmp_path / "out" / "report.html").as_uri())
+        _ready(browser)
         rows = browser.find_elements(By.CSS_SELECTOR, "#body tr")
         assert sorted(r.get_attribute("data-movie") for r in rows) == sorted(
             r.movie for r in result.rows)
@@ -160,15 +162,21 @@ def _fragment(changes):
     return "&".join(f"{k}={'none' if v is None else v}" for k, v in changes.items())
 
 
-def _counts(browser):
+def _ready(browser) -> None:
+    """Wait (up to 5 s) for the page to have inflated its data and drawn its table: the
+    browser's DecompressionStream is asynchronous."""
     import time
-
-    from selenium.webdriver.common.by import By
 
     for _ in range(100):
         if browser.execute_script("return document.body.dataset.ready") == "1":
-            break
+            return
         time.sleep(0.05)
+
+
+def _counts(browser):
+    from selenium.webdriver.common.by import By
+
+    _ready(browser)
     accepted = browser.find_element(By.ID, "accepted-count").text
     discarded = browser.find_element(By.ID, "discarded-count").text
     assert accepted.endswith(" accepted") and discarded.endswith(" discarded")
