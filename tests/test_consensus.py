@@ -18,6 +18,7 @@ from motioncons.consensus import (
     estimate_convention,
     xmipp_metrics,
 )
+from motioncons.trajectory import as_micro
 
 
 def _cases(reference_material):
@@ -354,3 +355,22 @@ def test_each_reason_is_one_string_object_however_many_pairs_give_it():
     reasons = compare(_batch(pairs), Thresholds(max_rmse_A=1.0)).reason
     assert {"agree", "low_correlation"} <= set(reasons)
     assert len({id(reason) for reason in reasons}) == len(set(reasons))
+
+
+@pytest.mark.parametrize("fit", ["offset", "rigid", "xmipp"])
+def test_samples_held_as_millionths_of_a_pixel_give_the_same_results(fit):
+    pairs = [(np.round(_drift(frames, seed), 6), np.round(_drift(frames, seed + 7, 8.0), 6))
+             for frames, seed in ((30, 0), (30, 1), (12, 2), (50, 3))]
+    pairs.append((np.zeros((20, 2)), np.round(_drift(20, 9, 0.5), 6)))  # below --min-range
+    held = []
+    for ref, sec in pairs:
+        ref_micro, sec_micro = as_micro(ref), as_micro(sec)
+        assert ref_micro is not None and sec_micro is not None
+        held.append((ref_micro, sec_micro))
+    thresholds = Thresholds(min_corr=0.9, max_rmse_A=2.0)
+    expected = compare(_batch(pairs), thresholds, fit, keep_fitted=True)
+    found = compare(_batch(held), thresholds, fit, keep_fitted=True)
+    for name in ("corr", "corr_x", "corr_y", "rmse_px", "max_error_px", "range_ref_px",
+                 "range_sec_px", "accepted", "reason"):
+        assert getattr(found, name).tobytes() == getattr(expected, name).tobytes(), name
+    assert [f.tobytes() for f in found.fitted] == [f.tobytes() for f in expected.fitted]

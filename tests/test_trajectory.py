@@ -1,6 +1,18 @@
-import numpy as np
+import dataclasses
+import pickle
 
-from motioncons.trajectory import SharedNames, Trajectory, TrajectorySet
+import numpy as np
+import pytest
+
+from motioncons.trajectory import (
+    CompactTrajectory,
+    SharedNames,
+    Trajectory,
+    TrajectorySet,
+    as_micro,
+    joined_pixels,
+    pixels,
+)
 
 
 def _fresh(text: str) -> str:
@@ -40,3 +52,59 @@ def test_names_are_found_by_position_while_the_inputs_list_the_movies_in_the_sam
         shared.give(item)
     assert shared._index is None  # no index of the reference held
     assert all(s.key is r.key for s, r in zip(sec.trajectories, ref.trajectories, strict=True))
+
+
+# ------------------------------------------------------------------ shifts held as millionths
+
+
+def _decimal_shifts(count: int, seed: int = 0) -> np.ndarray:
+    """Shifts as RELION writes them: at most 6 decimals, read from their text by `float`."""
+    rng = np.random.default_rng(seed)
+    micro = rng.integers(-2_147_000_000, 2_147_000_000, size=(count, 2))
+    decimals = rng.integers(0, 7, size=(count, 2))
+    shifts = np.array([[float(f"{m / 1e6:.{d}f}") for m, d in zip(row, places, strict=True)]
+                       for row, places in zip(micro, decimals, strict=True)])
+    shifts[shifts == 0] = 0.0  # "-0" reads as -0.0, which is not held as millionths
+    return shifts
+
+
+def test_shifts_of_at_most_six_decimals_come_back_from_millionths_bit_for_bit():
+    shifts = _decimal_shifts(20_000)
+    micro = as_micro(shifts)
+    assert micro is not None and micro.dtype == np.int32
+    assert pixels(micro).tobytes() == shifts.tobytes()
+
+
+@pytest.mark.parametrize("value", [0.1234567, 2147.483648, -3000.0, -0.0, np.nan, np.inf, 1e300])
+def test_shifts_that_millionths_would_change_are_not_held_so(value):
+    shifts = np.array([[1.5, -2.25], [value, 0.0]])
+    assert as_micro(shifts) is None
+
+
+def test_a_compact_trajectory_gives_its_shifts_in_pixels_and_can_be_given_new_ones():
+    shifts = _decimal_shifts(5)
+    micro = as_micro(shifts)
+    assert micro is not None
+    trajectory = CompactTrajectory.of_micro("k", "k.tiff", np.arange(1, 6), micro, 0.885, "k.star",
+                                            "relion", 5, {"binning": 1.0})
+    assert trajectory.shifts.dtype == np.float64
+    assert trajectory.shifts.tobytes() == shifts.tobytes()
+    assert trajectory.stored_shifts is micro
+    with pytest.raises(ValueError, match="read-only"):
+        trajectory.shifts[0, 0] = 1.0
+    copy = pickle.loads(pickle.dumps(trajectory))
+    moved = dataclasses.replace(trajectory, shifts=shifts + 1.0)
+    for other, expected in ((copy, shifts), (moved, shifts + 1.0)):
+        assert other.stored_shifts.dtype == np.float64
+        assert other.shifts.tobytes() == expected.tobytes()
+        assert (other.key, other.total_frames, other.extras) == ("k", 5, {"binning": 1.0})
+
+
+def test_shifts_held_either_way_are_joined_in_pixels():
+    shifts = _decimal_shifts(6, seed=1)
+    micro = as_micro(shifts)
+    assert micro is not None
+    assert joined_pixels([micro[:2], micro[2:]]).tobytes() == shifts.tobytes()
+    assert joined_pixels([micro[:2], shifts[2:]]).tobytes() == shifts.tobytes()
+    assert joined_pixels([shifts[:3], shifts[3:]]).tobytes() == shifts.tobytes()
+    assert joined_pixels([]).shape == (0, 2)

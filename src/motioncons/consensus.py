@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .trajectory import joined_pixels
+
 FITS = ("offset", "rigid", "xmipp")
 
 # The 8 symmetries of the square, as matrices applied to a secondary (x, y) column vector.
@@ -136,7 +138,8 @@ def calibrate_max_rmse(rmse_px: np.ndarray, moving: np.ndarray) -> RmseCalibrati
 
 @dataclass
 class Batch:
-    """Pairs to compare: each pair's common samples, (K, 2) reference and secondary.
+    """Pairs to compare: each pair's common samples, (K, 2) reference and secondary (float64
+    pixels, or int32 millionths of a pixel as `trajectory.CompactTrajectory` holds them).
 
     Kept as the pairs' own arrays: the computations stack them a chunk of equal-length pairs at
     a time (`_dense_chunks`), so that no padded copy of the whole dataset is ever made."""
@@ -180,8 +183,8 @@ class Batch:
             row = np.repeat(np.arange(n), lengths)
             column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths,
                                                                 lengths)
-            ref[row, :, column] = np.concatenate(self.refs)
-            sec[row, :, column] = np.concatenate(self.secs)
+            ref[row, :, column] = joined_pixels(self.refs)
+            sec[row, :, column] = joined_pixels(self.secs)
             mask[row, column] = True
         return ref, sec, mask
 
@@ -401,7 +404,7 @@ def decide_metrics(corr: np.ndarray, low_motion: np.ndarray, rmse_px: np.ndarray
 def _stacked(arrays: list[np.ndarray]) -> np.ndarray:
     """(n, 2, K), C-contiguous, from n arrays (K, 2) (concatenated: `np.stack` costs a Python
     call per array)."""
-    flat = np.concatenate(arrays).astype(np.float64, copy=False)
+    flat = joined_pixels(arrays)
     return np.ascontiguousarray(flat.reshape(len(arrays), -1, 2).transpose(0, 2, 1))
 
 

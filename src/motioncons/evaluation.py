@@ -39,7 +39,7 @@ from .formats.common import in_pixels
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, compile_match_regex, pair_sets
 from .records import Row, Summary
-from .trajectory import Problem, Trajectory, TrajectorySet
+from .trajectory import Problem, Trajectory, TrajectorySet, joined_pixels, pixels
 
 PIXEL_SIZE_TOLERANCE = 0.01
 DECISIONS = ("accepted", "discarded")
@@ -203,7 +203,7 @@ def _accumulated(trajectories: list[np.ndarray], early_frames: int
     if not trajectories:
         return []
     lengths = np.array([len(t) for t in trajectories], dtype=np.int64)
-    shifts = np.concatenate(trajectories).astype(np.float64, copy=False)
+    shifts = joined_pixels(trajectories)
     steps = np.hypot(*np.diff(shifts, axis=0, append=shifts[-1:]).T)
     ends = np.cumsum(lengths)
     starts = ends - lengths
@@ -255,7 +255,7 @@ def split_pairs(pairs: list[Pair], options: Options, consume: bool = False
             continue
         valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
                                pixel_size))
-        references.append(ref.shifts)
+        references.append(ref.stored_shifts)
     for comparable, motion in zip(valid, accumulated_motions(references, options.early_frames),
                                   strict=True):
         comparable.motion_px = motion
@@ -496,7 +496,7 @@ def _rows(valid: list[ValidPair], results: Results, options: Options,
                 motion_early_A=item.motion_early_px * pixel, range_ref_x_px=axis[0],
                 range_ref_y_px=axis[1], range_sec_x_px=axis[2], range_sec_y_px=axis[3])
             if keep:
-                row.reference_shifts = item.samples.reference
+                row.reference_shifts = pixels(item.samples.reference)
                 row.secondary_fitted = results.fitted[j]
                 row.sample_frames = item.samples.frames
             rows.append(row)

@@ -20,9 +20,10 @@ MIN_COMMON_FRAMES = 3
 @dataclass(frozen=True, slots=True)
 class CommonSamples:
     reference: np.ndarray
-    """(K, 2) reference shifts."""
+    """(K, 2) reference shifts, as the trajectory holds them (float64 pixels or int32
+    millionths of a pixel: `trajectory.pixels` gives pixels)."""
     secondary: np.ndarray
-    """(K, 2) secondary shifts at the same exposure points."""
+    """(K, 2) secondary shifts at the same exposure points, held as `reference`."""
     frames: np.ndarray
     """(K,) 1-based frame numbers of the samples (of the coarser trajectory if resampled)."""
     resampled: bool
@@ -59,14 +60,16 @@ def common_samples(reference: Trajectory, secondary: Trajectory) -> CommonSample
         if reference.frames.size < MIN_COMMON_FRAMES:
             raise TooFewFrames(f"{reference.frames.size} frame(s); at least {MIN_COMMON_FRAMES} "
                                "needed")
-        return CommonSamples(reference.shifts, secondary.shifts, reference.frames, False)
+        return CommonSamples(reference.stored_shifts, secondary.stored_shifts, reference.frames,
+                             False)
     common, ref_index, sec_index = np.intersect1d(reference.frames, secondary.frames,
                                                   assume_unique=True, return_indices=True)
     if common.size < MIN_COMMON_FRAMES:
         raise TooFewFrames(f"{common.size} common frame(s) (reference frames "
                            f"{_span(reference.frames)}, secondary frames "
                            f"{_span(secondary.frames)}); at least {MIN_COMMON_FRAMES} needed")
-    return CommonSamples(reference.shifts[ref_index], secondary.shifts[sec_index], common, False)
+    return CommonSamples(reference.stored_shifts[ref_index], secondary.stored_shifts[sec_index],
+                         common, False)
 
 
 def _resampled(reference: Trajectory, secondary: Trajectory, ref_total: int,

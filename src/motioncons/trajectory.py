@@ -87,6 +87,93 @@ class Trajectory:
     def n_frames(self) -> int:
         return int(self.frames.size)
 
+    @property
+    def stored_shifts(self) -> np.ndarray:
+        """The shifts as held: float64 pixels, or int32 millionths of a pixel (`pixels`
+        turns either into pixels)."""
+        return self.shifts
+
+
+MICRO = 1_000_000
+"""Millionths of a pixel: the unit of shifts held as int32 (`CompactTrajectory`)."""
+_MICRO_LIMIT = 2**31 - 1
+
+
+def pixels(shifts: np.ndarray) -> np.ndarray:
+    """Shifts in pixels (float64) from shifts as held (`Trajectory.stored_shifts`)."""
+    return shifts / MICRO if shifts.dtype == np.int32 else shifts
+
+
+def joined_pixels(parts: list[np.ndarray]) -> np.ndarray:
+    """The concatenation of shifts as held, in pixels (float64)."""
+    kinds = {part.dtype == np.int32 for part in parts}
+    if kinds == {True}:
+        return np.concatenate(parts) / MICRO
+    if kinds == {True, False}:
+        parts = [pixels(part) for part in parts]
+    return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros((0, 2))
+
+
+def as_micro(shifts: np.ndarray) -> np.ndarray | None:
+    """`shifts` (float64 pixels) as int32 millionths of a pixel, if every one is exactly
+    ``micro / MICRO`` (a shift read from text with at most 6 decimals, within ±2147 px, is);
+    else None. Dividing two integers exact in float64 is rounded once, as ``float()`` rounds
+    the same decimal text, so `pixels` gives back the same floats, bit for bit (a -0.0 would
+    come back as 0.0: it is not held so)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # huge or not finite: None below
+        micro = np.rint(shifts * MICRO)
+    if micro.size and (np.abs(micro).max() > _MICRO_LIMIT
+                       or np.signbit(shifts[shifts == 0]).any()):
+        return None
+    if not np.array_equal(micro / MICRO, shifts):
+        return None
+    return micro.astype(np.int32)
+
+
+_EMPTY_SHIFTS = np.zeros((0, 2))
+_EMPTY_SHIFTS.setflags(write=False)
+_TRAJECTORY_SHIFTS: Any = Trajectory.__dict__["shifts"]  # the slot, shadowed below
+
+
+class CompactTrajectory(Trajectory):
+    """A trajectory whose shifts are held as int32 millionths of a pixel (`as_micro`): half
+    the memory of float64, which matters at hundreds of thousands of movies. `shifts` gives
+    them in pixels, the same floats as read, as a new read-only array on each access; setting
+    `shifts` holds the new pixels as given."""
+
+    __slots__ = ("micro",)
+    micro: np.ndarray | None
+    """(F, 2) int32 millionths of a pixel; None once `shifts` is set."""
+
+    @classmethod
+    def of_micro(cls, key: str, movie_name: str, frames: np.ndarray, micro: np.ndarray,
+                 pixel_size: float | None, source: str, program: str = "",
+                 total_frames: int | None = None,
+                 extras: dict[str, Any] | None = None) -> CompactTrajectory:
+        trajectory = cls(key, movie_name, frames, _EMPTY_SHIFTS, pixel_size, source, program,
+                         total_frames, {} if extras is None else extras)
+        trajectory.micro = micro
+        return trajectory
+
+    @property
+    def shifts(self) -> np.ndarray:
+        micro = self.micro
+        if micro is None:
+            return _TRAJECTORY_SHIFTS.__get__(self)
+        found = micro / MICRO
+        found.setflags(write=False)
+        return found
+
+    @shifts.setter
+    def shifts(self, value: np.ndarray) -> None:
+        _TRAJECTORY_SHIFTS.__set__(self, value)
+        self.micro = None
+
+    @property
+    def stored_shifts(self) -> np.ndarray:
+        micro = self.micro
+        return _TRAJECTORY_SHIFTS.__get__(self) if micro is None else micro
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -16,7 +16,7 @@ from motioncons.formats.common import checked, validate
 from motioncons.formats.relion import read_micrographs_star
 from motioncons.formats.relion_movie import read_movie_star
 from motioncons.simulation.trajectories import write_relion_job
-from motioncons.trajectory import Problem, Trajectory, TrajectorySet
+from motioncons.trajectory import CompactTrajectory, Problem, Trajectory, TrajectorySet
 from tests.formats.test_fuzz import _mutations
 
 
@@ -95,6 +95,10 @@ EDITS = {
     "name tag in a comment first": (b"# version", b"# _rlnMicrographMovieName x\n# version"),
     "more space before the name": (b"_rlnMicrographMovieName ", b"_rlnMicrographMovieName \t "),
     "loop header without numbers": (b"_rlnMicrographShiftY #3", b"_rlnMicrographShiftY"),
+    # Shifts not held as millionths of a pixel (`trajectory.as_micro`): the files are read alike.
+    "negative zero": (b"\n           2     0.400000", b"\n           2    -0.000000"),
+    "seven decimals": (b"     0.400000     0.400000", b"    0.4000001     0.400000"),
+    "beyond 2147 px": (b"     3.200000", b"  3200.000000"),
 }
 
 
@@ -110,6 +114,24 @@ def test_edited_files_read_as_the_full_parser_reads_them(edit, tmp_path):
     files[1].write_bytes(data)
     jobs = [(str(path), f"fallback {i}") for i, path in enumerate(files)]
     assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+
+
+def test_a_jobs_shifts_are_held_as_millionths_of_a_pixel(relion31, relion5, tmp_path):
+    real = sorted(relion31.glob("2017*.star")) + sorted(relion5.glob("2017*.star"))
+    for files in (real, _simulated(tmp_path)):
+        items = relion_batch.read_chunk([(str(path), None) for path in files])
+        assert all(isinstance(t, CompactTrajectory) and t.stored_shifts.dtype == np.int32
+                   for t in items)
+
+
+def test_a_chunk_with_a_shift_that_is_no_millionth_is_held_in_float64(tmp_path):
+    files = _simulated(tmp_path)
+    data = files[1].read_bytes()
+    assert b"     0.800000     0.800000" in data
+    files[1].write_bytes(data.replace(b"     0.800000", b"    0.8000004", 1))
+    items = relion_batch.read_chunk([(str(path), None) for path in files])
+    assert all(t.stored_shifts.dtype == np.float64 for t in items)
+    assert items[1].shifts[2].tolist() == [0.8000004, 0.8]
 
 
 def test_the_files_of_a_session_are_cut_by_the_layout_of_the_first(tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..trajectory import Problem, Trajectory, movie_key
+from ..trajectory import CompactTrajectory, Problem, Trajectory, as_micro, movie_key
 from ..workers import worker_pool
 from .common import MAX_FRAME_NUMBER, MAX_SHIFT_PX, checked, pixel_size_or_none
 from .fixed_columns import parse_rows
@@ -357,14 +357,29 @@ def _split_rows(cut: list[tuple[int, tuple[_General, str | None], bytes]], posit
 
 
 def _trajectory(path: str, found: Found, shifts: np.ndarray) -> Trajectory:
+    """The trajectory of a file read in bulk; its shifts are `shifts[start:end]`, held as they
+    are in `shifts` (float64 pixels or int32 millionths of a pixel, see `_held`)."""
     key, name, pixel_size, total, extras, start, end = found
+    if shifts.dtype == np.int32:
+        return CompactTrajectory.of_micro(key, name, frames_one_to(end - start),
+                                          shifts[start:end], pixel_size, path, NAME, total,
+                                          extras)
     return Trajectory(key, name, frames_one_to(end - start), shifts[start:end], pixel_size, path,
                       NAME, total, extras)
+
+
+def _held(shifts: np.ndarray) -> np.ndarray:
+    """A chunk's shifts as its trajectories hold them: as int32 millionths of a pixel when
+    that gives back every float exactly (RELION writes at most 6 decimals), half the memory
+    of float64 at the peak of a large run; else as they are."""
+    micro = as_micro(shifts)
+    return shifts if micro is None else micro
 
 
 def read_chunk(jobs: list[Job]) -> list[Trajectory | Problem]:
     """Read per-movie STAR files: RELION's own layout in bulk, anything else in full."""
     items, shifts = _scan(jobs)
+    shifts = _held(shifts)
     return [_trajectory(path, item, shifts) if isinstance(item, tuple) else item
             for (path, _), item in zip(jobs, items, strict=True)]
 
@@ -397,7 +412,7 @@ def _read_chunk_packed(jobs: list[Job]) -> tuple:
         if index == len(tables):
             tables.append(extras)
         slots.append((*facts, index, start, end, frames))
-    return slots, tables, shifts
+    return slots, tables, _held(shifts)
 
 
 def _unpack(jobs: list[Job], packed: tuple) -> list[Trajectory | Problem]:
@@ -406,15 +421,15 @@ def _unpack(jobs: list[Job], packed: tuple) -> list[Trajectory | Problem]:
               if table.keys() <= _EXTRA_KEYS else table for table in tables]
     out: list[Trajectory | Problem] = []
     sizes: dict[float | None, float | None] = {}  # pickle makes a float object a movie
+    make = CompactTrajectory.of_micro if shifts.dtype == np.int32 else Trajectory
     for (path, _), slot in zip(jobs, slots, strict=True):
         if isinstance(slot, Problem):
             out.append(slot)
             continue
         key, name, pixel_size, total, index, start, end, frames = slot
         pixel_size = sizes.setdefault(pixel_size, pixel_size)
-        out.append(Trajectory(key, name, frames_one_to(end - start) if frames is None
-                              else frames, shifts[start:end], pixel_size, path, NAME, total,
-                              extras[index]))
+        out.append(make(key, name, frames_one_to(end - start) if frames is None else frames,
+                        shifts[start:end], pixel_size, path, NAME, total, extras[index]))
     return out
 
 

@@ -35,7 +35,10 @@ from ..formats.relion import RelionMicrographTable
 from ..formats.scipion import ScipionSet
 from ..frames import CommonSamples
 from ..records import Row
+from ..trajectory import joined_pixels
 from .atomic import temporary_path
+
+_FLOAT = np.dtype(np.float64)
 
 FILE = "consensus_data.npz"
 VERSION = 1
@@ -96,8 +99,10 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
     members: list[tuple[str, np.ndarray | _Joined]] = [
         ("lengths", lengths),
         ("frames", _Joined([v.samples.frames for v in valid], (), np.dtype(np.int32))),
-        ("reference", _Joined([v.samples.reference for v in valid], (2,))),
-        ("secondary", _Joined([v.samples.secondary for v in valid], (2,))),
+        ("reference", _Joined([v.samples.reference for v in valid], (2,), _FLOAT,
+                              joined_pixels)),
+        ("secondary", _Joined([v.samples.secondary for v in valid], (2,), _FLOAT,
+                              joined_pixels)),
         ("meta", meta_bytes),
     ]
     if records is not None:
@@ -134,6 +139,8 @@ class _Joined:
     parts: list[np.ndarray]
     inner: tuple[int, ...]
     dtype: np.dtype | None = None
+    join: Callable[[list[np.ndarray]], np.ndarray] = np.concatenate
+    """How parts are joined (`joined_pixels` for shifts as held)."""
 
     def write(self, stream: IO[bytes], chunk: int = 2048, size: int = 1 << 20) -> None:
         """Up to `chunk` parts or `size` bytes joined at a time."""
@@ -149,15 +156,14 @@ class _Joined:
             group.append(part)
             nbytes += part.nbytes
             if len(group) == chunk or nbytes >= size:
-                stream.write(_c_order(group, dtype))
+                stream.write(self._c_order(group, dtype))
                 group, nbytes = [], 0
         if group:
-            stream.write(_c_order(group, dtype))
+            stream.write(self._c_order(group, dtype))
 
-
-def _c_order(parts: list[np.ndarray], dtype: np.dtype) -> memoryview:
-    """The parts' concatenation as `.npy` stores it (C order), without a copy into bytes."""
-    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype).data
+    def _c_order(self, parts: list[np.ndarray], dtype: np.dtype) -> memoryview:
+        """The parts joined as `.npy` stores them (C order), without a copy into bytes."""
+        return np.ascontiguousarray(self.join(parts), dtype=dtype).data
 
 
 def _json_pieces(value: Any, chunk: int = 4096) -> Iterator[str]:

@@ -20,6 +20,7 @@ from ..errors import MotionconsError
 from ..evaluation import ValidPair
 from ..frames import CommonSamples
 from ..records import Row, missing
+from ..trajectory import pixels
 
 STATE_FILE = "motioncons_state.sqlite"
 _ROW_FIELDS = [f.name for f in fields(Row) if f.name not in (
@@ -45,8 +46,8 @@ def encode_pair(pair: ValidPair) -> bytes:
     reference x, y, secondary x, y): float64 kept exactly, no pickle."""
     header = json.dumps([pair.key, pair.movie_name, pair.reference_path, pair.secondary_path,
                          pair.samples.resampled, pair.pixel_size, *pair.motion_px])
-    samples = np.column_stack([pair.samples.frames, pair.samples.reference,
-                               pair.samples.secondary]).astype(np.float64)
+    samples = np.column_stack([pair.samples.frames, pixels(pair.samples.reference),
+                               pixels(pair.samples.secondary)]).astype(np.float64)
     return header.encode() + b"\0" + samples.tobytes()
 
 
