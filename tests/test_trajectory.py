@@ -87,6 +87,9 @@ def test_a_compact_trajectory_gives_its_shifts_in_pixels_and_can_be_given_new_on
     assert micro is not None
     trajectory = CompactTrajectory.of_micro("k", "k.tiff", np.arange(1, 6), micro, 0.885, "k.star",
                                             "relion", 5, {"binning": 1.0})
+    assert [getattr(trajectory, f.name) for f in dataclasses.fields(Trajectory)
+            if f.name != "shifts"] == ["k", "k.tiff", trajectory.frames, 0.885, "k.star",
+                                       "relion", 5, {"binning": 1.0}]
     assert trajectory.shifts.dtype == np.float64
     assert trajectory.shifts.tobytes() == shifts.tobytes()
     assert trajectory.stored_shifts is micro

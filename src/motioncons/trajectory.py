@@ -69,7 +69,11 @@ class Trajectory:
     frames: np.ndarray
     """1-based movie frame numbers, strictly increasing, int64, shape (F,)."""
     shifts: np.ndarray
-    """Shifts in unbinned movie pixels, float64, shape (F, 2): columns x, y."""
+    """Shifts in unbinned movie pixels, float64, shape (F, 2): columns x, y.
+
+    A trajectory read from RELION's per-movie files in bulk may hold them more compactly
+    (`CompactTrajectory`): `shifts` is then a read-only array made on each access, the same
+    floats as read."""
     pixel_size: float | None
     """Å per unbinned movie pixel, when the source says."""
     source: str
@@ -133,6 +137,7 @@ def as_micro(shifts: np.ndarray) -> np.ndarray | None:
 _EMPTY_SHIFTS = np.zeros((0, 2))
 _EMPTY_SHIFTS.setflags(write=False)
 _TRAJECTORY_SHIFTS: Any = Trajectory.__dict__["shifts"]  # the slot, shadowed below
+_new = object.__new__
 
 
 class CompactTrajectory(Trajectory):
@@ -150,8 +155,18 @@ class CompactTrajectory(Trajectory):
                  pixel_size: float | None, source: str, program: str = "",
                  total_frames: int | None = None,
                  extras: dict[str, Any] | None = None) -> CompactTrajectory:
-        trajectory = cls(key, movie_name, frames, _EMPTY_SHIFTS, pixel_size, source, program,
-                         total_frames, {} if extras is None else extras)
+        # Each slot set here, not through the dataclass's __init__ and the `shifts` property:
+        # 0.5 µs a trajectory instead of 1.3 (a test checks that every field is set).
+        trajectory = _new(cls)
+        trajectory.key = key
+        trajectory.movie_name = movie_name
+        trajectory.frames = frames
+        _TRAJECTORY_SHIFTS.__set__(trajectory, _EMPTY_SHIFTS)
+        trajectory.pixel_size = pixel_size
+        trajectory.source = source
+        trajectory.program = program
+        trajectory.total_frames = total_frames
+        trajectory.extras = {} if extras is None else extras
         trajectory.micro = micro
         return trajectory
 
