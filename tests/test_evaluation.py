@@ -132,5 +132,17 @@ def test_releasing_the_samples_gives_the_same_rows_and_spends_the_comparison(tmp
         decide_comparison(comparison, options, {})
     with pytest.raises(ValueError, match="released"):
         comparison_file.save(tmp_path / "c.npz", comparison, {})
-    with pytest.raises(ValueError, match="trajectories"):
-        decide_comparison(_comparison(7), Options(plots="discarded"), {}, release_samples=True)
+    # Rows that keep trajectories are built before the samples are released.
+    drawing = Options(plots="discarded")
+    kept = decide_comparison(_comparison(7), drawing, {})
+    comparison = _comparison(7)
+    released = decide_comparison(comparison, drawing, {}, release_samples=True)
+    assert comparison.released
+    for before, after in zip(kept.rows, released.rows, strict=True):
+        assert repr(after) == repr(before)
+        for name in ("reference_shifts", "secondary_fitted", "sample_frames"):
+            value = getattr(before, name)
+            assert (value is None) is (getattr(after, name) is None), name
+            if value is not None:
+                assert getattr(after, name).tobytes() == value.tobytes(), name
+                assert getattr(after, name).size > 0, name

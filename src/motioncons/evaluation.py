@@ -536,16 +536,15 @@ def decide_comparison(comparison: Comparison, options: Options,
                       release_samples: bool = False) -> Decision:
     """Every pair of `comparison` decided, sorted by movie key, with the warnings.
 
-    With `release_samples`, for a run that keeps no trajectories on its rows (see
-    `Options.needs_trajectories`), the pairs' samples are released once their metrics are
-    computed, before the rows are built (the peak memory of a large run): the comparison can
-    then be neither decided nor stored again (`Comparison.released`).
+    With `release_samples`, for a caller that needs the comparison for nothing else, the
+    pairs' samples are released once their metrics are computed (the peak memory of a large
+    run): before the rows are built, or after when the rows keep trajectories (see
+    `Options.needs_trajectories`; each row then holds its own). The comparison can then be
+    neither decided nor stored again (`Comparison.released`).
     """
     options.validate()
     if comparison.released:
         raise ValueError("this comparison's samples were released when it was decided")
-    if release_samples and options.needs_trajectories:
-        raise ValueError("the rows keep the trajectories: the samples cannot be released")
     valid = comparison.valid
     batch = make_batch(valid)
     estimate = None
@@ -557,9 +556,11 @@ def decide_comparison(comparison: Comparison, options: Options,
     if valid:
         results, calibration = _results(valid, options, convention, batch)
         del batch
-        if release_samples:
+        if release_samples and not options.needs_trajectories:
             comparison.release_samples()
         decided = _rows(valid, results, options, convention)
+        if release_samples:
+            comparison.release_samples()
     rows = sorted(decided + [replace(r) for r in comparison.invalid], key=lambda r: r.movie)
     warnings = [*(estimate.warnings if estimate else []), *comparison.notes,
                 *apply_overrides(rows, overrides or {})]

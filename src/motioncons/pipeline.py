@@ -258,12 +258,11 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
         folder.claim("run", reference_path, secondary_path, force)
         comparison = _paired(reference_path, secondary_path, options)
         # What `decide` needs later is written first, by a second process while this one
-        # decides when worth one (deciding uses one core). Rows without trajectories (a core
-        # run) then let the samples be released before the rows are built.
+        # decides when worth one (deciding uses one core); the samples are then released
+        # (before the rows are built in a core run, after in a run whose rows keep them).
         with alongside(lambda: _save_comparison(folder.path, comparison, options),
                        _second_process_pays(len(comparison.valid), options)):
-            decision = decide_comparison(comparison, options, overrides,
-                                         release_samples=not options.needs_trajectories)
+            decision = decide_comparison(comparison, options, overrides, release_samples=True)
         return write_decision(folder.path, comparison, decision, options, progress)
 
 
