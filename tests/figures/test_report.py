@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -32,7 +34,7 @@ def test_report_is_self_contained(tmp_path):
     assert "<link" not in text
     assert not re.search(r"""(src|href)=["']?https?:""", text)
     assert not re.search(r"""\b(fetch|XMLHttpRequest|import\()""", text)
-    assert "data:image/png;base64," in text and text.count("<script") == 3
+    assert "data:image/png;base64," in text and text.count("<script") == 4
 
 
 def _chromium():
@@ -273,17 +275,28 @@ def test_the_table_made_a_chunk_at_a_time_is_the_table_made_at_once(tmp_path, mo
         pages.append(report.build_report(rows, overlays, result.summary, None, "now"))
     data = [_embedded(page, "data") for page in pages]
     trajectories = [_embedded(page, "traj") for page in pages]
+    exact = [_embedded(page, "exact") for page in pages]
     assert data[0] == data[1] == data[2] and trajectories[0] == trajectories[1] == trajectories[2]
+    assert exact[0] == exact[1] == exact[2]
     payload = json.loads(data[0])
     assert data[0].decode() == json.dumps(payload, separators=(",", ":"))
     assert len(payload["rows"]) == len(rows) > 7
-    fields = payload["fields"]
-    for row, values in zip(rows, payload["rows"], strict=True):
+    fields, exact_fields = payload["fields"], payload["exact"]
+    decided_on = np.frombuffer(exact[0], dtype="<f8").reshape(len(rows), len(exact_fields))
+    for row, values, numbers in zip(rows, payload["rows"], decided_on, strict=True):
         entry = dict(zip(fields, values, strict=True))
         assert entry["movie"] == row.movie
         assert payload["reasons"][entry["reason"]] == row.reason
         start, length = entry["offset"], entry["length"]
         assert trajectories[0][start: start + length] == overlays.get(row.movie, b"")
+        # The fields the page decides from, bit for bit (NaN where there is no number).
+        for field, number in zip(exact_fields, numbers.tolist(), strict=True):
+            value = getattr(row, field)
+            if value is None or not math.isfinite(value):
+                assert math.isnan(number), field
+            else:
+                assert struct.pack("<d", number) == struct.pack("<d", value), field
+    assert set(fields) | set(exact_fields) == set(report.TABLE_FIELDS) | {"offset", "length"}
 
 
 def test_a_placeholder_in_a_value_is_left_as_it_is():
