@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,13 +141,13 @@ def test_a_default_run_has_its_consensus_data_in_place_before_its_outputs(tmp_pa
         return real(out_dir, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "write_outputs", write_outputs)
-    real_figures = pipeline.write_figures
+    real_figures = pipeline.draw_summary
 
-    def write_figures(out_dir, *args, **kwargs):
+    def draw_summary(out_dir, *args, **kwargs):
         present.append((out_dir / "consensus_data.npz").is_file())
         return real_figures(out_dir, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "write_figures", write_figures)
+    monkeypatch.setattr(pipeline, "draw_summary", draw_summary)
     save = pipeline._save_comparison
     monkeypatch.setattr(pipeline, "_save_comparison",
                         lambda *args: (time.sleep(1.5), save(*args)))  # a slow disk
@@ -158,3 +160,39 @@ def test_a_default_run_has_its_consensus_data_in_place_before_its_outputs(tmp_pa
     with np.load(tmp_path / "here" / "consensus_data.npz") as here, \
             np.load(tmp_path / "separate" / "consensus_data.npz") as there:
         assert all(np.array_equal(here[name], there[name]) for name in here.files)
+
+
+def _page_without_its_time(path: Path) -> str:
+    return re.sub(r"<div><b>[^<]*</b><span>written</span></div>", "", path.read_text())
+
+
+def test_a_run_drawing_its_summary_figure_apart_writes_the_same_figures(tmp_path, monkeypatch):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=7))
+    options = Options(plots="none", report=True)
+    run(info["reference"], info["secondary"], tmp_path / "here", options)
+    monkeypatch.setattr(pipeline, "FIGURES_ALONGSIDE_ROWS", 1)
+    forked = []
+    monkeypatch.setattr(pipeline, "alongside", lambda task, enabled=True: (
+        forked.append(enabled) or alongside(task, enabled)))
+    run(info["reference"], info["secondary"], tmp_path / "apart", options)
+    assert forked == [False, False, True]  # the npz and the CSV here, the figure apart
+    assert multiprocessing.active_children() == []
+    for name in ("summary.png", "summary.json", "consensus.csv"):
+        assert (tmp_path / "here" / name).read_bytes() == \
+            (tmp_path / "apart" / name).read_bytes(), name
+    assert _page_without_its_time(tmp_path / "here" / "report.html") == \
+        _page_without_its_time(tmp_path / "apart" / "report.html")
+
+
+def test_a_summary_figure_that_fails_apart_fails_the_run(tmp_path, monkeypatch):
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=8))
+    monkeypatch.setattr(pipeline, "FIGURES_ALONGSIDE_ROWS", 1)
+
+    def broken(*args):
+        raise OutputError(tmp_path / "summary.png", "the disk is full")
+
+    monkeypatch.setattr(pipeline, "save_summary", broken)
+    with pytest.raises(OutputError, match="the disk is full"):
+        run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
+    assert multiprocessing.active_children() == []
+    assert not (tmp_path / "out" / "report.html").exists()

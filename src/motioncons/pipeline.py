@@ -8,7 +8,7 @@ import csv
 import gc
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ from .workers import alongside
 
 CSV_ALONGSIDE_ROWS = 20_000
 """From this many movies on, a second process writes consensus.csv (or the npz) meanwhile."""
+FIGURES_ALONGSIDE_ROWS = 1_000
+"""From this many movies on, a process of their own draws the summary figure and the report."""
+FIGURES = ("summary.png", "report.html")
 
 
 def write_outputs(out_dir: Path, reference_format: str, table: object | None,
@@ -135,12 +138,31 @@ def _require_readable(dataset: TrajectorySet) -> None:
 
 def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
                   summary: Summary) -> list[str]:
-    """``summary.png`` and the self-contained ``report.html``."""
+    """``summary.png`` and the self-contained ``report.html`` (`FIGURES`)."""
+    draw_summary(out_dir, rows, summary)
+    _write_report(out_dir, rows, overlays, summary)
+    return list(FIGURES)
+
+
+def _nothing() -> None:
+    pass
+
+
+def draw_summary(out_dir: Path, rows: list[Row], summary: Summary) -> None:
     with _young_garbage_collected():
         save_summary(rows, summary, out_dir / "summary.png")
+
+
+def _write_report(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
+                  summary: Summary, summary_drawn: Callable[[], None] | None = None) -> None:
+    """``report.html``, with ``summary.png`` once `summary_drawn` has returned."""
+    def summary_png() -> bytes:
+        if summary_drawn is not None:
+            summary_drawn()
+        return (out_dir / "summary.png").read_bytes()
+
     write_report(out_dir / "report.html", sorted(rows, key=_by_movie), overlays, summary,
-                 (out_dir / "summary.png").read_bytes())
-    return ["summary.png", "report.html"]
+                 summary_png)
 
 
 def read_inputs(reference_path: str | Path, secondary_path: str | Path,
@@ -276,7 +298,17 @@ def write_run(out: Path, comparison: Comparison, decision: Decision, options: Op
 def _second_process_pays(movies: int, options: Options) -> bool:
     """Whether writing beside this process is worth a process: tens of thousands of movies,
     and more than one core to run on."""
-    return movies >= CSV_ALONGSIDE_ROWS and (options.workers or os.cpu_count() or 1) > 1
+    return movies >= CSV_ALONGSIDE_ROWS and _cores(options) > 1
+
+
+def _figures_apart(movies: int, options: Options) -> bool:
+    """Whether the summary figure and the report are worth a process of their own (they take
+    a third of a second at 1,000 movies, forking a tenth of that), on more than one core."""
+    return movies >= FIGURES_ALONGSIDE_ROWS and _cores(options) > 1
+
+
+def _cores(options: Options) -> int:
+    return options.workers or os.cpu_count() or 1
 
 
 def _save_comparison(out: Path, comparison: Comparison, options: Options) -> None:
@@ -296,20 +328,30 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     """The outputs of a decision (what a later ``decide`` needs is already in place)."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
-    figures = []
     overlays = _with_plot_paths(rows, options.plots)
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    # consensus.csv goes to a second process when the run is large enough to pay for one: it
-    # is forked before the overlay workers (a process with threads is not forked).
-    separate = _second_process_pays(len(rows), options)
-    with alongside(lambda: write_sorted_csv(out, rows), separate), \
-            rendering(overlays, out, options.workers, progress):
-        if options.report:
-            summary["outputs"] = []
-            figures = write_figures(out, rows, row_overlays(rows), summary)
+    # consensus.csv, and the summary figure, go to processes of their own when the run is
+    # large enough to pay for them (`decide` then uses the second core, which draws few
+    # overlays or none); they are forked before the overlay workers (a process with threads
+    # is not forked). The report's table is made meanwhile; the page waits for the figure.
+    apart = options.report and _figures_apart(len(rows), options)
+    shown: Summary = {**summary, "outputs": []}  # the report's: before the outputs are listed
+    summary_drawn: Callable[[], None] = _nothing
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(alongside(lambda: write_sorted_csv(out, rows),
+                                      _second_process_pays(len(rows), options)))
+        if apart:
+            summary_drawn = stack.enter_context(alongside(lambda: draw_summary(out, rows,
+                                                                               shown)))
+        stack.enter_context(rendering(overlays, out, options.workers, progress))
+        if options.report and not apart:
+            draw_summary(out, rows, shown)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
-                                summary, figures, remove_stale=False, csv_written=True)
+                                summary, list(FIGURES) if options.report else [],
+                                remove_stale=False, csv_written=True)
+        if options.report:
+            _write_report(out, rows, row_overlays(rows), shown, summary_drawn)
     _remove_stale(out, outputs, rows)
     return RunResult(rows, summary, decision.warnings, outputs)
 

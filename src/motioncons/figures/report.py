@@ -18,7 +18,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -132,12 +132,17 @@ CHUNK_ROWS = 4096
 
 
 def build_report(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
-                 summary_png: bytes | None, created: str | None = None) -> str:
+                 summary_png: SummaryPng, created: str | None = None) -> str:
     return "".join(report_pieces(rows, overlays, summary, summary_png, created))
 
 
+SummaryPng = bytes | None | Callable[[], bytes | None]
+"""``summary.png``'s bytes, or a function that gives them when the page reaches its image (the
+figure may still be drawn by another process while the table is made)."""
+
+
 def report_pieces(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
-                  summary_png: bytes | None, created: str | None = None) -> Iterator[str]:
+                  summary_png: SummaryPng, created: str | None = None) -> Iterator[str]:
     """``report.html``, piece by piece: the page's template with its placeholders filled in
     one pass (a value is never searched for another placeholder)."""
     sizes = [r.pixel_size_A for r in rows if math.isfinite(r.pixel_size_A)]
@@ -147,12 +152,16 @@ def report_pieces(rows: list[Row], overlays: dict[str, bytes], summary: Summary,
     table = _Packer(compact_compressor())
     for piece in _table_json(rows, overlays, summary, created, trajectories, exact):
         table.add(piece.encode())
-    image = (f'<img alt="summary figures" src="data:image/png;base64,'
-             f'{base64.b64encode(summary_png).decode()}">' if summary_png else "")
+
+    def image() -> str:
+        png = summary_png() if callable(summary_png) else summary_png
+        return (f'<img alt="summary figures" src="data:image/png;base64,'
+                f'{base64.b64encode(png).decode()}">' if png else "")
+
     values = {"FACTS": lambda: _facts(summary, created), "WARNINGS": lambda: _warnings(summary),
               "REFRESH": lambda: '<meta http-equiv="refresh" content="30">'
               if _live(summary) else "",
-              "IMAGE": lambda: image, "DATA": table.base64, "EXACT": exact.base64,
+              "IMAGE": image, "DATA": table.base64, "EXACT": exact.base64,
               "TRAJ": trajectories.base64}
     template = resources.files(__package__).joinpath("report_template.html").read_text("utf-8")
     start = 0
@@ -243,6 +252,6 @@ def _warnings(summary: Summary) -> str:
 
 
 def write_report(path: Path, rows: list[Row], overlays: dict[str, bytes],
-                 summary: Summary, summary_png: bytes | None) -> None:
+                 summary: Summary, summary_png: SummaryPng) -> None:
     created = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     write_pieces(path, report_pieces(rows, overlays, summary, summary_png, created))
