@@ -103,27 +103,35 @@ def test_the_error_of_a_task_alongside_is_raised_here_and_the_body_error_wins():
     assert multiprocessing.active_children() == []
 
 
-def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeypatch):
-    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=5))
-    options = Options(plots="none", report=False)
+def _run_here_and_apart(tmp_path: Path, monkeypatch, seed: int, options: Options,
+                        threshold: str) -> list[bool]:
+    """The same inputs run into here/, then into apart/ with the pipeline's `threshold` of
+    movies at 1: whether each task of the second run was given a process of its own."""
+    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=seed))
     run(info["reference"], info["secondary"], tmp_path / "here", options)
-    monkeypatch.setattr(pipeline, "CSV_ALONGSIDE_ROWS", 1)
-    calls = []
+    monkeypatch.setattr(pipeline, threshold, 1)
+    calls: list[bool] = []
     monkeypatch.setattr(pipeline, "alongside", lambda task, enabled=True: (
         calls.append(enabled) or alongside(task, enabled)))
-    run(info["reference"], info["secondary"], tmp_path / "alongside", options)
+    run(info["reference"], info["secondary"], tmp_path / "apart", options)
+    return calls
+
+
+def test_a_run_writing_its_csv_alongside_writes_the_same_bytes(tmp_path, monkeypatch):
+    calls = _run_here_and_apart(tmp_path, monkeypatch, 5, Options(plots="none", report=False),
+                                "CSV_ALONGSIDE_ROWS")
     assert calls == [True, True]  # consensus_data.npz while deciding, then consensus.csv
     for name in ("consensus.csv", "accepted_micrographs.star", "discarded_movies.star",
                  "summary.json"):
         assert (tmp_path / "here" / name).read_bytes() == \
-            (tmp_path / "alongside" / name).read_bytes()
+            (tmp_path / "apart" / name).read_bytes()
     with np.load(tmp_path / "here" / "consensus_data.npz") as here, \
-            np.load(tmp_path / "alongside" / "consensus_data.npz") as there:
+            np.load(tmp_path / "apart" / "consensus_data.npz") as there:
         assert here.files == there.files
         assert all(np.array_equal(here[name], there[name]) for name in here.files)
-    redecided = pipeline.decide(tmp_path / "alongside")
+    redecided = pipeline.decide(tmp_path / "apart")
     assert (tmp_path / "here" / "consensus.csv").read_bytes() == \
-        (tmp_path / "alongside" / "consensus.csv").read_bytes()
+        (tmp_path / "apart" / "consensus.csv").read_bytes()
     assert len(redecided.rows) == 40
 
 
@@ -167,15 +175,9 @@ def _page_without_its_time(path: Path) -> str:
 
 
 def test_a_run_drawing_its_summary_figure_apart_writes_the_same_figures(tmp_path, monkeypatch):
-    info = write_simulation(tmp_path / "p", SimulationConfig(movies=40, seed=7))
-    options = Options(plots="none", report=True)
-    run(info["reference"], info["secondary"], tmp_path / "here", options)
-    monkeypatch.setattr(pipeline, "FIGURES_ALONGSIDE_ROWS", 1)
-    forked = []
-    monkeypatch.setattr(pipeline, "alongside", lambda task, enabled=True: (
-        forked.append(enabled) or alongside(task, enabled)))
-    run(info["reference"], info["secondary"], tmp_path / "apart", options)
-    assert forked == [False, False, True]  # the npz and the CSV here, the figure apart
+    calls = _run_here_and_apart(tmp_path, monkeypatch, 7, Options(plots="none", report=True),
+                                "FIGURES_ALONGSIDE_ROWS")
+    assert calls == [False, False, True]  # the npz and the CSV here, the figure apart
     assert multiprocessing.active_children() == []
     for name in ("summary.png", "summary.json", "consensus.csv"):
         assert (tmp_path / "here" / name).read_bytes() == \
