@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import gemmi
 import pytest
@@ -80,3 +81,21 @@ def test_a_run_again_keeps_its_overlays_and_one_with_force_draws_them_again(tmp_
     run(info["reference"], info["secondary"], out, force=True)  # the folder's outputs removed
     again = written()
     assert again.keys() == first.keys() and all(again[n] != first[n] for n in first)
+
+
+NAMES = ["FoilHole_123_Data_456_20240101_120000_fractions", "a", "A-b_c.d", "-lead", "_lead",
+         ".hidden", "", "x" * 120, "x" * 121, "y" * 119 + ".", "sp ace", "tab\tname",
+         "quote'\"", "<b>markup</b>", "slash/name", "back\\slash", "é", "name\n", "日本",
+         "a" * 300 + "/../b", "..", "...", "dots.in.name", "trailing-"]
+
+
+@pytest.mark.parametrize("movie", NAMES)
+def test_a_plot_name_is_the_same_by_the_fast_path_and_the_general_one(movie, monkeypatch):
+    from motioncons.figures import plots
+
+    fast = plots.plot_name(movie)
+    monkeypatch.setattr(plots, "_SAFE_NAME", re.compile(r"(?!)"))  # never matches
+    assert fast == plots.plot_name(movie)
+    stem = fast[len("plots/"): -len(".png")]
+    assert fast.startswith("plots/") and fast.endswith(".png") and "/" not in stem
+    assert stem == "" or not stem.startswith(".")

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -29,9 +30,14 @@ PLOT_DIR = "plots"
 MAX_PLOT_STEM = 120
 
 
+_SAFE_NAME = re.compile(rf"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{{0,{MAX_PLOT_STEM - 1}}}")
+
+
 def plot_name(movie: str) -> str:
     """``plots/<movie>.png`` with only safe characters; a long name is cut and made unique with
     a hash of the whole (file names are limited to 255 bytes)."""
+    if _SAFE_NAME.fullmatch(movie):  # most names: nothing to change
+        return f"{PLOT_DIR}/{movie}.png"
     safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in movie)
     if safe != movie or len(safe) > MAX_PLOT_STEM or safe.startswith("."):
         # Two names that differ only in unsafe characters must not share a file.
@@ -94,10 +100,11 @@ def needs_drawing(rows: list[Row], out_dir: Path) -> list[Row]:
         except OSError:
             return rows
     stale = []
+    folder = os.fspath(out_dir)
     for row in rows:
         name = plot_name(row.movie)
         found = None if present is not None and name[len(PLOT_DIR) + 1:] not in present \
-            else tail_text(Path(out_dir) / name)
+            else tail_text(os.path.join(folder, name))
         if found is None or found != (KEY_WORD, overlay_key(row)):  # no key made for no file
             stale.append(row)
     return stale

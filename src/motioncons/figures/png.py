@@ -82,9 +82,11 @@ def tail_text(path: str | Path) -> tuple[str, str] | None:
     end = _chunk(_END, b"")
     if not data.endswith(end):
         return None
-    for start in range(len(data) - len(end) - 12, -1, -1):
-        if data[start + 4: start + 8] != _TEXT:
-            continue
+    # The chunk's type, searched for from the end: the last one that is a sound chunk ending
+    # where IEND starts.
+    found = len(data) - len(end) - 4
+    while (found := data.rfind(_TEXT, 4, found + 3)) >= 4:
+        start = found - 4
         (length,) = struct.unpack(">I", data[start: start + 4])
         payload = data[start + 8: start + 8 + length]
         if start + 12 + length != len(data) - len(end) or struct.unpack(
