@@ -146,3 +146,54 @@ def test_releasing_the_samples_gives_the_same_rows_and_spends_the_comparison(tmp
             if value is not None:
                 assert getattr(after, name).tobytes() == value.tobytes(), name
                 assert getattr(after, name).size > 0, name
+
+
+def _sources_side_by_side(pairs) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
+    """What `_pixel_sizes` counts, side by side and pair by pair (the rule as written)."""
+    counts: dict[str, int] = {}
+    mismatched = []
+    for pair in pairs:
+        ref, sec = pair.reference, pair.secondary
+        both = isinstance(ref, Trajectory) and isinstance(sec, Trajectory)
+        if both and ref.pixel_size and sec.pixel_size and \
+                abs(ref.pixel_size - sec.pixel_size) > 0.01 * ref.pixel_size:
+            mismatched.append((pair.key, ref.pixel_size, sec.pixel_size))
+        for side, partner in ((ref, sec), (sec, ref)):
+            if not isinstance(side, Trajectory):
+                continue
+            if side.extras.get("needs_pixel_size") and isinstance(partner, Trajectory) and \
+                    partner.pixel_size:
+                source = "paired movie"
+            else:
+                source = str(side.extras.get("pixel_size_from",
+                                             "file" if side.pixel_size else "unknown"))
+            counts[source] = counts.get(source, 0) + 1
+    return counts, mismatched
+
+
+def test_pixel_sizes_counted_by_kind_are_counted_as_side_by_side():
+    from motioncons.evaluation import _pixel_sizes
+
+    rng = np.random.default_rng(9)
+    shared = [{}, {"pixel_size_from": "--pixel-size"}, {"needs_pixel_size": True},
+              {"needs_pixel_size": True, "pixel_size_from": "--pixel-size"}]
+    sides = []
+    for side in ("r", "s"):
+        found = TrajectorySet(side, "test")
+        for i in range(300):
+            key = f"m{i}"
+            if rng.random() < 0.1:
+                found.add(Problem(key, key, "x.star", "unreadable", "x.star: unreadable"))
+                continue
+            size = [None, 1.0, 1.005, 1.3][int(rng.integers(4))]
+            extras = dict(shared[int(rng.integers(4))]) if rng.random() < 0.2 else \
+                shared[int(rng.integers(4))]
+            found.add(Trajectory(key, key, np.arange(1, 4), np.zeros((3, 2)), size, "x",
+                                 extras=extras))
+        sides.append(found)
+    pairs = pair_sets(*sides).pairs
+    counts, mismatched = _pixel_sizes(pairs)
+    expected_counts, expected_mismatched = _sources_side_by_side(pairs)
+    assert list(counts.items()) == list(expected_counts.items())  # the same order, too
+    assert mismatched == expected_mismatched and mismatched
+    assert set(counts) == {"file", "unknown", "--pixel-size", "paired movie"}

@@ -269,14 +269,7 @@ def _taken(pairs: list[Pair]) -> Iterator[Pair]:
         yield pairs.pop()
 
 
-def _pixel_size_warnings(pairs: list[Pair]) -> list[str]:
-    mismatched = []
-    for pair in pairs:
-        ref, sec = pair.reference, pair.secondary
-        if isinstance(ref, Trajectory) and isinstance(sec, Trajectory) and ref.pixel_size and \
-                sec.pixel_size and abs(ref.pixel_size - sec.pixel_size) > \
-                PIXEL_SIZE_TOLERANCE * ref.pixel_size:
-            mismatched.append((pair.key, ref.pixel_size, sec.pixel_size))
+def _pixel_size_warnings(mismatched: list[tuple[str, float, float]]) -> list[str]:
     if not mismatched:
         return []
     key, ref_size, sec_size = mismatched[0]
@@ -287,20 +280,44 @@ def _pixel_size_warnings(pairs: list[Pair]) -> list[str]:
 def pixel_size_sources(pairs: list[Pair]) -> dict[str, int]:
     """How many trajectories took their pixel size from the file, the paired movie of the other
     input, or ``--pixel-size`` (formats that store none: IMOD, cisTEM, WarpTools JSON, tables)."""
-    counts: dict[str, int] = {}
+    return _pixel_sizes(pairs)[0]
+
+
+def _pixel_sizes(pairs: list[Pair]) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
+    """`pixel_size_sources`, and the pairs whose sides' pixel sizes disagree (key, reference's,
+    secondary's), in one pass. A pair's sources follow from its sides' extras and whether
+    each has a pixel size: the pairs are counted by those (a session's movies share one
+    extras dict), and each kind's sources are worked out once."""
+    kinds: dict[tuple[int | None, int | None, bool, bool], int] = {}
+    extras_of: dict[int, dict[str, Any]] = {}
+    mismatched = []
     for pair in pairs:
-        for side, partner in ((pair.reference, pair.secondary),
-                              (pair.secondary, pair.reference)):
-            if not isinstance(side, Trajectory):
+        ref, sec = pair.reference, pair.secondary
+        ref_size = ref_extras = sec_size = sec_extras = None
+        if isinstance(ref, Trajectory):
+            ref_size, ref_extras = ref.pixel_size, id(ref.extras)
+            extras_of[ref_extras] = ref.extras
+        if isinstance(sec, Trajectory):
+            sec_size, sec_extras = sec.pixel_size, id(sec.extras)
+            extras_of[sec_extras] = sec.extras
+        if ref_size and sec_size and ref_size != sec_size and \
+                abs(ref_size - sec_size) > PIXEL_SIZE_TOLERANCE * ref_size:
+            mismatched.append((pair.key, ref_size, sec_size))
+        kind = (ref_extras, sec_extras, bool(ref_size), bool(sec_size))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    counts: dict[str, int] = {}
+    for (ref_extras, sec_extras, ref_has, sec_has), n in kinds.items():
+        for side, has, partner, partner_has in ((ref_extras, ref_has, sec_extras, sec_has),
+                                                (sec_extras, sec_has, ref_extras, ref_has)):
+            if side is None:
                 continue
-            if side.extras.get("needs_pixel_size") and isinstance(partner, Trajectory) and \
-                    partner.pixel_size:
+            extras = extras_of[side]
+            if extras.get("needs_pixel_size") and partner is not None and partner_has:
                 source = "paired movie"  # see formats.common.in_pixels
             else:
-                source = str(side.extras.get("pixel_size_from",
-                                             "file" if side.pixel_size else "unknown"))
-            counts[source] = counts.get(source, 0) + 1
-    return counts
+                source = str(extras.get("pixel_size_from", "file" if has else "unknown"))
+            counts[source] = counts.get(source, 0) + n
+    return counts, mismatched
 
 
 def _input_summary(dataset: TrajectorySet) -> dict[str, Any]:
@@ -327,8 +344,8 @@ def prepare(reference: TrajectorySet, secondary: TrajectorySet, options: Options
     if not matching.pairs:
         raise MotionconsError(_no_pairs_message(reference, secondary))
     pairs = matching.pairs
-    notes = [*(notes or []), *_pixel_size_warnings(pairs)]
-    sources = pixel_size_sources(pairs)
+    sources, mismatched = _pixel_sizes(pairs)
+    notes = [*(notes or []), *_pixel_size_warnings(mismatched)]
     inputs = input_summaries(reference, secondary)
     if release_inputs:
         reference.trajectories, secondary.trajectories = [], []
