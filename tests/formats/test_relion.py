@@ -229,3 +229,29 @@ def test_missing_path_and_unknown_format(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="not a recognised"):
         read_input(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("layout", ["project", "moved job"])
+def test_paths_resolved_all_at_once_are_those_resolved_one_by_one(tmp_path, layout,
+                                                                  monkeypatch):
+    from motioncons.formats.relion import _MetadataResolver
+
+    job = tmp_path / "MotionCorr" / "job002"
+    (job / "Movies").mkdir(parents=True)
+    present = [f"MotionCorr/job002/Movies/m{i}.star" for i in range(3, 8)]
+    for path in present:
+        (tmp_path / path).write_text("")
+    if layout == "moved job":  # the project's folders above the job are gone: strip them
+        monkeypatch.chdir(job)
+        shutil.move(str(job), str(tmp_path / "elsewhere"))
+        job = tmp_path / "elsewhere"
+    recorded = ["MotionCorr/job002/Movies/missing_1.star", "/abs/m2.star",
+                "MotionCorr/job002/Movies/missing_2.star", *present,
+                "/abs/m9.star", "MotionCorr/job002/Movies/m10.star"]
+    star = job / "corrected_micrographs.star"
+    one_by_one = _MetadataResolver(star)
+    expected = [one_by_one.resolve(item) for item in recorded]
+    all_at_once = _MetadataResolver(star)
+    assert all_at_once.resolve_all(recorded) == expected
+    assert all_at_once.rule == one_by_one.rule is not None
+    assert expected[3].endswith("Movies/m3.star") and Path(expected[3]).is_file()

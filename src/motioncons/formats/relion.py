@@ -217,6 +217,19 @@ class _MetadataResolver:
             return self.search(recorded) or self._apply((self.bases[1], 0), recorded)
         return self._apply(self.rule, recorded)
 
+    def resolve_all(self, recorded: list[str]) -> list[str]:
+        """`resolve` of each, in order: once a rule that drops no component is found, the
+        rest in one pass (a call a row cost 2 µs of 100,000 rows)."""
+        found: list[str] = []
+        for i, item in enumerate(recorded):
+            if self.rule is not None and not self.rule[1]:
+                base = self.rule[0]
+                prefix = base if base.endswith("/") or not base else base + "/"
+                return found + [path if path.startswith("/") else prefix + path
+                                for path in recorded[i:]]
+            found.append(self.resolve(item))
+        return found
+
 
 def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document, bool]:
     try:
@@ -322,9 +335,8 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
     # The parsed file (tens of MB at 50,000 movies) is not needed while the movies are read:
     # reading the secondary's table on top of the reference's movies makes the run's peak.
     del text, doc, block, loop
-    jobs: list[tuple[str, str | None] | None] = [
-        (resolver.resolve(where), fallback)
-        for where, fallback in zip(recorded, fallbacks, strict=True)]
+    jobs: list[tuple[str, str | None] | None] = list(
+        zip(resolver.resolve_all(recorded), fallbacks, strict=True))
     del fallbacks
     shared = SharedNames(names_from) if names_from is not None else None
     with contextlib.closing(iter_movie_stars(jobs, workers)) as items:
