@@ -110,12 +110,14 @@ def pixels(shifts: np.ndarray) -> np.ndarray:
 
 def joined_pixels(parts: list[np.ndarray]) -> np.ndarray:
     """The concatenation of shifts as held, in pixels (float64)."""
-    kinds = {part.dtype == np.int32 for part in parts}
-    if kinds == {True}:
-        return np.concatenate(parts) / MICRO
-    if kinds == {True, False}:
-        parts = [pixels(part) for part in parts]
-    return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros((0, 2))
+    if not parts:
+        return np.zeros((0, 2))
+    joined = np.concatenate(parts)
+    if joined.dtype == np.int32:  # every part held as millionths
+        return joined / MICRO
+    if any(part.dtype == np.int32 for part in parts):  # some of each: each in pixels first
+        joined = np.concatenate([pixels(part) for part in parts])
+    return joined.astype(np.float64, copy=False)
 
 
 def as_micro(shifts: np.ndarray) -> np.ndarray | None:
