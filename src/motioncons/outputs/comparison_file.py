@@ -222,13 +222,13 @@ def load(out_dir: Path) -> tuple[Comparison, dict[str, Any]]:
         raise InputError(path, f"consensus data version {meta.get('version')} is not "
                                f"{VERSION}: run the consensus again")
     frames = arrays["frames"].astype(np.int64)
+    reference, secondary = arrays["reference"], arrays["secondary"]
     ends = np.cumsum(arrays["lengths"])
     starts = ends - arrays["lengths"]
     valid = []
     for (key, name, ref_path, sec_path, resampled, pixel, total, early), a, b in zip(
-            meta["valid"], starts, ends, strict=True):
-        samples = CommonSamples(arrays["reference"][a:b], arrays["secondary"][a:b],
-                                frames[a:b], bool(resampled))
+            meta["valid"], starts.tolist(), ends.tolist(), strict=True):
+        samples = CommonSamples(reference[a:b], secondary[a:b], frames[a:b], bool(resampled))
         valid.append(ValidPair(key, name, ref_path, sec_path, samples, pixel, total, early))
     invalid = [Row(**row) for row in meta["invalid"]]  # JSON keeps NaN as NaN
     table = _untable(meta["table"], arrays.get("cryosparc_records"))
