@@ -176,7 +176,7 @@ def _page_without_its_time(path: Path) -> str:
 
 def test_a_run_drawing_its_summary_figure_apart_writes_the_same_figures(tmp_path, monkeypatch):
     calls = _run_here_and_apart(tmp_path, monkeypatch, 7, Options(plots="none", report=True),
-                                "FIGURES_ALONGSIDE_ROWS")
+                                "SUMMARY_ALONGSIDE_ROWS")
     assert calls == [False, False, True]  # the npz and the CSV here, the figure apart
     assert multiprocessing.active_children() == []
     for name in ("summary.png", "summary.json", "consensus.csv"):
@@ -188,7 +188,7 @@ def test_a_run_drawing_its_summary_figure_apart_writes_the_same_figures(tmp_path
 
 def test_a_summary_figure_that_fails_apart_fails_the_run(tmp_path, monkeypatch):
     info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=8))
-    monkeypatch.setattr(pipeline, "FIGURES_ALONGSIDE_ROWS", 1)
+    monkeypatch.setattr(pipeline, "SUMMARY_ALONGSIDE_ROWS", 1)
 
     def broken(*args):
         raise OutputError(tmp_path / "summary.png", "the disk is full")
