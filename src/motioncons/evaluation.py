@@ -576,7 +576,7 @@ def decide_comparison(comparison: Comparison, options: Options,
         if release_samples and not options.needs_trajectories:
             comparison.release_samples()
         decided = _rows(valid, results, options, convention)
-        if release_samples:
+        if release_samples and not comparison.released:
             comparison.release_samples()
     rows = sorted(decided + [replace(r) for r in comparison.invalid], key=lambda r: r.movie)
     warnings = [*(estimate.warnings if estimate else []), *comparison.notes,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,10 +178,10 @@ def _cut(raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
 
 def _cut_as(layout: _Layout, raw: bytes) -> tuple[tuple[_General, str | None], bytes] | None:
     """`_cut` of a file that starts with `layout`'s head (its first name tag ending where the
-    head does): the same result, or None when
-    `_cut` must cut the file itself. Every byte that `_cut` looks at before the rows is the
-    same as in the file the layout was learned from, but the name's, which are checked as
-    `_general` checks them (and must not hold the block name `_cut` looks for next)."""
+    head does): the same result, or None when `_cut` must cut the file itself. Every byte that
+    `_cut` looks at before the rows is the same as in the file the layout was learned from,
+    but the name's, which are checked as `_general` checks them (and must not hold the block
+    name `_cut` looks for next)."""
     line = _NAME_VALUE.match(raw, len(layout.head))
     if line is None or not raw.startswith(layout.tail, line.end()):
         return None
@@ -356,16 +356,17 @@ def _split_rows(cut: list[tuple[int, tuple[_General, str | None], bytes]], posit
         return None
 
 
+def _maker(shifts: np.ndarray) -> Callable[..., Trajectory]:
+    """What makes the trajectories of a chunk whose shifts are `shifts` (`_held`): they hold
+    their slices of it as they are, float64 pixels or int32 millionths of a pixel."""
+    return CompactTrajectory.of_micro if shifts.dtype == np.int32 else Trajectory
+
+
 def _trajectory(path: str, found: Found, shifts: np.ndarray) -> Trajectory:
-    """The trajectory of a file read in bulk; its shifts are `shifts[start:end]`, held as they
-    are in `shifts` (float64 pixels or int32 millionths of a pixel, see `_held`)."""
+    """The trajectory of a file read in bulk; its shifts are `shifts[start:end]`."""
     key, name, pixel_size, total, extras, start, end = found
-    if shifts.dtype == np.int32:
-        return CompactTrajectory.of_micro(key, name, frames_one_to(end - start),
-                                          shifts[start:end], pixel_size, path, NAME, total,
-                                          extras)
-    return Trajectory(key, name, frames_one_to(end - start), shifts[start:end], pixel_size, path,
-                      NAME, total, extras)
+    return _maker(shifts)(key, name, frames_one_to(end - start), shifts[start:end], pixel_size,
+                          path, NAME, total, extras)
 
 
 def _held(shifts: np.ndarray) -> np.ndarray:
@@ -421,7 +422,7 @@ def _unpack(jobs: list[Job], packed: tuple) -> list[Trajectory | Problem]:
               if table.keys() <= _EXTRA_KEYS else table for table in tables]
     out: list[Trajectory | Problem] = []
     sizes: dict[float | None, float | None] = {}  # pickle makes a float object a movie
-    make = CompactTrajectory.of_micro if shifts.dtype == np.int32 else Trajectory
+    make = _maker(shifts)
     for (path, _), slot in zip(jobs, slots, strict=True):
         if isinstance(slot, Problem):
             out.append(slot)
