@@ -80,3 +80,18 @@ def deflate_library(request, monkeypatch):
     elif deflate.isal_zlib is None:
         pytest.skip("isal is not installed")
     return request.param
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def row_parser(request, monkeypatch):
+    """The test with the compiled reader of RELION's shift rows, and again with numpy's, its
+    fallback. The compiled one must have been built: CI installs with a C compiler."""
+    from motioncons.formats import fixed_columns
+
+    if request.param == "numpy":
+        monkeypatch.setattr(fixed_columns, "COMPILED", None)
+    elif fixed_columns.COMPILED is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
+        pytest.fail("the compiled row reader was not built (motioncons.formats._fixed_rows)")
+    elif fixed_columns.COMPILED is None:
+        pytest.skip("MOTIONCONS_PURE_PYTHON is set")
+    return request.param

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from motioncons.formats import fixed_columns, relion_batch
-from motioncons.formats.fixed_columns import parse_rows
+from motioncons.formats.fixed_columns import parse_rows, parse_rows_numpy
+
+pytestmark = pytest.mark.usefixtures("row_parser")  # each test with both readers
 
 
 def _block(values: np.ndarray, frame_width: int = 12, width: int = 13,
@@ -75,11 +77,12 @@ def test_relion_own_files_are_read_by_position(relion31, relion5):
         assert span is not None and _same(shifts[span[0]: span[1]], _as_float(block))
 
 
-def test_blocks_of_several_layouts_keep_their_own_values():
+def test_blocks_of_several_layouts_keep_their_own_values(row_parser):
     rng = np.random.default_rng(8)
     blocks = [_block(rng.normal(0, 5, (7 + i, 2)), frame_width=10 + i % 3) for i in range(9)]
     spans, shifts = parse_rows(blocks)
-    assert sorted(span[0] for span in spans if span) != [span[0] for span in spans if span]
+    if row_parser == "numpy":  # which reads the blocks of one layout together
+        assert sorted(span[0] for span in spans if span) != [span[0] for span in spans if span]
     for block, span in zip(blocks, spans, strict=True):
         assert span is not None and _same(shifts[span[0]: span[1]], _as_float(block))
 
@@ -136,6 +139,14 @@ def test_numbers_too_long_to_be_exact_are_left_to_the_general_reader():
     assert parse_rows([long_digits, long_frames])[0] == [None, None]
 
 
+def test_fifteen_digits_are_read_and_sixteen_left_alone():
+    fifteen = b"".join(f"{i + 1:>4d}{1.5:>17.14f}{-2.5:>17.13f}\n".encode() for i in range(3))
+    sixteen = b"".join(f"{i + 1:>4d}{1.5:>18.15f}{2.5:>13.6f}\n".encode() for i in range(3))
+    spans, shifts = parse_rows([fifteen, sixteen])
+    assert spans[1] is None and spans[0] is not None
+    assert _same(shifts[spans[0][0]: spans[0][1]], _as_float(fifteen))
+
+
 def test_nothing_to_read():
     spans, shifts = parse_rows([])
     assert spans == [] and shifts.shape == (0, 2)
@@ -176,3 +187,39 @@ def test_a_row_of_many_dots_in_a_wide_field_is_left_alone():
     rows = [f"{i + 1:>4d}{1.5 + i:>17.6f}{-7.25:>17.6f}\n" for i in range(3)]
     rows[1] = "   2 1.2.3.4.5.6.7.80" + f"{-7.25:>17.6f}\n"
     assert parse_rows(["".join(rows).encode()])[0] == [None]
+
+
+def test_the_compiled_reader_reads_what_numpy_reads(row_parser):
+    """Seeded byte edits over every character class the rules tell apart, in narrow and wide
+    fields and in the first row (which fixes the columns): the same blocks left alone, the
+    same floats, bit for bit, from both readers."""
+    if row_parser != "compiled":
+        pytest.skip("compares the compiled reader with numpy's")
+    rng = np.random.default_rng(13)
+    alphabets = [np.frombuffer(b"0123456789.- \n+eE\t\r\x00\xff#", dtype=np.uint8),
+                 np.frombuffer(b"0123456789", dtype=np.uint8),
+                 np.frombuffer(b"0123456789 -", dtype=np.uint8)]
+    pristine = [
+        b"".join(f"{i + 1:>4d}{1.5 + i:>17.6f}{-7.25 * i:>17.9f} \n".encode() for i in range(6)),
+        _relion_style(rng.normal(0, 30, (9, 2)), rng),
+        _block(np.array([[0.0, -0.0], [1.0, -2.5]]), frame_width=1, width=4, decimals=1),
+    ]
+    read = 0
+    for _ in range(1500):
+        source = pristine[int(rng.integers(len(pristine)))]
+        data = np.frombuffer(source, dtype=np.uint8).copy()
+        kind = int(rng.integers(3))  # anything anywhere; digits for digits; digits, - or space
+        digits = np.flatnonzero((data >= 48) & (data <= 57))
+        places = digits if kind == 1 else np.arange(len(data))
+        where = rng.choice(places, int(rng.integers(1, 6)))
+        data[where] = rng.choice(alphabets[kind], len(where))
+        cut = int(rng.integers(len(source) - 3, len(source) + 1)) if kind == 0 else len(source)
+        blocks = [bytes(data[:cut]), source, bytes(data)]
+        compiled = parse_rows(blocks)
+        numpy_read = parse_rows_numpy(blocks)
+        assert [span is None for span in compiled[0]] == [span is None for span in numpy_read[0]]
+        for i, (a, b) in enumerate(zip(compiled[0], numpy_read[0], strict=True)):
+            if a is not None and b is not None:
+                read += i != 1
+                assert _same(compiled[1][a[0]: a[1]], numpy_read[1][b[0]: b[1]])
+    assert read > 500, read  # edits that keep to the rules

@@ -19,6 +19,8 @@ from motioncons.simulation.trajectories import write_relion_job
 from motioncons.trajectory import CompactTrajectory, Problem, Trajectory, TrajectorySet
 from tests.formats.test_fuzz import _mutations
 
+pytestmark = pytest.mark.usefixtures("row_parser")  # each test with both row readers
+
 
 def _facts(item: Trajectory | Problem) -> tuple:
     if isinstance(item, Problem):

@@ -1,0 +1,186 @@
+/* RELION's global shift rows read by position, compiled: the same rules and the same
+ * floats as `fixed_columns.parse_rows_numpy` (its docstrings say why each rule is there),
+ * one pass over each block's bytes.
+ *
+ * A block's first row fixes the columns: a frame number, then the x and y shifts, each
+ * right-aligned in its field, spaces, a line break. Every row must have the same width and
+ * these rules; the frames must be 1..n. A shift is its digits as an integer (at most 15, so
+ * exact in a double) divided by the power of ten of its decimals (exact too): one rounding,
+ * as float() rounds the same decimal text. A minus sign makes it negative, "-0.000000" -0.0.
+ *
+ * Every index below is checked against the block's length: a block is untrusted input.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DIGITS 15   /* digits of a shift: below 10**15, exact in a double */
+#define FRAME_DIGITS 8  /* digits of a frame number read */
+
+static const double POWERS[MAX_DIGITS + 1] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+typedef struct {
+    Py_ssize_t frame, x_end, y_end, width;
+} Layout;
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* `( *[1-9][0-9]*)( +-?[0-9]+\.[0-9]+)( +-?[0-9]+\.[0-9]+)( *)\n` over the first row, as
+ * a full match; the fields no wider than a space, a dot and MAX_DIGITS. */
+static int first_row_layout(const unsigned char *s, Py_ssize_t n, Layout *layout) {
+    Py_ssize_t i = 0, start, field;
+    while (i < n && s[i] == ' ') i++;
+    if (i >= n || s[i] < '1' || s[i] > '9') return 0;
+    while (i < n && is_digit(s[i])) i++;
+    layout->frame = i;
+    for (field = 0; field < 2; field++) {
+        start = i;
+        while (i < n && s[i] == ' ') i++;
+        if (i == start) return 0;
+        if (i < n && s[i] == '-') i++;
+        start = i;
+        while (i < n && is_digit(s[i])) i++;
+        if (i == start || i >= n || s[i] != '.') return 0;
+        start = ++i;
+        while (i < n && is_digit(s[i])) i++;
+        if (i == start) return 0;
+        if (field == 0) layout->x_end = i; else layout->y_end = i;
+    }
+    while (i < n && s[i] == ' ') i++;
+    if (i >= n || s[i] != '\n') return 0;
+    layout->width = i + 1;
+    if (layout->x_end - layout->frame - 2 > MAX_DIGITS
+            || layout->y_end - layout->x_end - 2 > MAX_DIGITS)
+        return 0;
+    return 1;
+}
+
+/* A frame number: spaces, then digits up to the field's end, no leading zero, no more than
+ * FRAME_DIGITS of them; 0 if not. */
+static long long frame_number(const unsigned char *row, Py_ssize_t end) {
+    Py_ssize_t i = 0;
+    long long value = 0;
+    while (i < end && row[i] == ' ') i++;
+    if (i == end || row[i] == '0' || end - i > FRAME_DIGITS) return 0;
+    for (; i < end; i++) {
+        if (!is_digit(row[i])) return 0;
+        value = value * 10 + (row[i] - '0');
+    }
+    return value;
+}
+
+/* A shift in row[start:end]: a space, spaces, an optional minus, digits, one dot, digits up
+ * to the field's end. Returns 0 if the field is not such a number. */
+static int shift_value(const unsigned char *row, Py_ssize_t start, Py_ssize_t end,
+                       double *value) {
+    Py_ssize_t i = start, decimals = -1;
+    int64_t digits = 0;
+    int negative = 0;
+    if (row[i] != ' ') return 0;
+    while (i < end && row[i] == ' ') i++;
+    if (i < end && row[i] == '-') {
+        negative = 1;
+        i++;
+    }
+    if (i == end || !is_digit(row[i])) return 0;  /* a digit before the dot */
+    for (; i < end; i++) {
+        unsigned char c = row[i];
+        if (is_digit(c)) {
+            digits = digits * 10 + (c - '0');
+        } else if (c == '.' && decimals < 0) {  /* after a digit: the first one is */
+            decimals = end - i - 1;
+        } else {
+            return 0;
+        }
+    }
+    if (decimals < 1 || !is_digit(row[end - 1])) return 0;
+    if (decimals > MAX_DIGITS) decimals = MAX_DIGITS;  /* not reached: fields are narrower */
+    *value = (double)digits / POWERS[decimals];
+    if (negative) *value = -*value;
+    return 1;
+}
+
+/* The rows of `block` into `out` (2 doubles a row): the row count, or 0 if the block is not
+ * in its first row's layout with frames 1..n. */
+static Py_ssize_t parse_block(const unsigned char *block, Py_ssize_t size, double *out) {
+    const unsigned char *newline = memchr(block, '\n', (size_t)size);
+    Layout layout = {0, 0, 0, 0};
+    Py_ssize_t rows, r, i;
+    if (newline == NULL || !first_row_layout(block, newline - block + 1, &layout)) return 0;
+    if (size % layout.width) return 0;
+    rows = size / layout.width;
+    for (r = 0; r < rows; r++) {
+        const unsigned char *row = block + r * layout.width;
+        if (row[layout.width - 1] != '\n') return 0;
+        for (i = layout.y_end; i < layout.width - 1; i++)
+            if (row[i] != ' ') return 0;
+        if (frame_number(row, layout.frame) != r + 1) return 0;
+        if (!shift_value(row, layout.frame, layout.x_end, &out[2 * r])
+                || !shift_value(row, layout.x_end, layout.y_end, &out[2 * r + 1]))
+            return 0;
+    }
+    return rows;
+}
+
+PyDoc_STRVAR(parse_rows_doc,
+"parse_rows(blocks, /)\n--\n\n"
+"Each block's rows read by position: (spans, shifts), where spans[i] is the (start, end) of\n"
+"block i's rows in shifts (a bytearray of float64 x, y pairs), or None where its rows are not\n"
+"all in the columns of its first row with frames 1..n.");
+
+static PyObject *parse_rows(PyObject *module, PyObject *blocks) {
+    PyObject *sequence = PySequence_Fast(blocks, "blocks must be a sequence of bytes");
+    PyObject *spans = NULL, *shifts = NULL, *result = NULL;
+    Py_ssize_t count, i, total = 0, position = 0;
+    (void)module;
+    if (sequence == NULL) return NULL;
+    count = PySequence_Fast_GET_SIZE(sequence);
+    for (i = 0; i < count; i++) {
+        PyObject *block = PySequence_Fast_GET_ITEM(sequence, i);
+        if (!PyBytes_Check(block)) {
+            PyErr_SetString(PyExc_TypeError, "blocks must be bytes");
+            goto done;
+        }
+        total += PyBytes_GET_SIZE(block) / 10 + 1;  /* a row is at least 10 bytes */
+    }
+    spans = PyList_New(count);
+    shifts = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(2 * total * sizeof(double)));
+    if (spans == NULL || shifts == NULL) goto done;
+    for (i = 0; i < count; i++) {
+        PyObject *block = PySequence_Fast_GET_ITEM(sequence, i);
+        double *out = (double *)PyByteArray_AS_STRING(shifts) + 2 * position;
+        Py_ssize_t rows = parse_block((const unsigned char *)PyBytes_AS_STRING(block),
+                                      PyBytes_GET_SIZE(block), out);
+        PyObject *span;
+        if (rows) {
+            span = Py_BuildValue("(nn)", position, position + rows);
+            if (span == NULL) goto done;
+            position += rows;
+        } else {
+            span = Py_NewRef(Py_None);
+        }
+        PyList_SET_ITEM(spans, i, span);
+    }
+    if (PyByteArray_Resize(shifts, (Py_ssize_t)(2 * position * sizeof(double))) < 0) goto done;
+    result = PyTuple_Pack(2, spans, shifts);
+done:
+    Py_DECREF(sequence);
+    Py_XDECREF(spans);
+    Py_XDECREF(shifts);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"parse_rows", parse_rows, METH_O, parse_rows_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fixed_rows",
+    "RELION's global shift rows read by position, compiled (see fixed_columns).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fixed_rows(void) { return PyModule_Create(&module); }
