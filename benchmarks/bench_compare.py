@@ -20,9 +20,12 @@ times over BASE's.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -34,9 +37,28 @@ MODES = {"core": ("none", False), "default": ("discarded", True)}
 
 
 def _worktree(revision: str, folder: Path) -> Path:
+    """The code at `revision`, with its compiled modules built in place where it has any (a
+    clean checkout has none, and would read with their slower fallbacks)."""
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet",
                     str(folder), revision], check=True)
+    for source in (folder / "src").rglob("*.c"):  # with the flags setuptools builds with
+        subprocess.run([*sysconfig.get_config_var("CC").split(),
+                        *sysconfig.get_config_var("CFLAGS").split(),
+                        *sysconfig.get_config_var("CCSHARED").split(), "-shared",
+                        "-I" + sysconfig.get_paths()["include"], str(source), "-o",
+                        str(source.with_suffix(sysconfig.get_config_var("EXT_SUFFIX")))],
+                       check=True, capture_output=True)
     return folder / "src"
+
+
+def _compiled(source: Path) -> bool:
+    """Whether the code in `source` reads RELION's shift rows with its compiled reader."""
+    found = subprocess.run(
+        [sys.executable, "-c", "from motioncons.formats import fixed_columns as f; "
+         "print(getattr(f, 'COMPILED', None) is not None)"],
+        env={**os.environ, "PYTHONPATH": str(source)}, capture_output=True, text=True,
+        check=True)
+    return found.stdout.strip() == "True"
 
 
 def _line(mode: str, name: str, runs: list[Run]) -> str:
@@ -70,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                         out = new_folder(workdir, f"compare_{mode}")
                         runs.setdefault((mode, name), []).append(
                             child_run(jobs, out, *MODES[mode], source=source))
-            print(f"{args.movies:,} movies, {args.repeat} alternated runs of each\n")
+            print(f"{args.movies:,} movies, {args.repeat} alternated runs of each; compiled "
+                  "row reader: " + ", ".join(f"{name} {'yes' if _compiled(source) else 'no'}"
+                                             for name, source in versions.items()) + "\n")
             print(f"{'mode':8} {'version':12} {'fastest':>9} {'median':>9} {'least CPU':>9}"
                   f" {'median CPU':>10} {'peak':>8}")
             for mode in args.modes:
