@@ -15,6 +15,7 @@ from motioncons.consensus import (
     Thresholds,
     calibrate_max_rmse,
     compare,
+    estimate_and_measure,
     estimate_convention,
     xmipp_metrics,
 )
@@ -343,6 +344,38 @@ def test_chunked_computation_gives_the_same_bits(fit, monkeypatch):
     monkeypatch.setattr(consensus, "DENSE_CHUNK", 3)
     assert outcome() == whole
     assert whole[0].name == "flip_x" and whole[0].scale is not None
+
+
+@pytest.mark.parametrize("fit", ["offset", "rigid"])
+@pytest.mark.parametrize(("flipped", "forced"), [(0, "auto"), (4, "auto"), (4, "identity"),
+                                                 (0, "flip_y")])
+def test_metrics_measured_while_voting_are_those_of_compare(fit, flipped, forced):
+    """`estimate_and_measure` gives the estimate of `estimate_convention`, and metrics only
+    when the convention is the one guessed (the forced one, or the identity): then exactly
+    `compare`'s under it, fitted trajectories included."""
+    rng = np.random.default_rng(12)
+    pairs = []
+    for i in range(30):
+        ref = _drift(frames=int(rng.integers(8, 40)), seed=i, scale=float(rng.uniform(0, 20)))
+        flip = np.diag([-1.0, 1.0]) if flipped and i % 5 else np.eye(2)
+        pairs.append((ref, ref @ flip + rng.normal(0, 0.3 + i / 20, ref.shape)))
+    batch = _batch(pairs, pixel_size=0.9)
+    thresholds = Thresholds()
+    estimate, measured = estimate_and_measure(batch, thresholds.min_range, forced, fit, True)
+    assert estimate == estimate_convention(batch, thresholds.min_range, forced)
+    guessed = forced if forced != "auto" else "identity"
+    assert (measured is not None) == (estimate.name == guessed) == (not flipped or
+                                                                     forced != "auto")
+
+    def facts(results):
+        arrays = [results.corr, results.corr_x, results.rmse_px, results.max_error_px,
+                  results.rotation_deg, results.axis_ranges, results.accepted]
+        return ([a.tobytes() for a in arrays], results.reason.tolist(),
+                [f.tobytes() for f in results.fitted])
+
+    fresh = compare(batch, thresholds, fit, estimate.name, keep_fitted=True)
+    reused = compare(batch, thresholds, fit, estimate.name, keep_fitted=True, measured=measured)
+    assert facts(reused) == facts(fresh)
 
 
 def test_each_reason_is_one_string_object_however_many_pairs_give_it():

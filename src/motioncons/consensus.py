@@ -7,6 +7,7 @@ y rows, frames contiguous so that every reduction runs along the last axis) and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -289,6 +290,27 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     removing a constant offset; the winner needs a majority of at least 3 moving movies to be
     preferred over the identity.
     """
+    return _estimate(batch, min_range, forced)[0]
+
+
+Measured = list[tuple[np.ndarray, tuple]]
+"""`compare`'s metrics of each dense chunk: (the chunk's indices in the batch, its metrics)."""
+
+
+def estimate_and_measure(batch: Batch, min_range: float, forced: str, fit: str,
+                         keep_fitted: bool) -> tuple[ConventionEstimate, Measured | None]:
+    """`estimate_convention`, and `compare`'s metrics under its convention in the same pass
+    over the pairs (stacking them costs as much as the maths) when it is the one guessed
+    beforehand (the forced one, or the identity); None when it is not."""
+    def measure(ref: np.ndarray, sec: np.ndarray, convention: str) -> tuple:
+        return _dense_metrics(ref, sec, fit, CONVENTIONS[convention], keep_fitted)
+
+    return _estimate(batch, min_range, forced, measure)
+
+
+def _estimate(batch: Batch, min_range: float, forced: str,
+              measure: Callable[[np.ndarray, np.ndarray, str], tuple] | None = None
+              ) -> tuple[ConventionEstimate, Measured | None]:
     if forced != "auto" and forced not in CONVENTIONS:
         raise ValueError(f"unknown convention {forced!r}; choose auto or one of "
                          f"{', '.join(CONVENTION_NAMES)}")
@@ -300,7 +322,10 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
     # to be the identity (a second pass over the pairs only when the guess is wrong).
     guess = forced if forced != "auto" else "identity"
     choice_groups, scale_groups = [], []
-    for _, ref, sec in _dense_chunks(batch):
+    measured: Measured = []
+    for index, ref, sec in _dense_chunks(batch):
+        if measure is not None:
+            measured.append((index, measure(ref, sec, guess)))
         ref_c, sec_c = _moving_centred(ref, sec, min_range)
         choice_groups.append(_votes(ref_c, sec_c))
         scale_groups.append(_scales(ref_c, sec_c, CONVENTIONS[guess]))
@@ -325,7 +350,9 @@ def estimate_convention(batch: Batch, min_range: float, forced: str = "auto") ->
         finite = scales[np.isfinite(scales)]
         scale = float(np.median(finite)) if finite.size else None
     name = estimated if forced == "auto" else forced
-    return ConventionEstimate(name, estimated, forced != "auto", moving_count, votes, scale, note)
+    return (ConventionEstimate(name, estimated, forced != "auto", moving_count, votes, scale,
+                               note),
+            measured if measure is not None and name == guess else None)
 
 
 _CONVENTION_ROWS = np.stack(list(CONVENTIONS.values())).reshape(len(CONVENTIONS), 4).T
@@ -459,8 +486,10 @@ def _dense_metrics(ref: np.ndarray, sec: np.ndarray, fit: str, matrix: np.ndarra
 
 
 def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
-            convention: str = "identity", keep_fitted: bool = False) -> Results:
-    """Metrics and decisions for a batch, in `offset` or `rigid` mode (vectorised)."""
+            convention: str = "identity", keep_fitted: bool = False,
+            measured: Measured | None = None) -> Results:
+    """Metrics and decisions for a batch, in `offset` or `rigid` mode (vectorised); the
+    metrics `estimate_and_measure` found under `convention`, if given."""
     if fit == "xmipp":
         return compare_xmipp(batch, thresholds, keep_fitted)
     if fit not in FITS:
@@ -471,10 +500,12 @@ def compare(batch: Batch, thresholds: Thresholds, fit: str = "offset",
     sec_ranges = np.empty((n, 2))
     rmse, max_error, rotation = np.empty(n), np.empty(n), np.empty(n)
     fitted: list[np.ndarray] = [np.empty((0, 2))] * n if keep_fitted else []
-    for index, ref, sec in _dense_chunks(batch):
+    chunks: Iterable[tuple[np.ndarray, tuple]] = measured if measured is not None else (
+        (index, _dense_metrics(ref, sec, fit, CONVENTIONS[convention], keep_fitted))
+        for index, ref, sec in _dense_chunks(batch))
+    for index, metrics in chunks:
         (per_axis[index], rmse[index], max_error[index], ref_ranges[index], sec_ranges[index],
-         rotation[index], group_fitted) = _dense_metrics(ref, sec, fit, CONVENTIONS[convention],
-                                                         keep_fitted)
+         rotation[index], group_fitted) = metrics
         if group_fitted is not None:
             for j, i in enumerate(np.arange(n)[index]):
                 fitted[i] = group_fitted[j].T

@@ -27,11 +27,13 @@ from .consensus import (
     REASONS,
     Batch,
     ConventionEstimate,
+    Measured,
     Results,
     RmseCalibration,
     Thresholds,
     calibrate_max_rmse,
     compare,
+    estimate_and_measure,
     estimate_convention,
 )
 from .errors import MotionconsError, UsageError
@@ -422,15 +424,17 @@ def decide_pairs(valid: list[ValidPair], options: Options, convention: str,
 
 
 def _results(valid: list[ValidPair], options: Options, convention: str, batch: Batch,
-             frozen_rmse_px: float | None = None) -> tuple[Results, RmseCalibration | None]:
-    """`decide_pairs`' metrics and decisions, before they become rows."""
+             frozen_rmse_px: float | None = None, measured: Measured | None = None
+             ) -> tuple[Results, RmseCalibration | None]:
+    """`decide_pairs`' metrics and decisions, before they become rows (the metrics
+    `estimate_and_measure` found, if given)."""
     thresholds = options.thresholds
     _check_units(valid, thresholds)
     calibration = None
     if thresholds.rmse_is_auto:
         thresholds = replace(thresholds, max_rmse_A=None)
     results = compare(batch, thresholds, options.fit, convention,
-                      keep_fitted=options.needs_trajectories)
+                      keep_fitted=options.needs_trajectories, measured=measured)
     if uses_auto_rmse(options):
         assert results.low_motion is not None
         calibration = (calibrate_max_rmse(results.rmse_px, ~results.low_motion)
@@ -564,14 +568,17 @@ def decide_comparison(comparison: Comparison, options: Options,
         raise ValueError("this comparison's samples were released when it was decided")
     valid = comparison.valid
     batch = make_batch(valid)
-    estimate = None
+    estimate = measured = None
     convention = "identity"
     if options.fit != "xmipp":
-        estimate = estimate_convention(batch, options.thresholds.min_range, options.convention)
+        estimate, measured = estimate_and_measure(batch, options.thresholds.min_range,
+                                                  options.convention, options.fit,
+                                                  options.needs_trajectories)
         convention = estimate.name
     decided, calibration = [], None
     if valid:
-        results, calibration = _results(valid, options, convention, batch)
+        results, calibration = _results(valid, options, convention, batch, measured=measured)
+        del measured
         del batch
         if release_samples and not options.needs_trajectories:
             comparison.release_samples()
