@@ -19,7 +19,7 @@ from motioncons import allocator, pipeline
 from motioncons.errors import MotionconsError, OutputError
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
-from motioncons.workers import alongside, pool_shared, worker_pool
+from motioncons.workers import alongside, worker_pool
 
 from .processes import MARKER, marked, wait_until_gone
 
@@ -59,26 +59,6 @@ def test_each_pool_worker_is_set_as_a_worker_for_the_allocator(monkeypatch):
         seen = list(pool.map(_set_up_here, range(8)))
     assert _SET_UP == []  # not in this process
     assert all(len(found) == 1 and found[0] != os.getpid() for found in seen)
-
-
-class _Unpicklable(list):
-    def __reduce__(self):
-        raise AssertionError("the shared object was pickled")
-
-
-def _shared_item(position: int) -> tuple[int, int]:
-    return os.getpid(), pool_shared()[position]
-
-
-def test_pool_workers_are_given_the_shared_object_as_it_was_at_their_fork():
-    items = _Unpicklable(range(100, 110))
-    with worker_pool(2, share=items) as pool:
-        assert pool is not None
-        found = list(pool.map(_shared_item, range(10)))
-        items[:] = [-1] * 10  # after the fork: the workers keep their own copy
-        found += list(pool.map(_shared_item, range(10)))
-    assert [value for _, value in found] == list(range(100, 110)) * 2
-    assert os.getpid() not in {pid for pid, _ in found}
 
 
 def _write_pid(path) -> None:

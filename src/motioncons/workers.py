@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
 
 from . import allocator
 from .errors import MotionconsError
@@ -28,20 +27,9 @@ from .errors import MotionconsError
 _PR_SET_PDEATHSIG = 1
 
 
-_SHARED: Any = None
-
-
-def _start_worker(parent: int, shared: object) -> None:
-    global _SHARED
+def _start_worker(parent: int) -> None:
     _die_with_parent(parent)
     allocator.for_worker()
-    _SHARED = shared
-
-
-def pool_shared() -> Any:
-    """In a worker of `worker_pool`, the object the pool was made to share, as it was when the
-    worker was forked."""
-    return _SHARED
 
 
 def _die_with_parent(parent: int) -> None:
@@ -63,18 +51,14 @@ def _die_with_parent(parent: int) -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, share: object = None) -> Iterator[ProcessPoolExecutor | None]:
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     """A pool of `workers` forked processes (`allocator.for_worker` set in each), or None where
-    fork is not available.
-
-    `share` is given to every worker as it is in memory at the fork, never pickled (`pool_shared`):
-    tasks can then name what they work on (positions in a list) instead of carrying it, which
-    this process would pickle and send, a cost on its own core."""
+    fork is not available."""
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start_worker, initargs=(os.getpid(), share))
+                               initializer=_start_worker, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:

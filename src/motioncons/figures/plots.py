@@ -20,7 +20,7 @@ import numpy as np
 
 from ..outputs.atomic import temporary_path
 from ..records import Row, Summary
-from ..workers import pool_shared, worker_pool
+from ..workers import worker_pool
 from .overlay import COLOURS, KEY_WORD, OverlayPlotter, overlay_key
 from .png import tail_text
 
@@ -60,16 +60,12 @@ def _plotter() -> OverlayPlotter:
     return OverlayPlotter()
 
 
-def _draw_rows(out_dir: str, rows: list[Row]) -> int:
+def _draw_chunk(job: tuple[str, list[Row]]) -> int:
+    out_dir, rows = job
     plotter = _plotter()
     for row in rows:
         plotter.draw(row, Path(out_dir) / plot_name(row.movie))
     return len(rows)
-
-
-def _draw_shared_chunk(out_dir: str, start: int, stop: int) -> int:
-    """`_draw_rows` of the rows start:stop that the worker was forked with."""
-    return _draw_rows(out_dir, pool_shared()[start: stop])
 
 
 def drawable(row: Row) -> bool:
@@ -127,16 +123,13 @@ def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
         return
     workers = workers or min(os.cpu_count() or 1, 8)
     size = max(1, min(50, math.ceil(len(rows) / workers)))
-    starts = range(0, len(rows), size)
+    chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
     _plotter()  # made once, here: the forked workers inherit its fonts and background
-    # The workers are given the rows at their fork, and each task its chunk's position:
-    # pickling the rows and their trajectories to send them cost this process's core.
-    with worker_pool(workers if len(rows) >= 20 else 1, share=rows) as pool:
-        futures = [pool.submit(_draw_shared_chunk, str(out_dir), start, start + size)
-                   for start in starts] if pool else None
+    with worker_pool(workers if len(rows) >= 20 else 1) as pool:
+        futures = [pool.submit(_draw_chunk, chunk) for chunk in chunks] if pool else None
         yield done
         results = (f.result() for f in futures) if futures is not None else \
-            (_draw_rows(str(out_dir), rows[start: start + size]) for start in starts)
+            map(_draw_chunk, chunks)
         for count in results:
             done[0] += count
             if progress:

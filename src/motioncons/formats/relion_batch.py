@@ -14,7 +14,6 @@ gives the same result on every file.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 from collections.abc import Callable, Generator, Sequence
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..trajectory import CompactTrajectory, Problem, Trajectory, as_micro, movie_key
-from ..workers import pool_shared, worker_pool
+from ..workers import worker_pool
 from .common import MAX_FRAME_NUMBER, MAX_SHIFT_PX, checked, pixel_size_or_none
 from .fixed_columns import parse_rows
 from .relion_movie import (
@@ -454,21 +453,15 @@ def iter_movie_stars(jobs: Sequence[Job | None], workers: int | None = None,
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     starts = range(0, len(jobs), chunk_size)
     if len(jobs) >= PARALLEL_THRESHOLD and workers >= 2:
-        # The workers are given the jobs at their fork, and each task its chunk's position
-        # (pickling 100,000 paths to send them took this process 0.6 s).
-        with worker_pool(workers, share=jobs) as pool:
+        with worker_pool(workers) as pool:
             if pool is not None:
-                read = functools.partial(_read_shared_chunk, size=chunk_size)
-                for start, packed in zip(starts, pool.map(read, starts), strict=True):
+                chunks = (_chunk(jobs, start, chunk_size) for start in starts)
+                for start, packed in zip(starts, pool.map(_read_chunk_packed, chunks),
+                                         strict=True):
                     yield from _unpack(_chunk(jobs, start, chunk_size), packed)
                 return
     for start in starts:
         yield from read_chunk(_chunk(jobs, start, chunk_size))
-
-
-def _read_shared_chunk(start: int, size: int) -> tuple:
-    """`_read_chunk_packed` of the chunk at `start` of the jobs the worker was forked with."""
-    return _read_chunk_packed(_chunk(pool_shared(), start, size))
 
 
 def _chunk(jobs: Sequence[Job | None], start: int, size: int) -> list[Job]:
