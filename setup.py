@@ -5,5 +5,5 @@ and reads the rows with numpy (`motioncons.formats.fixed_columns`), to the same 
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("motioncons.formats._fixed_rows",
-                             ["src/motioncons/formats/_fixed_rows.c"], optional=True)])
+setup(ext_modules=[Extension("motioncons.formats._relion_rows",
+                             ["src/motioncons/formats/_relion_rows.c"], optional=True)])

@@ -51,13 +51,23 @@ def _worktree(revision: str, folder: Path) -> Path:
     return folder / "src"
 
 
+_COMPILED = """
+try:
+    from motioncons.formats.compiled import MODULE
+except ImportError:  # versions before formats.compiled
+    try:
+        from motioncons.formats.fixed_columns import COMPILED as MODULE
+    except ImportError:  # versions with no compiled reader
+        MODULE = None
+print(MODULE is not None)
+"""
+
+
 def _compiled(source: Path) -> bool:
-    """Whether the code in `source` reads RELION's shift rows with its compiled reader."""
-    found = subprocess.run(
-        [sys.executable, "-c", "from motioncons.formats import fixed_columns as f; "
-         "print(getattr(f, 'COMPILED', None) is not None)"],
-        env={**os.environ, "PYTHONPATH": str(source)}, capture_output=True, text=True,
-        check=True)
+    """Whether the code in `source` reads RELION's files with a compiled reader."""
+    found = subprocess.run([sys.executable, "-c", _COMPILED],
+                           env={**os.environ, "PYTHONPATH": str(source)}, capture_output=True,
+                           text=True, check=True)
     return found.stdout.strip() == "True"
 
 

@@ -82,16 +82,16 @@ def deflate_library(request, monkeypatch):
     return request.param
 
 
-@pytest.fixture(params=["compiled", "numpy"])
+@pytest.fixture(params=["compiled", "python"])
 def row_parser(request, monkeypatch):
-    """The test with the compiled reader of RELION's shift rows, and again with numpy's, its
-    fallback. The compiled one must have been built: CI installs with a C compiler."""
-    from motioncons.formats import fixed_columns
+    """The test with the compiled part of the bulk RELION reader, and again with its Python
+    and numpy fallback. The compiled one must have been built: CI installs with a C compiler."""
+    from motioncons.formats import compiled
 
-    if request.param == "numpy":
-        monkeypatch.setattr(fixed_columns, "COMPILED", None)
-    elif fixed_columns.COMPILED is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
-        pytest.fail("the compiled row reader was not built (motioncons.formats._fixed_rows)")
-    elif fixed_columns.COMPILED is None:
+    if request.param == "python":
+        monkeypatch.setattr(compiled, "MODULE", None)
+    elif compiled.MODULE is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
+        pytest.fail("the compiled reader was not built (motioncons.formats._relion_rows)")
+    elif compiled.MODULE is None:
         pytest.skip("MOTIONCONS_PURE_PYTHON is set")
     return request.param

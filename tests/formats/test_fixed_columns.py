@@ -70,7 +70,7 @@ def test_rows_with_decimals_varying_from_row_to_row_are_read_as_float_reads_them
 def test_relion_own_files_are_read_by_position(relion31, relion5):
     files = sorted(relion31.glob("2017*.star")) + sorted(relion5.glob("2017*.star"))
     cut = [relion_batch._cut(path.read_bytes()) for path in files]
-    blocks = [relion_batch._without_blank_lines(found[1]) for found in cut if found is not None]
+    blocks = [found[1] for found in cut if found is not None]
     assert len(blocks) == len(files) >= 6
     spans, shifts = parse_rows(blocks)
     for block, span in zip(blocks, spans, strict=True):
@@ -81,7 +81,7 @@ def test_blocks_of_several_layouts_keep_their_own_values(row_parser):
     rng = np.random.default_rng(8)
     blocks = [_block(rng.normal(0, 5, (7 + i, 2)), frame_width=10 + i % 3) for i in range(9)]
     spans, shifts = parse_rows(blocks)
-    if row_parser == "numpy":  # which reads the blocks of one layout together
+    if row_parser == "python":  # numpy reads the blocks of one layout together
         assert sorted(span[0] for span in spans if span) != [span[0] for span in spans if span]
     for block, span in zip(blocks, spans, strict=True):
         assert span is not None and _same(shifts[span[0]: span[1]], _as_float(block))

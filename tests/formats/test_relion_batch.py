@@ -271,3 +271,59 @@ def test_a_failure_of_the_reading_by_position_leaves_the_files_to_the_other_path
 
     monkeypatch.setattr(relion_batch, "parse_rows", failing)
     assert [_facts(t) for t in relion_batch.read_chunk(jobs)] == _in_full(jobs)
+
+
+def test_a_file_cut_by_its_layout_is_cut_alike_compiled_and_in_python(
+        relion31, relion5, tmp_path, monkeypatch, row_parser):
+    """Seeded edits after a layout's head (the movie name line, the rest of the header, the
+    rows, comments and blank lines after them, the next block; STAR keywords, quotes, control
+    bytes and non-ASCII), and truncations: wherever the compiled `cut_as` cuts a file, it cuts
+    it as `_cut_as` in Python does, and it leaves every file Python leaves (to `_cut`)."""
+    if row_parser != "compiled":
+        pytest.skip("compares the compiled cut with the one in Python")
+    from motioncons.formats import compiled
+
+    module = compiled.MODULE
+    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+    sources = [sorted(relion31.glob("2017*.star"))[0], sorted(relion5.glob("2017*.star"))[0],
+               _simulated(tmp_path, movies=1)[0]]
+    cases = []
+    for path in sources:
+        raw = path.read_bytes()
+        assert relion_batch._cut(raw) is not None
+        tag = raw.find(b"_rlnMicrographMovieName") + len(b"_rlnMicrographMovieName")
+        cases.append((relion_batch._LAYOUTS[raw[:tag]], raw))
+    rng = np.random.default_rng(14)
+    alphabet = b" \t\n\r\x0b\x0c\x00#_$;[]'\"@u.-0123456789dDaAtTlLoOpP\x80\xff"
+    pieces = [b"data_", b"DATA_x", b"loop_", b"Global_", b"stop_", b"save_", b"@u", b"#",
+              b"\n# note\n", b"\ndata_next\n", b"data_global_shift", b"\n\n", b" \n", b"\r\n",
+              b"'", b"_x", b"\ndataset\n", b"x # note\n"]
+    agreed = left = 0
+    for _ in range(3000):
+        layout, raw = cases[int(rng.integers(len(cases)))]
+        data = bytearray(raw)
+        start = len(layout.head)
+        if rng.random() < 0.2:  # a name that starts with a keyword, a quote, ...
+            name = start + len(raw[start:]) - len(raw[start:].lstrip(b" \t"))
+            data[name: name] = pieces[int(rng.integers(len(pieces)))]
+        for _ in range(int(rng.integers(1, 4))):
+            # most edits near the name line, its tail and the rows' ends
+            region = [start, start + 120, len(data) - 200][int(rng.integers(3))]
+            at = int(np.clip(region + rng.integers(-20, 120), start, len(data)))
+            if rng.random() < 0.5:
+                data[at: at + 1] = bytes([alphabet[int(rng.integers(len(alphabet)))]])
+            else:
+                data[at: at] = pieces[int(rng.integers(len(pieces)))]
+        if rng.random() < 0.1:
+            data = data[: int(rng.integers(start, len(data) + 1))]
+        edited = bytes(data)
+        found = relion_batch._cut_as(layout, edited)
+        monkeypatch.setattr(compiled, "MODULE", None)
+        in_python = relion_batch._cut_as(layout, edited)
+        monkeypatch.setattr(compiled, "MODULE", module)
+        if found is None and in_python is not None:
+            left += 1  # stricter: a name starting with NUL, rows that need a line break added
+            continue
+        assert found == in_python
+        agreed += found is not None
+    assert agreed > 400 and left < 30, (agreed, left)

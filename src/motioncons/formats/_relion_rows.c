@@ -1,14 +1,17 @@
-/* RELION's global shift rows read by position, compiled: the same rules and the same
- * floats as `fixed_columns.parse_rows_numpy` (its docstrings say why each rule is there),
- * one pass over each block's bytes.
+/* RELION's per-movie motion files, compiled: the two steps of the bulk reader that are
+ * most of its time in Python. `cut_as` cuts a file by its session's layout as
+ * `relion_batch._cut_as` does, and `parse_rows` reads the shift rows by position with the
+ * same rules and the same floats as `fixed_columns.parse_rows_numpy` (their docstrings say
+ * why each rule is there). Where a file is not exactly as the fast path expects, both leave
+ * it to the Python code, which reads it in full.
  *
- * A block's first row fixes the columns: a frame number, then the x and y shifts, each
+ * parse_rows: a block's first row fixes the columns: a frame number, then the x and y shifts, each
  * right-aligned in its field, spaces, a line break. Every row must have the same width and
  * these rules; the frames must be 1..n. A shift is its digits as an integer (at most 15, so
  * exact in a double) divided by the power of ten of its decimals (exact too): one rounding,
  * as float() rounds the same decimal text. A minus sign makes it negative, "-0.000000" -0.0.
  *
- * Every index below is checked against the block's length: a block is untrusted input.
+ * Every index below is checked against the length of its bytes: a file is untrusted input.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -124,6 +127,143 @@ static Py_ssize_t parse_block(const unsigned char *block, Py_ssize_t size, doubl
     return rows;
 }
 
+/* ------------------------------------------------------------------ a file cut by a layout */
+
+static int is_space(unsigned char c) {  /* \s of a bytes regular expression */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int starts_with_keyword(const unsigned char *s, Py_ssize_t n) {
+    static const char *const keywords[] = {"data_", "loop_", "save_", "global_", "stop_"};
+    size_t k, i;
+    for (k = 0; k < sizeof keywords / sizeof *keywords; k++) {
+        size_t length = strlen(keywords[k]);
+        if ((size_t)n < length) continue;
+        for (i = 0; i < length; i++) {
+            unsigned char c = s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i];  /* (?i:...) */
+            if (c != (unsigned char)keywords[k][i]) break;
+        }
+        if (i == length) return 1;
+    }
+    return 0;
+}
+
+static int contains(const unsigned char *s, Py_ssize_t n, const char *what) {
+    size_t length = strlen(what);
+    Py_ssize_t i;
+    for (i = 0; i + (Py_ssize_t)length <= n; i++)
+        if (memcmp(s + i, what, length) == 0) return 1;
+    return 0;
+}
+
+/* `_NAME_VALUE.match(raw, start)`: blanks, a bare STAR value, blanks, a line break. Sets the
+ * value's bounds and returns where its line ends, or -1. */
+static Py_ssize_t name_line(const unsigned char *raw, Py_ssize_t size, Py_ssize_t start,
+                            Py_ssize_t *name_start, Py_ssize_t *name_end) {
+    Py_ssize_t i = start;
+    while (i < size && (raw[i] == ' ' || raw[i] == '\t')) i++;
+    if (i == start || i >= size || is_space(raw[i]) || strchr("_$;[]#'\"", raw[i]) != NULL
+            || raw[i] == '\0' || starts_with_keyword(raw + i, size - i))
+        return -1;
+    *name_start = i;
+    while (i < size && !is_space(raw[i])) i++;
+    *name_end = i;
+    while (i < size && (raw[i] == ' ' || raw[i] == '\t')) i++;
+    return i < size && raw[i] == '\n' ? i + 1 : -1;
+}
+
+/* `_COMMENTS.fullmatch(raw, start, end)`: lines of blanks and a comment, then whitespace. */
+static int comments_to_end(const unsigned char *raw, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t i = start;
+    for (;;) {
+        Py_ssize_t j = i;
+        while (j < end && (raw[j] == ' ' || raw[j] == '\t')) j++;
+        if (j < end && raw[j] == '#')
+            while (j < end && raw[j] != '\n') j++;
+        if (j < end && raw[j] == '\n') {
+            i = j + 1;
+            continue;
+        }
+        break;
+    }
+    for (; i < end; i++)
+        if (!is_space(raw[i])) return 0;
+    return 1;
+}
+
+/* `_rows` then `_without_blank_lines` of raw from `start`: sets the rows' bounds, or returns
+ * 0 (no rows to read here, or rows that need a line break added: the caller decides). */
+static int shift_rows(const unsigned char *raw, Py_ssize_t size, Py_ssize_t start,
+                      Py_ssize_t *rows_start, Py_ssize_t *rows_end) {
+    Py_ssize_t end = size, i, comment = -1, line_start, last;
+    const unsigned char *found;
+    if (start > size) start = size;
+    for (i = start; i + 6 <= size; i = found - raw + 1) {  /* the next block: "\ndata_" */
+        found = memchr(raw + i, '\n', (size_t)(size - i));
+        if (found == NULL || found + 6 > raw + size) break;
+        if (memcmp(found + 1, "data_", 5) == 0) {
+            end = found - raw + 1;
+            break;
+        }
+    }
+    found = memchr(raw + start, '#', (size_t)(end - start));
+    if (found != NULL) comment = found - raw;
+    if (comment >= 0) {
+        line_start = comment;
+        while (line_start > start && raw[line_start - 1] != '\n') line_start--;
+        for (i = line_start; i < comment; i++)  /* only blanks before the comment */
+            if (!is_space(raw[i])) return 0;
+        if (!comments_to_end(raw, comment, end)) return 0;
+        end = line_start;
+    }
+    last = end;  /* rows.rstrip() */
+    while (last > start && is_space(raw[last - 1])) last--;
+    for (i = last; i < end; i++)  /* up to the line break after the last row */
+        if (raw[i] == '\n') {
+            *rows_start = start;
+            *rows_end = i + 1;
+            return 1;
+        }
+    return 0;
+}
+
+PyDoc_STRVAR(cut_as_doc,
+"cut_as(raw, head_size, tail, /)\n--\n\n"
+"A per-movie file cut by its session's layout, as relion_batch._cut_as cuts it: from\n"
+"head_size on, blanks, the movie name, blanks, a line break, `tail`, then the shift rows up\n"
+"to the next block without trailing comments and blank lines. (the movie name, the rows),\n"
+"or None where the file is not so (the caller cuts it itself).");
+
+static PyObject *cut_as(PyObject *module, PyObject *args) {
+    Py_buffer raw, tail;
+    Py_ssize_t head_size, name_start = 0, name_end = 0, rows_start = 0, rows_end = 0, after;
+    PyObject *result = NULL;
+    const unsigned char *bytes;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*ny*", &raw, &head_size, &tail)) return NULL;
+    bytes = (const unsigned char *)raw.buf;
+    if (head_size < 0 || head_size > raw.len) goto none;
+    after = name_line(bytes, raw.len, head_size, &name_start, &name_end);
+    if (after < 0 || raw.len - after < tail.len
+            || memcmp(bytes + after, tail.buf, (size_t)tail.len) != 0)
+        goto none;
+    for (Py_ssize_t i = name_start; i < name_end; i++)
+        if (bytes[i] >= 0x80) goto none;
+    if (contains(bytes + name_start, name_end - name_start, "@u")
+            || contains(bytes + name_start, name_end - name_start, "data_global_shift"))
+        goto none;
+    if (!shift_rows(bytes, raw.len, after + tail.len, &rows_start, &rows_end)) goto none;
+    result = Py_BuildValue("(s#y#)", (const char *)bytes + name_start, name_end - name_start,
+                           (const char *)bytes + rows_start, rows_end - rows_start);
+    goto done;
+none:
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&tail);
+    return result;
+}
+
 PyDoc_STRVAR(parse_rows_doc,
 "parse_rows(blocks, /)\n--\n\n"
 "Each block's rows read by position: (spans, shifts), where spans[i] is the (start, end) of\n"
@@ -174,13 +314,14 @@ done:
 
 static PyMethodDef methods[] = {
     {"parse_rows", parse_rows, METH_O, parse_rows_doc},
+    {"cut_as", cut_as, METH_VARARGS, cut_as_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_fixed_rows",
-    "RELION's global shift rows read by position, compiled (see fixed_columns).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_relion_rows",
+    "RELION's per-movie motion files cut and read, compiled (see formats.compiled).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__fixed_rows(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__relion_rows(void) { return PyModule_Create(&module); }
