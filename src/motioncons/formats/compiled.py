@@ -2,8 +2,9 @@
 
 It is optional: it is built at install where a C compiler is found (``setup.py``), and
 without it `relion_batch` and `fixed_columns` do the same in Python and numpy, to the same
-results, at about twice the cost a file (15 against 26-31 µs in a worker). The environment variable
-``MOTIONCONS_PURE_PYTHON`` turns it off. The tests run the reader both ways and compare them.
+results, at about twice the cost a file (15 against 26-31 µs in a worker). The environment
+variable ``MOTIONCONS_PURE_PYTHON`` turns it off. The tests run the reader both ways and
+compare them.
 """
 
 from __future__ import annotations

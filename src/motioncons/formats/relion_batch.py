@@ -182,8 +182,8 @@ def _cut_as(layout: _Layout, raw: bytes) -> tuple[tuple[_General, str | None], b
     head does): the same result, or None when `_cut` must cut the file itself. Every byte that
     `_cut` looks at before the rows is the same as in the file the layout was learned from,
     but the name's, which are checked as `_general` checks them (and must not hold the block
-    name `_cut` looks for next). Compiled where it was built (`compiled.cut_as`, a fifth of
-    the time)."""
+    name `_cut` looks for next). Compiled where it was built (`compiled`): 1.8 µs a file
+    against 3.5 µs."""
     if compiled.MODULE is not None:
         found = compiled.MODULE.cut_as(raw, len(layout.head), layout.tail)
         return None if found is None else ((layout.general, found[0]), found[1])
