@@ -64,6 +64,12 @@ usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSA
 print(elapsed, sum(u.ru_utime + u.ru_stime for u in usage))
 """
 
+_SIMULATE = """
+import sys
+from motioncons.simulation.trajectories import SimulationConfig, write_simulation
+write_simulation(sys.argv[1], SimulationConfig(movies=int(sys.argv[2]), seed=12))
+"""
+
 
 def dataset(workdir: Path, movies: int) -> dict:
     project = workdir / f"project_{movies}"
@@ -78,11 +84,6 @@ def dataset(workdir: Path, movies: int) -> dict:
         print(f"  (simulated {movies:,} movies in {time.perf_counter() - start:.0f} s)")
     return jobs
 
-
-_SIMULATE = """
-import sys
-write_simulation(sys.argv[1], SimulationConfig(movies=int(sys.argv[2]), seed=12))
-"""
 
 
 def raw_read(jobs: dict) -> float:
