@@ -5,8 +5,8 @@
  * why each rule is there). Where a file is not exactly as the fast path expects, both leave
  * it to the Python code, which reads it in full.
  *
- * parse_rows: a block's first row fixes the columns: a frame number, then the x and y shifts, each
- * right-aligned in its field, spaces, a line break. Every row must have the same width and
+ * parse_rows: a block's first row fixes the columns: a frame number, then the x and y
+ * shifts, each right-aligned in its field, spaces, a line break. Every row must have the same width and
  * these rules; the frames must be 1..n. A shift is its digits as an integer (at most 15, so
  * exact in a double) divided by the power of ten of its decimals (exact too): one rounding,
  * as float() rounds the same decimal text. A minus sign makes it negative, "-0.000000" -0.0.
@@ -98,7 +98,7 @@ static int shift_value(const unsigned char *row, Py_ssize_t start, Py_ssize_t en
             return 0;
         }
     }
-    if (decimals < 1 || !is_digit(row[end - 1])) return 0;
+    if (decimals < 1) return 0;  /* no dot, or nothing after it */
     if (decimals > MAX_DIGITS) decimals = MAX_DIGITS;  /* not reached: fields are narrower */
     *value = (double)digits / POWERS[decimals];
     if (negative) *value = -*value;
@@ -162,7 +162,8 @@ static Py_ssize_t name_line(const unsigned char *raw, Py_ssize_t size, Py_ssize_
                             Py_ssize_t *name_start, Py_ssize_t *name_end) {
     Py_ssize_t i = start;
     while (i < size && (raw[i] == ' ' || raw[i] == '\t')) i++;
-    if (i == start || i >= size || is_space(raw[i]) || strchr("_$;[]#'\"", raw[i]) != NULL
+    /* A NUL byte may start a bare value in Python's rule: declined here, the caller decides. */
+    if (i == start || i >= size || is_space(raw[i]) || memchr("_$;[]#'\"", raw[i], 8) != NULL
             || raw[i] == '\0' || starts_with_keyword(raw + i, size - i))
         return -1;
     *name_start = i;

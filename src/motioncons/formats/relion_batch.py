@@ -289,7 +289,7 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
         if found is None:
             heads[i] = raw
         else:
-            cut.append((i, found[0], found[1]))
+            cut.append((i, *found))
     try:
         spans, shifts = parse_rows([rows for _, _, rows in cut])
     except (ValueError, IndexError, OverflowError):  # a fast path's flaw must not stop a run
