@@ -31,7 +31,7 @@ libc.free(libc.malloc(8 << 20))  # glibc would now keep blocks below 8 MiB in th
 if sys.argv[1] == "tuned":
     assert allocator.tune()
 before = libc.mallinfo2().hblks
-block = libc.malloc(512 << 10)
+block = libc.malloc(3 << 20)  # above the tuned threshold, below the 8 MiB glibc set
 print(libc.mallinfo2().hblks - before)
 libc.free(block)
 """
@@ -55,7 +55,7 @@ if sys.argv[1] != "untuned":
 libc.free(libc.malloc(8 << 20))
 worker = allocator.for_worker() if sys.argv[1] != "tuned only" else False
 before = libc.mallinfo2().hblks
-block = libc.malloc(512 << 10)  # an overlay's image buffer is 280 KB
+block = libc.malloc(3 << 20)  # above the tuned threshold, below a worker's
 print(int(worker), libc.mallinfo2().hblks - before)
 libc.free(block)
 """
@@ -91,8 +91,8 @@ def test_freed_temporaries_keep_their_heap_once_tuned(mode, kept):
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
 @pytest.mark.parametrize(("mode", "printed"), [("tuned", "1 0"), ("tuned only", "0 1"),
                                                ("untuned", "0 0")])
-def test_a_worker_takes_image_sized_blocks_from_the_heap(mode, printed):
-    """Tuned, then set as a worker: a 512 KiB block is not mapped. Tuned only: it is. Never
+def test_a_worker_takes_chunk_sized_blocks_from_the_heap(mode, printed):
+    """Tuned, then set as a worker: a 3 MiB block is not mapped. Tuned only: it is. Never
     tuned (a library's host): `for_worker` changes nothing, glibc's own adjustment applies."""
     assert _probe(_WORKER_PROBE, mode) == printed
 
@@ -107,3 +107,9 @@ def test_the_command_line_tunes_before_running(monkeypatch):
     monkeypatch.setattr(allocator, "tune", lambda: calls.append(1) or True)
     assert cli.main(["inspect", "/nonexistent/input"]) != 0
     assert calls == [1]
+
+
+def test_the_probes_block_lies_between_the_thresholds():
+    """The probes above take a 3 MiB block: mapped by the command line's threshold, not by a
+    worker's, nor by glibc's after an 8 MiB block was freed."""
+    assert allocator.MMAP_THRESHOLD <= 3 << 20 < allocator.WORKER_MMAP_THRESHOLD < 8 << 20
