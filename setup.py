@@ -1,9 +1,14 @@
-"""The optional compiled reader of RELION's shift rows (pyproject.toml holds the rest).
+"""The optional compiled modules (pyproject.toml holds the rest): the reader of RELION's shift
+rows and the formatter of columns of floats.
 
-``optional=True``: where it cannot be built (no C compiler), motioncons installs without it
-and reads the rows with numpy (`motioncons.formats.fixed_columns`), to the same floats."""
+``optional=True``: where one cannot be built (no C compiler), motioncons installs without it
+and does the same in Python and numpy (`motioncons.compiled`), to the same results."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("motioncons.formats._relion_rows",
-                             ["src/motioncons/formats/_relion_rows.c"], optional=True)])
+setup(ext_modules=[
+    Extension("motioncons.formats._relion_rows", ["src/motioncons/formats/_relion_rows.c"],
+              optional=True),
+    Extension("motioncons.outputs._numbers", ["src/motioncons/outputs/_numbers.c"],
+              optional=True),
+])

@@ -95,3 +95,18 @@ def row_parser(request, monkeypatch):
     elif compiled.MODULE is None:
         pytest.skip("MOTIONCONS_PURE_PYTHON is set")
     return request.param
+
+
+@pytest.fixture(params=["compiled", "python"])
+def number_formatter(request, monkeypatch):
+    """The test with the compiled formatter of columns of floats, and again with its Python
+    fallback (as `row_parser` does for the reader)."""
+    from motioncons.outputs import numbers
+
+    if request.param == "python":
+        monkeypatch.setattr(numbers, "COMPILED", None)
+    elif numbers.COMPILED is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
+        pytest.fail("the compiled formatter was not built (motioncons.outputs._numbers)")
+    elif numbers.COMPILED is None:
+        pytest.skip("MOTIONCONS_PURE_PYTHON is set")
+    return request.param

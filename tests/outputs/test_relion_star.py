@@ -14,6 +14,8 @@ from motioncons.pipeline import run
 from motioncons.records import Row
 from motioncons.simulation.trajectories import write_relion_job
 
+pytestmark = pytest.mark.usefixtures("number_formatter")  # compiled, then in Python
+
 NAMES = ["plain_01.tif", "with space.tif", "it's.tif", 'say "hi" now.tif', "_underscore.tif",
          "#hash.tif", "data_block.tif", "loop_", "save_x", "Ångström é.tif", "$dollar", "[x",
          ".", "?", ";semi", "tab\there"]

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from motioncons.outputs.table import format_value, write_csv
 from motioncons.records import CSV_COLUMNS, Row
+
+pytestmark = pytest.mark.usefixtures("number_formatter")  # compiled, then in Python
 
 
 def test_numbers_round_trip_and_nan_is_empty(tmp_path):

@@ -41,6 +41,9 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+_BOOL_TEXT = {True: "true", False: "false"}
+
+
 def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
 
@@ -55,6 +58,11 @@ def _column(values: list) -> list[str]:
         # v - v == 0 exactly when v is a finite number: NaN and inf are written empty.
         return [format(v, ".17g") if v - v == 0 else "" for v in values]
     if not isinstance(values[0], str):
+        kinds = set(map(type, values))
+        if kinds == {int}:
+            return list(map(str, values))
+        if kinds == {bool}:
+            return list(map(_BOOL_TEXT.__getitem__, values))
         return [format_value(v) for v in values]
     if _NEEDS_QUOTES.search("\0".join(values)):
         return [_quoted(v) for v in values]

@@ -1,0 +1,5 @@
+from collections.abc import Sequence
+
+def finite_formatted(
+    values: Sequence[object], code: str, precision: int, /
+) -> list[str] | None: ...
