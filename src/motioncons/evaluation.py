@@ -481,6 +481,16 @@ def fix_basis(pairs: list[Pair], options: Options, freeze_after: int, final: boo
     return Basis(estimate, calibration)
 
 
+DECIDED_FIELDS = (
+    "movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px", "max_error_px",
+    "rmse_A", "max_error_A", "range_ref_px", "range_sec_px", "frames", "reference_path",
+    "secondary_path", "fit", "convention", "rotation_deg", "resampled", "pixel_size_A",
+    "movie_name", "message", "plot_path", "motion_total_A", "motion_early_A", "range_ref_x_px",
+    "range_ref_y_px", "range_sec_x_px", "range_sec_y_px")
+"""The fields `_rows` gives a decided row, by position: `Row`'s first fields, in its order (a
+test checks it)."""
+
+
 def _rows(valid: list[ValidPair], results: Results, options: Options,
           convention: str, chunk: int = 4096) -> list[Row]:
     """One row per pair; the columns are turned into Python numbers once, not per value, a
@@ -504,18 +514,14 @@ def _rows(valid: list[ValidPair], results: Results, options: Options,
                        range_sec, frames, rotation, axis)) in enumerate(
                 zip(valid[part], columns, strict=True), start=start):
             pixel = math.nan if item.pixel_size is None else item.pixel_size
+            # By position, in the order of `DECIDED_FIELDS`: 0.5 µs a row, 2.7 by keyword.
             row = Row(
-                movie=item.key, decision="accepted" if accepted else "discarded",
-                reason=reasons.setdefault(reason, str(reason)), corr=corr, corr_x=corr_x,
-                corr_y=corr_y, rmse_px=rmse, max_error_px=max_error, rmse_A=rmse * pixel,
-                max_error_A=abs(max_error) * pixel, range_ref_px=range_ref,
-                range_sec_px=range_sec, frames=int(frames), reference_path=item.reference_path,
-                secondary_path=item.secondary_path, fit=options.fit,
-                convention=shown_convention, rotation_deg=rotation,
-                resampled=item.samples.resampled, pixel_size_A=pixel,
-                movie_name=item.movie_name, motion_total_A=item.motion_total_px * pixel,
-                motion_early_A=item.motion_early_px * pixel, range_ref_x_px=axis[0],
-                range_ref_y_px=axis[1], range_sec_x_px=axis[2], range_sec_y_px=axis[3])
+                item.key, "accepted" if accepted else "discarded",
+                reasons.setdefault(reason, str(reason)), corr, corr_x, corr_y, rmse, max_error,
+                rmse * pixel, abs(max_error) * pixel, range_ref, range_sec, int(frames),
+                item.reference_path, item.secondary_path, options.fit, shown_convention,
+                rotation, item.samples.resampled, pixel, item.movie_name, "", "",
+                item.motion_total_px * pixel, item.motion_early_px * pixel, *axis)
             if keep:
                 row.reference_shifts = pixels(item.samples.reference)
                 row.secondary_fitted = results.fitted[j]
