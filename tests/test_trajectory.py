@@ -9,8 +9,10 @@ from motioncons.trajectory import (
     SharedNames,
     Trajectory,
     TrajectorySet,
+    _factored,
     as_micro,
     joined_pixels,
+    movie_key,
     pixels,
 )
 
@@ -111,3 +113,40 @@ def test_shifts_held_either_way_are_joined_in_pixels():
     assert joined_pixels([micro[:2], shifts[2:]]).tobytes() == shifts.tobytes()
     assert joined_pixels([shifts[:3], shifts[3:]]).tobytes() == shifts.tobytes()
     assert joined_pixels([]).shape == (0, 2)
+
+
+def test_a_factored_alternation_matches_exactly_its_words():
+    import re
+
+    words = ["tiff", "tif", "mrcs", "mrc", "t", "-Patch-Full", "-Patch-Patch", "_DW", "_DWS",
+             "a.b", "a|b", "(x)"]
+    pattern = re.compile(_factored(words))
+    for word in words:
+        assert pattern.fullmatch(word), word
+    for other in ["", "ti", "tiffs", "mrcss", "-Patch-", "_D", "aXb", "a", "b", "x", "DW"]:
+        assert not pattern.fullmatch(other), other
+
+
+def test_movie_keys_are_those_of_the_plain_alternation_of_the_trailers():
+    """The trailer's expression is factored for speed; the plain alternation of the same
+    extensions and suffixes (as it was written before) must give every name the same key."""
+    import random
+    import re
+
+    from motioncons import trajectory
+
+    plain = re.compile("(?:" + "|".join([r"\.(?i:" + "|".join(trajectory._EXTENSIONS) + ")",
+                                         *(re.escape(s) for s in trajectory._SUFFIXES)])
+                       + ")+$")
+    tokens = [*(f".{e}" for e in trajectory._EXTENSIONS), *(f".{e.upper()}" for e in
+              trajectory._EXTENSIONS), *trajectory._SUFFIXES, ".", "_", "-", "x", "DW", "S",
+              "Patch", "tif", "\n", "ſ", "K"]
+    rng = random.Random(13)
+    for _ in range(20_000):
+        stem = "".join(rng.choice("ab_-.0") for _ in range(rng.randint(0, 6)))
+        name = stem + "".join(rng.choice(tokens) for _ in range(rng.randint(0, 5)))
+        base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        expected = (plain.sub("", base) or base).replace(".", "_")
+        if base[:21].isdigit():
+            continue
+        assert movie_key(name) == expected, name

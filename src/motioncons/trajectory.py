@@ -24,10 +24,35 @@ _SUFFIXES = (
     "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
     "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
 )
+
+
+def _factored(words: list[str] | tuple[str, ...]) -> str:
+    """A regular expression that matches exactly one of `words`, its alternatives factored by
+    their common prefixes (``tiff?|mrcs?``): Python's engine tries a group's alternatives one
+    by one, at every position it searches from."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items())
+                    if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
 # Any run of extensions and aligner suffixes at the end of a name, e.g. "_DW.mrc" or ".tif.bz2".
+# Which part of a name matches does not depend on how the alternatives are written (the
+# leftmost start from which a run reaches the end): factored, a key takes half the time.
 _TRAILER = re.compile(
-    "(?:" + "|".join([r"\.(?i:" + "|".join(_EXTENSIONS) + ")",
-                      *(re.escape(s) for s in _SUFFIXES)]) + ")+$")
+    r"(?:\.(?i:" + _factored(_EXTENSIONS) + ")|" + _factored(_SUFFIXES) + ")+$")
 _CRYOSPARC_UID_PREFIX = re.compile(r"^[0-9]{21}_")
 
 
