@@ -4,6 +4,7 @@ simulated ones (the simulator writes RELION's own layout)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -327,3 +328,83 @@ def test_a_file_cut_by_its_layout_is_cut_alike_compiled_and_in_python(
         assert found == in_python
         agreed += found is not None
     assert agreed > 400 and left < 30, (agreed, left)
+
+
+def _read_cut_in_python(paths: list[str], size: int) -> list:
+    """What the compiled `read_cut` gives, made of `_head` and the compiled `cut_as` (itself
+    compared with the Python cut above)."""
+    from motioncons.formats import compiled
+
+    tag_bytes = b"_rlnMicrographMovieName"
+    out: list = []
+    for path in paths:
+        try:
+            raw = relion_batch._head(path, size)
+        except OSError:
+            out.append(None)
+            continue
+        tag = raw.find(tag_bytes)
+        layout = relion_batch._LAYOUTS.get(raw[: tag + len(tag_bytes)]) if tag >= 0 else None
+        found = None if layout is None else compiled.MODULE.cut_as(raw, len(layout.head),
+                                                                   layout.tail)
+        out.append(raw if found is None else (layout, *found))
+    return out
+
+
+def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
+        relion31, relion5, tmp_path, monkeypatch, row_parser):
+    """`read_cut` against `_head` and `cut_as` file by file: seeded edits of files of learned
+    layouts, files longer than what is read first (their shifts before or after that), empty,
+    missing and unreadable files, a name that is not UTF-8, and first reads of many sizes."""
+    if row_parser != "compiled":
+        pytest.skip("compares the compiled reader of files with the one in Python")
+    from motioncons.formats import compiled
+
+    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+    sources = [sorted(relion31.glob("2017*.star"))[0], sorted(relion5.glob("2017*.star"))[0],
+               _simulated(tmp_path, movies=1)[0]]
+    for path in sources:
+        assert relion_batch._cut(path.read_bytes()) is not None  # its layout learned
+    rng = np.random.default_rng(15)
+    alphabet = b" \t\n\r\x00#_'\"@u.-0123456789dDaAtT\x80\xff"
+    pieces = [b"data_", b"loop_", b"\ndata_next\n", b"data_global_shift", b"\n\n", b"# x\n",
+              b"_rlnMicrographMovieName", b"\n_rlnMicrographMovieName x\n"]
+    folder = tmp_path / "files"
+    folder.mkdir()
+    paths = []
+    for n in range(400):
+        data = bytearray(sources[n % len(sources)].read_bytes())
+        for _ in range(int(rng.integers(0, 4))):
+            at = int(rng.integers(0, len(data) + 1))
+            if rng.random() < 0.5:
+                data[at: at + 1] = bytes([alphabet[int(rng.integers(len(alphabet)))]])
+            else:
+                data[at: at] = pieces[int(rng.integers(len(pieces)))]
+        if rng.random() < 0.1:
+            data = data[: int(rng.integers(0, len(data) + 1))]
+        path = folder / f"edited_{n}.star"
+        path.write_bytes(bytes(data))
+        paths.append(str(path))
+    relion = sources[0].read_bytes()
+    local = b"\ndata_local_motion_model\n\nloop_\n_rlnX #1\n" + b"1.000000\n" * 9000
+    (folder / "long_after.star").write_bytes(relion + local)  # shifts in the first bytes
+    (folder / "long_before.star").write_bytes(local[1:] + b"\n" + relion)  # shifts after them
+    (folder / "empty.star").write_bytes(b"")
+    (folder / "a directory.star").mkdir()
+    odd = os.fsdecode(bytes(folder) + b"/\xff name.star")
+    Path(odd).write_bytes(relion)
+    paths += [str(folder / name) for name in ("long_after.star", "long_before.star",
+                                              "empty.star", "a directory.star", "missing.star")]
+    paths.append(odd)
+    for size in (relion_batch.HEAD_SIZE, 1, 64, 700, len(relion), len(relion) + 1):
+        found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, size)
+        assert found == _read_cut_in_python(paths, size), size
+    found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, relion_batch.HEAD_SIZE)
+    assert sum(isinstance(entry, tuple) for entry in found) > 100
+    assert isinstance(found[-6], tuple)  # shifts in the first bytes: cut
+    assert found[-4] == b"" and found[-3] is None and found[-2] is None
+    assert isinstance(found[-1], tuple)
+    with pytest.raises(ValueError):
+        compiled.MODULE.read_cut(["a\0b"], relion_batch._LAYOUTS, 64)
+    with pytest.raises(ValueError):
+        relion_batch._head("a\0b")

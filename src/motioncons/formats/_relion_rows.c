@@ -1,9 +1,11 @@
-/* RELION's per-movie motion files, compiled: the two steps of the bulk reader that are
- * most of its time in Python. `cut_as` cuts a file by its session's layout as
- * `relion_batch._cut_as` does, and `parse_rows` reads the shift rows by position with the
- * same rules and the same floats as `fixed_columns.parse_rows_numpy` (their docstrings say
- * why each rule is there). Where a file is not exactly as the fast path expects, both leave
- * it to the Python code, which reads it in full.
+/* RELION's per-movie motion files, compiled: the steps of the bulk reader that are most of
+ * its time in Python. `cut_as` cuts a file by its session's layout as
+ * `relion_batch._cut_as` does; `read_cut` reads a chunk's files as `relion_batch._head` does
+ * and cuts each by the layout its head names, in one call; and `parse_rows` reads the shift
+ * rows by position with the same rules and the same floats as
+ * `fixed_columns.parse_rows_numpy` (their docstrings say why each rule is there). Where a
+ * file is not exactly as the fast path expects, they leave it to the Python code, which reads
+ * it in full.
  *
  * parse_rows: a block's first row fixes the columns: a frame number, then the x and y
  * shifts, each right-aligned in its field, spaces, a line break. Every row must have the same width and
@@ -15,8 +17,11 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_DIGITS 15   /* digits of a shift: below 10**15, exact in a double */
 #define FRAME_DIGITS 8  /* digits of a frame number read */
@@ -148,6 +153,23 @@ static int starts_with_keyword(const unsigned char *s, Py_ssize_t n) {
     return 0;
 }
 
+/* `s.find(what, start)`: where `what` first starts in s[start:n], or -1. */
+static Py_ssize_t find(const unsigned char *s, Py_ssize_t n, Py_ssize_t start,
+                       const char *what) {
+    size_t length = strlen(what);
+    const unsigned char *at;
+    Py_ssize_t i = start < 0 ? 0 : start;
+    while (i + (Py_ssize_t)length <= n) {
+        at = memchr(s + i, what[0], (size_t)(n - i));
+        if (at == NULL) return -1;
+        i = at - s;
+        if (i + (Py_ssize_t)length > n) return -1;
+        if (memcmp(at, what, length) == 0) return i;
+        i++;
+    }
+    return -1;
+}
+
 static int contains(const unsigned char *s, Py_ssize_t n, const char *what) {
     size_t length = strlen(what);
     Py_ssize_t i;
@@ -235,34 +257,191 @@ PyDoc_STRVAR(cut_as_doc,
 "to the next block without trailing comments and blank lines. (the movie name, the rows),\n"
 "or None where the file is not so (the caller cuts it itself).");
 
+/* The cut of `cut_as`: whether the file is so, and where its name and rows are. */
+static int cut_by_layout(const unsigned char *bytes, Py_ssize_t size, Py_ssize_t head_size,
+                         const char *tail, Py_ssize_t tail_size, Py_ssize_t *name_start,
+                         Py_ssize_t *name_end, Py_ssize_t *rows_start, Py_ssize_t *rows_end) {
+    Py_ssize_t after;
+    if (head_size < 0 || head_size > size) return 0;
+    after = name_line(bytes, size, head_size, name_start, name_end);
+    if (after < 0 || size - after < tail_size
+            || memcmp(bytes + after, tail, (size_t)tail_size) != 0)
+        return 0;
+    for (Py_ssize_t i = *name_start; i < *name_end; i++)
+        if (bytes[i] >= 0x80) return 0;
+    if (contains(bytes + *name_start, *name_end - *name_start, "@u")
+            || contains(bytes + *name_start, *name_end - *name_start, "data_global_shift"))
+        return 0;
+    return shift_rows(bytes, size, after + tail_size, rows_start, rows_end);
+}
+
 static PyObject *cut_as(PyObject *module, PyObject *args) {
     Py_buffer raw, tail;
-    Py_ssize_t head_size, name_start = 0, name_end = 0, rows_start = 0, rows_end = 0, after;
-    PyObject *result = NULL;
+    Py_ssize_t head_size, name_start = 0, name_end = 0, rows_start = 0, rows_end = 0;
+    PyObject *result;
     const unsigned char *bytes;
     (void)module;
     if (!PyArg_ParseTuple(args, "y*ny*", &raw, &head_size, &tail)) return NULL;
     bytes = (const unsigned char *)raw.buf;
-    if (head_size < 0 || head_size > raw.len) goto none;
-    after = name_line(bytes, raw.len, head_size, &name_start, &name_end);
-    if (after < 0 || raw.len - after < tail.len
-            || memcmp(bytes + after, tail.buf, (size_t)tail.len) != 0)
-        goto none;
-    for (Py_ssize_t i = name_start; i < name_end; i++)
-        if (bytes[i] >= 0x80) goto none;
-    if (contains(bytes + name_start, name_end - name_start, "@u")
-            || contains(bytes + name_start, name_end - name_start, "data_global_shift"))
-        goto none;
-    if (!shift_rows(bytes, raw.len, after + tail.len, &rows_start, &rows_end)) goto none;
-    result = Py_BuildValue("(s#y#)", (const char *)bytes + name_start, name_end - name_start,
-                           (const char *)bytes + rows_start, rows_end - rows_start);
-    goto done;
-none:
-    result = Py_NewRef(Py_None);
-done:
+    if (cut_by_layout(bytes, raw.len, head_size, tail.buf, tail.len, &name_start, &name_end,
+                      &rows_start, &rows_end))
+        result = Py_BuildValue("(s#y#)", (const char *)bytes + name_start,
+                               name_end - name_start, (const char *)bytes + rows_start,
+                               rows_end - rows_start);
+    else
+        result = Py_NewRef(Py_None);
     PyBuffer_Release(&raw);
     PyBuffer_Release(&tail);
     return result;
+}
+
+#define NAME_TAG "_rlnMicrographMovieName"
+#define CONTINUATION (1 << 20)
+
+/* `relion_batch._head`: the file's first `size` bytes, and the rest of it when they hold
+ * `data_global_shift` but not the block after it (or not that block). NULL with an OSError set
+ * where the file cannot be read. */
+static PyObject *read_head(const char *path, Py_ssize_t size) {
+    PyObject *raw;
+    Py_ssize_t length = 0, got;
+    int fd, failed = 0;
+    do fd = open(path, O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    raw = PyBytes_FromStringAndSize(NULL, size);
+    if (raw == NULL) {
+        close(fd);
+        return NULL;
+    }
+    do got = read(fd, PyBytes_AS_STRING(raw), (size_t)size); while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        failed = 1;
+    } else {
+        const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(raw);
+        Py_ssize_t shifts = got == size ? find(bytes, got, 0, "data_global_shift") : 0;
+        length = got;
+        if (got == size && (shifts < 0 || find(bytes, got, shifts, "\ndata_") < 0)) {
+            for (;;) {  /* the rest, a mebibyte at a time, as os.read gives it */
+                if (_PyBytes_Resize(&raw, length + CONTINUATION) < 0) {
+                    close(fd);
+                    return NULL;
+                }
+                do got = read(fd, PyBytes_AS_STRING(raw) + length, CONTINUATION);
+                while (got < 0 && errno == EINTR);
+                if (got <= 0) {
+                    failed = got < 0;
+                    break;
+                }
+                length += got;
+            }
+        }
+    }
+    if (failed) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        close(fd);
+        Py_DECREF(raw);
+        return NULL;
+    }
+    if (close(fd) < 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        Py_DECREF(raw);
+        return NULL;
+    }
+    if (_PyBytes_Resize(&raw, length) < 0) return NULL;
+    return raw;
+}
+
+/* The result of `read_cut` for one file: None, its bytes, or (layout, name, rows). NULL only
+ * on an error that is not the file's (memory) or a path os.open would refuse too. */
+static PyObject *read_and_cut(PyObject *path, PyObject *layouts, Py_ssize_t size,
+                              PyObject *tail_name) {
+    PyObject *encoded = NULL, *raw, *head, *layout, *tail, *result;
+    const unsigned char *bytes;
+    Py_ssize_t length, tag, name_start = 0, name_end = 0, rows_start = 0, rows_end = 0;
+    if (!PyUnicode_FSConverter(path, &encoded)) return NULL;  /* os.open's ValueError too */
+    raw = read_head(PyBytes_AS_STRING(encoded), size);
+    Py_DECREF(encoded);
+    if (raw == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) return NULL;
+        PyErr_Clear();  /* the full parser reports it */
+        Py_RETURN_NONE;
+    }
+    bytes = (const unsigned char *)PyBytes_AS_STRING(raw);
+    length = PyBytes_GET_SIZE(raw);
+    tag = find(bytes, length, 0, NAME_TAG);
+    if (tag < 0) return raw;
+    head = PyBytes_FromStringAndSize((const char *)bytes, tag + (Py_ssize_t)strlen(NAME_TAG));
+    if (head == NULL) goto error;
+    layout = PyDict_GetItemWithError(layouts, head);  /* borrowed */
+    Py_DECREF(head);
+    if (layout == NULL) {
+        if (PyErr_Occurred()) goto error;
+        return raw;
+    }
+    tail = PyObject_GetAttr(layout, tail_name);
+    if (tail == NULL) goto error;
+    if (!PyBytes_Check(tail)) {
+        Py_DECREF(tail);
+        PyErr_SetString(PyExc_TypeError, "a layout's tail must be bytes");
+        goto error;
+    }
+    if (!cut_by_layout(bytes, length, tag + (Py_ssize_t)strlen(NAME_TAG),
+                       PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail), &name_start, &name_end,
+                       &rows_start, &rows_end)) {
+        Py_DECREF(tail);
+        return raw;
+    }
+    Py_DECREF(tail);
+    result = Py_BuildValue("(Os#y#)", layout, (const char *)bytes + name_start,
+                           name_end - name_start, (const char *)bytes + rows_start,
+                           rows_end - rows_start);
+    Py_DECREF(raw);
+    return result;
+error:
+    Py_DECREF(raw);
+    return NULL;
+}
+
+PyDoc_STRVAR(read_cut_doc,
+"read_cut(paths, layouts, size, /)\n--\n\n"
+"Each file read as relion_batch._head reads it, and cut as relion_batch._cut cuts it when its\n"
+"bytes up to the end of its first movie name tag are a key of `layouts` (whose values have\n"
+"a `tail`, as cut_as takes it): a list with, for each path, (layout, the movie name, the\n"
+"rows) where cut so, the file's bytes where not, or None where it could not be read.");
+
+static PyObject *read_cut(PyObject *module, PyObject *args) {
+    PyObject *paths, *layouts, *sequence, *out = NULL, *tail_name;
+    Py_ssize_t size, count, i;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OO!n", &paths, &PyDict_Type, &layouts, &size)) return NULL;
+    if (size <= 0) {
+        PyErr_SetString(PyExc_ValueError, "size must be positive");
+        return NULL;
+    }
+    sequence = PySequence_Fast(paths, "paths must be a sequence of str");
+    if (sequence == NULL) return NULL;
+    tail_name = PyUnicode_InternFromString("tail");
+    if (tail_name == NULL) goto done;
+    count = PySequence_Fast_GET_SIZE(sequence);
+    out = PyList_New(count);
+    if (out == NULL) goto done;
+    for (i = 0; i < count; i++) {
+        PyObject *path = PySequence_Fast_GET_ITEM(sequence, i), *entry;
+        if (!PyUnicode_Check(path)) {
+            PyErr_SetString(PyExc_TypeError, "paths must be str");
+            Py_CLEAR(out);
+            goto done;
+        }
+        entry = read_and_cut(path, layouts, size, tail_name);
+        if (entry == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, entry);
+    }
+done:
+    Py_XDECREF(tail_name);
+    Py_DECREF(sequence);
+    return out;
 }
 
 PyDoc_STRVAR(parse_rows_doc,
@@ -316,6 +495,7 @@ done:
 static PyMethodDef methods[] = {
     {"parse_rows", parse_rows, METH_O, parse_rows_doc},
     {"cut_as", cut_as, METH_VARARGS, cut_as_doc},
+    {"read_cut", read_cut, METH_VARARGS, read_cut_doc},
     {NULL, NULL, 0, NULL},
 };
 

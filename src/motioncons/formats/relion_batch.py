@@ -216,7 +216,11 @@ def _rows(raw: bytes, start: int) -> bytes | None:
     return _without_blank_lines(rows)
 
 
-def _head(path: str, size: int = 65536) -> bytes:
+HEAD_SIZE = 65536
+"""The bytes read first from each file (`_head`)."""
+
+
+def _head(path: str, size: int = HEAD_SIZE) -> bytes:
     """The file's bytes up to the end of its ``data_global_shift`` block at least: the blocks
     after it (local motion, hot pixels) can be 100x larger. ``os.read`` costs half of
     ``open().read()`` a file."""
@@ -233,6 +237,23 @@ def _head(path: str, size: int = 65536) -> bytes:
         return raw
     finally:
         os.close(handle)
+
+
+def _read_cut(jobs: list[Job]) -> list[tuple[_Layout, str, bytes] | bytes | None]:
+    """Each file of `jobs` read (`_head`; None where it cannot be) and, where compiled (in one
+    call: a chunk read and packed in 13-14 µs a file instead of 17-19), cut by the layouts
+    learned so far: (layout, movie name, rows) as `_cut_as` cuts it. A file not so cut is
+    given as its bytes (`_cut` cuts it, and may learn its layout)."""
+    if compiled.MODULE is not None:
+        return compiled.MODULE.read_cut([path for path, _ in jobs], _LAYOUTS, HEAD_SIZE)
+    return [_readable_head(path) for path, _ in jobs]
+
+
+def _readable_head(path: str) -> bytes | None:
+    try:
+        return _head(path)
+    except OSError:
+        return None
 
 
 def _one_to_bytes(n: int, cache: dict[int, list[bytes]] = {}) -> list[bytes]:  # noqa: B006
@@ -280,14 +301,16 @@ def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarr
     out: list[Found | Trajectory | Problem | None] = [None] * len(jobs)
     heads: dict[int, bytes] = {}  # of the files not in the layout: the full parser reads them once
     cut: list[tuple[int, tuple[_General, str | None], bytes]] = []
-    for i, (path, _) in enumerate(jobs):
-        try:
-            raw = _head(path)
-        except OSError:
+    for i, entry in enumerate(_read_cut(jobs)):
+        if entry is None:  # not readable: the full parser reports it
             continue
-        found = _cut(raw)
+        if not isinstance(entry, bytes):  # cut by a layout
+            layout, name, rows = entry
+            cut.append((i, (layout.general, name), rows))
+            continue
+        found = _cut(entry)
         if found is None:
-            heads[i] = raw
+            heads[i] = entry
         else:
             cut.append((i, *found))
     try:
