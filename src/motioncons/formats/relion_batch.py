@@ -473,21 +473,27 @@ def read_movie_stars(jobs: list[Job], workers: int | None = None,
 
 
 def iter_movie_stars(jobs: Sequence[Job | None], workers: int | None = None,
-                     chunk_size: int = 2000) -> Generator[Trajectory | Problem, None, None]:
+                     chunk_size: int = 2000, meanwhile: Callable[[], None] | None = None
+                     ) -> Generator[Trajectory | Problem, None, None]:
     """`read_movie_stars`, one item at a time in the order of `jobs`, a chunk as soon as it is
     read. The caller may set a job it has been given the item of to None, so that what only
     reading needed is freed as the run goes (close the iterator if you stop early: it holds
-    the worker processes)."""
+    the worker processes). `meanwhile` is called once before the first item is given: while
+    the workers read, where there are workers."""
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     starts = range(0, len(jobs), chunk_size)
     if len(jobs) >= PARALLEL_THRESHOLD and workers >= 2:
         with worker_pool(workers) as pool:
             if pool is not None:
                 chunks = (_chunk(jobs, start, chunk_size) for start in starts)
-                for start, packed in zip(starts, pool.map(_read_chunk_packed, chunks),
-                                         strict=True):
+                read = pool.map(_read_chunk_packed, chunks)  # every chunk submitted
+                if meanwhile is not None:
+                    meanwhile()
+                for start, packed in zip(starts, read, strict=True):
                     yield from _unpack(_chunk(jobs, start, chunk_size), packed)
                 return
+    if meanwhile is not None:
+        meanwhile()
     for start in starts:
         yield from read_chunk(_chunk(jobs, start, chunk_size))
 
