@@ -4,6 +4,7 @@ simulated ones (the simulator writes RELION's own layout)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -408,3 +409,43 @@ def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
         compiled.MODULE.read_cut(["a\0b"], relion_batch._LAYOUTS, 64)
     with pytest.raises(ValueError):
         relion_batch._head("a\0b")
+
+
+def test_the_reference_table_made_while_workers_read_is_the_one_made_alone(tmp_path,
+                                                                           monkeypatch):
+    """`read_micrographs_star` makes the table it keeps in `iter_movie_stars`' `meanwhile`:
+    once, with workers as in one process, to the same table."""
+    files = _simulated(tmp_path, movies=12)
+    star = files[0].parent.parent / "corrected_micrographs.star"
+    alone = read_micrographs_star(star, workers=1)
+    calls = []
+    real = relion_batch.iter_movie_stars
+
+    def counted(*args, **kwargs):
+        meanwhile = kwargs["meanwhile"]
+        kwargs["meanwhile"] = lambda: calls.append(meanwhile())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("motioncons.formats.relion.iter_movie_stars", counted)
+    monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
+    in_workers = read_micrographs_star(star, workers=2)
+    assert calls == [None]
+    assert in_workers.micrograph_table is not None
+    assert in_workers.micrograph_table == alone.micrograph_table
+    assert list(in_workers.micrograph_table.lines) == list(alone.micrograph_table.lines)
+    assert [_facts(t) for t in in_workers.trajectories] == [_facts(t) for t in
+                                                             alone.trajectories]
+    assert read_micrographs_star(star, workers=2, keep_table=False).micrograph_table is None
+
+
+def test_meanwhile_runs_once_before_the_first_item_with_or_without_workers(tmp_path,
+                                                                           monkeypatch):
+    jobs = [(str(path), None) for path in _simulated(tmp_path, movies=6)]
+    for threshold, workers in ((10_000, 1), (1, 2)):
+        monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", threshold)
+        events: list[str] = []
+        meanwhile = functools.partial(events.append, "meanwhile")
+        for _ in relion_batch.iter_movie_stars(jobs, workers, chunk_size=2,
+                                               meanwhile=meanwhile):
+            events.append("item")
+        assert events == ["meanwhile", *["item"] * 6], (threshold, workers)
