@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -34,3 +38,37 @@ def test_unusable_trajectories_become_problems_whatever_the_screen_chunk(chunk, 
     assert [t.key for t in dataset.trajectories] == [f"m{i}" for i in range(11) if i not in BAD]
     assert {p.key: p.reason for p in dataset.problems} == {
         f"m{i}": reason for i, (reason, _) in BAD.items()}
+
+
+_READ_FOLDER = """
+import sys
+from pathlib import Path
+from motioncons.formats import read_input
+found = read_input(Path(sys.argv[1]))
+for problem in found.problems:
+    print(problem.source, "|", problem.reason, "|", problem.message)
+print(len(found.trajectories), "read")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("kind", ["xmipp", "imod"])
+def test_a_named_pipe_among_a_folders_results_is_unreadable_not_waited_for(tmp_path, kind):
+    """In a child process with a time limit: a regression fails instead of hanging."""
+    from motioncons.simulation import formats as fmt
+
+    shifts = np.cumsum(np.full((8, 2), 0.5), axis=0)
+    if kind == "xmipp":
+        fmt.xmipp_xmd(tmp_path / "movie_a_shifts.xmd", "movie_a.mrcs", shifts)
+        pipe = tmp_path / "movie_b_shifts.xmd"
+    else:
+        fmt.imod_xf(tmp_path / "movie_a.xf", shifts)
+        pipe = tmp_path / "movie_b.xf"
+    os.mkfifo(pipe)
+    result = subprocess.run([sys.executable, "-c", _READ_FOLDER, str(tmp_path)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "1 read"
+    [(source, reason, message)] = [line.split(" | ") for line in lines[:-1]]
+    assert (source, reason) == (str(pipe), "unreadable")
+    assert "not a regular file" in message

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,7 @@ import pytest
 from motioncons.errors import InputError
 from motioncons.formats import read_input
 from motioncons.formats.relion import RelionMicrographTable, read_movie_star
+from motioncons.simulation.trajectories import write_relion_job
 from motioncons.trajectory import Problem, Trajectory
 
 
@@ -255,3 +259,75 @@ def test_paths_resolved_all_at_once_are_those_resolved_one_by_one(tmp_path, layo
     assert all_at_once.resolve_all(recorded) == expected
     assert all_at_once.rule == one_by_one.rule is not None
     assert expected[3].endswith("Movies/m3.star") and Path(expected[3]).is_file()
+
+
+_READ_HOSTILE = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # /dev/zero read whole: a MemoryError
+from motioncons.formats import relion_batch
+from motioncons.formats.relion import read_micrographs_star
+relion_batch.PARALLEL_THRESHOLD = int(sys.argv[2])
+found = read_micrographs_star(__import__("pathlib").Path(sys.argv[1]), workers=2)
+for problem in found.problems:
+    print(problem.source, "|", problem.reason, "|", problem.message)
+print(len(found.trajectories), "read")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "python"])
+@pytest.mark.parametrize("threshold", [1, 10_000], ids=["workers", "one process"])
+def test_a_metadata_path_to_a_device_or_a_pipe_is_that_movies_problem(tmp_path, pure,
+                                                                       threshold):
+    """A STAR file may name /dev/zero (which never ends) or a named pipe (which waits for a
+    writer) as a movie's metadata: that movie is unreadable, and the others are read. In a
+    child process with a time and memory limit, so that a regression fails instead of
+    hanging."""
+    names = [f"Movies/FoilHole_{i}_Data_{i:05d}_fractions.tiff" for i in range(4)]
+    shifts = [np.cumsum(np.full((9, 2), 0.3 + 0.1 * i), axis=0) for i in range(4)]
+    job = write_relion_job(tmp_path, "MotionCorr/job002", names, shifts, 0.885)
+    pipe = tmp_path / "pipe.star"
+    os.mkfifo(pipe)
+    star = job / "corrected_micrographs.star"
+    text = star.read_text()
+    text = text.replace("MotionCorr/job002/Movies/FoilHole_1_Data_00001_fractions.star",
+                        "/dev/zero")
+    text = text.replace("MotionCorr/job002/Movies/FoilHole_2_Data_00002_fractions.star",
+                        str(pipe))
+    star.write_text(text)
+    environment = {**os.environ, "MOTIONCONS_PURE_PYTHON": "1" if pure else ""}
+    result = subprocess.run([sys.executable, "-c", _READ_HOSTILE, str(star), str(threshold)],
+                            capture_output=True, text=True, timeout=120, env=environment,
+                            check=True)
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "2 read"
+    problems = sorted(line.split(" | ") for line in lines[:-1])
+    assert [(source, reason) for source, reason, _ in problems] == [
+        ("/dev/zero", "unreadable"), (str(pipe), "unreadable")]
+    assert all("not a regular file" in message for _, _, message in problems)
+
+
+def test_every_reader_is_named_and_a_relion_job_is_detected_as_relion(tmp_path):
+    from motioncons import formats
+
+    assert all(isinstance(reader.NAME, str) and reader.NAME for reader in formats.READERS)
+    job = write_relion_job(tmp_path, "MotionCorr/job002", ["Movies/a.tiff"],
+                           [np.zeros((5, 2))], 1.0)
+    assert formats.detect(job) == "relion"
+
+
+def test_an_unexpected_failure_of_the_relion_reader_is_one_line_naming_the_input(
+        tmp_path, monkeypatch):
+    from motioncons.formats import relion
+
+    job = write_relion_job(tmp_path, "MotionCorr/job002", ["Movies/a.tiff"],
+                           [np.zeros((5, 2))], 1.0)
+
+    def failing(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(relion, "read_micrographs_star", failing)
+    with pytest.raises(InputError, match="cannot be read as relion output "
+                                         r"\(MemoryError: out of memory\)") as caught:
+        read_input(job)
+    assert str(job) in str(caught.value)

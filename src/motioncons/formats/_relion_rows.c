@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_DIGITS 15   /* digits of a shift: below 10**15, exact in a double */
@@ -300,13 +301,26 @@ static PyObject *cut_as(PyObject *module, PyObject *args) {
 
 /* `relion_batch._head`: the file's first `size` bytes, and the rest of it when they hold
  * `data_global_shift` but not the block after it (or not that block). NULL with an OSError set
- * where the file cannot be read. */
+ * where the file cannot be read or is not a regular file (opened without blocking, so that a
+ * named pipe does not wait for a writer). */
 static PyObject *read_head(const char *path, Py_ssize_t size) {
     PyObject *raw;
     Py_ssize_t length = 0, got;
     int fd, failed = 0;
-    do fd = open(path, O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+    struct stat status;
+    do fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); while (fd < 0 && errno == EINTR);
     if (fd < 0) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    if (fstat(fd, &status) < 0) {
+        int error = errno;
+        close(fd);
+        errno = error;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    }
+    if (!S_ISREG(status.st_mode)) {  /* /dev/zero, a pipe, a directory: not read */
+        close(fd);
+        errno = EINVAL;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    }
     raw = PyBytes_FromStringAndSize(NULL, size);
     if (raw == NULL) {
         close(fd);

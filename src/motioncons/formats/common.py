@@ -8,6 +8,8 @@ returns passes `problem_of` (finite, plausible, strictly increasing frames) or b
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -67,8 +69,16 @@ def unreadable(path: Path | str, exc: BaseException, key: str | None = None,
 
 def guarded(read_file: Callable[[Path], Trajectory | Problem],
             file: Path) -> Trajectory | Problem:
-    """`read_file(file)`, with any failure turned into an ``unreadable`` problem."""
+    """`read_file(file)`, with any failure turned into an ``unreadable`` problem. A file that is
+    not a regular file (a named pipe would wait for a writer, a device may never end) is not
+    read."""
     try:
+        try:
+            mode: int | None = os.stat(file).st_mode
+        except OSError:  # the reader reports it
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            raise ValueError("not a regular file (a device, pipe or socket)")
         return read_file(file)
     except Exception as exc:  # any failure of one file is its movie's problem
         return unreadable(file, exc)

@@ -12,6 +12,7 @@ needs cryosparc-tools.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +134,10 @@ def _exposure(row, names, project: Path, file: Path, pixel_size: float | None):
     key = movie_key(movie)
     trajectory_path = project / _text(row["rigid_motion/path"]).lstrip(">")
     try:
-        if trajectory_path.stat().st_size > MAX_TRAJECTORY_BYTES:
+        found = trajectory_path.stat()
+        if not stat.S_ISREG(found.st_mode):  # a named pipe would wait for a writer
+            raise ValueError("not a regular file (a device, pipe or socket)")
+        if found.st_size > MAX_TRAJECTORY_BYTES:
             raise ValueError(f"larger than {MAX_TRAJECTORY_BYTES >> 20} MiB")
         values = np.load(trajectory_path, allow_pickle=False)
     except FileNotFoundError:

@@ -27,6 +27,7 @@ from ..trajectory import Problem, SharedNames, Trajectory, TrajectorySet, movie_
 from .common import checked, one_line
 from .packed_lines import PackedLines
 from .relion_batch import iter_movie_stars, read_movie_stars
+from .relion_movie import NAME as NAME  # this reader's name (formats.detect, its errors)
 from .relion_movie import read_movie_star
 from .star import parse_cif, requoted, unescape
 

@@ -14,8 +14,10 @@ gives the same result on every file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -224,8 +226,10 @@ def _head(path: str, size: int = HEAD_SIZE) -> bytes:
     """The file's bytes up to the end of its ``data_global_shift`` block at least: the blocks
     after it (local motion, hot pixels) can be 100x larger. ``os.read`` costs half of
     ``open().read()`` a file."""
-    handle = os.open(path, os.O_RDONLY)
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe: no wait for a writer
     try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):  # /dev/zero, a pipe: never read
+            raise OSError(errno.EINVAL, "not a regular file", path)
         raw = os.read(handle, size)
         if len(raw) == size:
             shifts = raw.find(_SHIFTS)

@@ -10,7 +10,10 @@ frames): see ``shared/reference/formats_relion_motioncor.md`` §1.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,20 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None,
         return unreadable(path, exc, name=fallback_name)
 
 
+def _regular_file_bytes(path: str) -> bytes:
+    """The file's bytes; an OSError unless it is a regular file (a path in a STAR file may
+    name /dev/zero, which never ends, or a named pipe, which waits for a writer: opened
+    without blocking, neither is read)."""
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(handle, "rb", buffering=0) as stream:
+        found = os.fstat(handle).st_mode
+        if stat.S_ISDIR(found):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+        if not stat.S_ISREG(found):
+            raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)", path)
+        return stream.readall()
+
+
 def _read_movie_star(path: Path | str, fallback_name: str | None,
                      raw: bytes | None) -> Trajectory | Problem:
     source = path if isinstance(path, str) else str(path)
@@ -53,8 +70,7 @@ def _read_movie_star(path: Path | str, fallback_name: str | None,
 
     if raw is None:
         try:
-            with open(source, "rb", buffering=0) as handle:
-                raw = handle.readall()
+            raw = _regular_file_bytes(source)
         except FileNotFoundError:
             return fail("missing_metadata", "metadata STAR file does not exist")
         except OSError as exc:
