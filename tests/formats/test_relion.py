@@ -279,8 +279,9 @@ print(len(found.trajectories), "read")
 @pytest.mark.parametrize("threshold", [1, 10_000], ids=["workers", "one process"])
 def test_a_metadata_path_to_a_device_or_a_pipe_is_that_movies_problem(tmp_path, pure,
                                                                        threshold):
-    """A STAR file may name /dev/zero (which never ends) or a named pipe (which waits for a
-    writer) as a movie's metadata: that movie is unreadable, and the others are read. In a
+    """A STAR file may name /dev/zero (which never ends), a named pipe (which waits for a
+    writer) or a huge file as a movie's metadata: that movie is unreadable, and the others are
+    read. In a
     child process with a time and memory limit, so that a regression fails instead of
     hanging."""
     names = [f"Movies/FoilHole_{i}_Data_{i:05d}_fractions.tiff" for i in range(4)]
@@ -294,17 +295,25 @@ def test_a_metadata_path_to_a_device_or_a_pipe_is_that_movies_problem(tmp_path, 
                         "/dev/zero")
     text = text.replace("MotionCorr/job002/Movies/FoilHole_2_Data_00002_fractions.star",
                         str(pipe))
+    huge = tmp_path / "huge.star"  # sparse: 300 MiB of zeros that take no disk
+    with open(huge, "wb") as handle:
+        handle.truncate(300 << 20)
+    text = text.replace("MotionCorr/job002/Movies/FoilHole_3_Data_00003_fractions.star",
+                        str(huge))
     star.write_text(text)
     environment = {**os.environ, "MOTIONCONS_PURE_PYTHON": "1" if pure else ""}
     result = subprocess.run([sys.executable, "-c", _READ_HOSTILE, str(star), str(threshold)],
                             capture_output=True, text=True, timeout=120, env=environment,
                             check=True)
     lines = result.stdout.splitlines()
-    assert lines[-1] == "2 read"
-    problems = sorted(line.split(" | ") for line in lines[:-1])
-    assert [(source, reason) for source, reason, _ in problems] == [
-        ("/dev/zero", "unreadable"), (str(pipe), "unreadable")]
-    assert all("not a regular file" in message for _, _, message in problems)
+    assert lines[-1] == "1 read"
+    problems = {source: (reason, message) for source, reason, message in
+                (line.split(" | ") for line in lines[:-1])}
+    assert sorted(problems) == sorted(["/dev/zero", str(pipe), str(huge)])
+    assert {reason for reason, _ in problems.values()} == {"unreadable"}
+    assert "not a regular file" in problems["/dev/zero"][1]
+    assert "not a regular file" in problems[str(pipe)][1]
+    assert "larger than 256 MiB" in problems[str(huge)][1]
 
 
 def test_every_reader_is_named_and_a_relion_job_is_detected_as_relion(tmp_path):

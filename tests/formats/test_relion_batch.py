@@ -331,7 +331,7 @@ def test_a_file_cut_by_its_layout_is_cut_alike_compiled_and_in_python(
     assert agreed > 400 and left < 30, (agreed, left)
 
 
-def _read_cut_in_python(paths: list[str], size: int) -> list:
+def _read_cut_in_python(paths: list[str], size: int, limit: int) -> list:
     """What the compiled `read_cut` gives, made of `_head` and the compiled `cut_as` (itself
     compared with the Python cut above)."""
     from motioncons.formats import compiled
@@ -340,7 +340,7 @@ def _read_cut_in_python(paths: list[str], size: int) -> list:
     out: list = []
     for path in paths:
         try:
-            raw = relion_batch._head(path, size)
+            raw = relion_batch._head(path, size, limit)
         except OSError:
             out.append(None)
             continue
@@ -397,16 +397,21 @@ def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
     paths += [str(folder / name) for name in ("long_after.star", "long_before.star",
                                               "empty.star", "a directory.star", "missing.star")]
     paths.append(odd)
+    limit = relion_batch.MAX_MOVIE_STAR_BYTES
     for size in (relion_batch.HEAD_SIZE, 1, 64, 700, len(relion), len(relion) + 1):
-        found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, size)
-        assert found == _read_cut_in_python(paths, size), size
-    found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, relion_batch.HEAD_SIZE)
+        found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, size, limit)
+        assert found == _read_cut_in_python(paths, size, limit), size
+    for smaller in (0, 100, len(relion) - 1, len(relion), len(relion) + len(local) - 1):
+        found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, 64, smaller)
+        assert found == _read_cut_in_python(paths, 64, smaller), smaller
+    found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, relion_batch.HEAD_SIZE,
+                                     limit)
     assert sum(isinstance(entry, tuple) for entry in found) > 100
     assert isinstance(found[-6], tuple)  # shifts in the first bytes: cut
     assert found[-4] == b"" and found[-3] is None and found[-2] is None
     assert isinstance(found[-1], tuple)
     with pytest.raises(ValueError):
-        compiled.MODULE.read_cut(["a\0b"], relion_batch._LAYOUTS, 64)
+        compiled.MODULE.read_cut(["a\0b"], relion_batch._LAYOUTS, 64, limit)
     with pytest.raises(ValueError):
         relion_batch._head("a\0b")
 

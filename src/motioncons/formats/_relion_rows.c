@@ -303,7 +303,7 @@ static PyObject *cut_as(PyObject *module, PyObject *args) {
  * `data_global_shift` but not the block after it (or not that block). NULL with an OSError set
  * where the file cannot be read or is not a regular file (opened without blocking, so that a
  * named pipe does not wait for a writer). */
-static PyObject *read_head(const char *path, Py_ssize_t size) {
+static PyObject *read_head(const char *path, Py_ssize_t size, Py_ssize_t limit) {
     PyObject *raw;
     Py_ssize_t length = 0, got;
     int fd, failed = 0;
@@ -316,9 +316,9 @@ static PyObject *read_head(const char *path, Py_ssize_t size) {
         errno = error;
         return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
     }
-    if (!S_ISREG(status.st_mode)) {  /* /dev/zero, a pipe, a directory: not read */
+    if (!S_ISREG(status.st_mode) || status.st_size > limit) {  /* /dev/zero, a pipe: never */
         close(fd);
-        errno = EINVAL;
+        errno = S_ISREG(status.st_mode) ? EFBIG : EINVAL;
         return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
     }
     raw = PyBytes_FromStringAndSize(NULL, size);
@@ -346,6 +346,11 @@ static PyObject *read_head(const char *path, Py_ssize_t size) {
                     break;
                 }
                 length += got;
+                if (length > limit) {  /* it grew since */
+                    errno = EFBIG;
+                    failed = 1;
+                    break;
+                }
             }
         }
     }
@@ -367,12 +372,12 @@ static PyObject *read_head(const char *path, Py_ssize_t size) {
 /* The result of `read_cut` for one file: None, its bytes, or (layout, name, rows). NULL only
  * on an error that is not the file's (memory) or a path os.open would refuse too. */
 static PyObject *read_and_cut(PyObject *path, PyObject *layouts, Py_ssize_t size,
-                              PyObject *tail_name) {
+                              Py_ssize_t limit, PyObject *tail_name) {
     PyObject *encoded = NULL, *raw, *head, *layout, *tail, *result;
     const unsigned char *bytes;
     Py_ssize_t length, tag, name_start = 0, name_end = 0, rows_start = 0, rows_end = 0;
     if (!PyUnicode_FSConverter(path, &encoded)) return NULL;  /* os.open's ValueError too */
-    raw = read_head(PyBytes_AS_STRING(encoded), size);
+    raw = read_head(PyBytes_AS_STRING(encoded), size, limit);
     Py_DECREF(encoded);
     if (raw == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_OSError)) return NULL;
@@ -416,19 +421,20 @@ error:
 }
 
 PyDoc_STRVAR(read_cut_doc,
-"read_cut(paths, layouts, size, /)\n--\n\n"
-"Each file read as relion_batch._head reads it, and cut as relion_batch._cut cuts it when its\n"
+"read_cut(paths, layouts, size, limit, /)\n--\n\n"
+"Each file read as relion_batch._head reads it (size bytes first, at most limit), and cut as relion_batch._cut cuts it when its\n"
 "bytes up to the end of its first movie name tag are a key of `layouts` (whose values have\n"
 "a `tail`, as cut_as takes it): a list with, for each path, (layout, the movie name, the\n"
 "rows) where cut so, the file's bytes where not, or None where it could not be read.");
 
 static PyObject *read_cut(PyObject *module, PyObject *args) {
     PyObject *paths, *layouts, *sequence, *out = NULL, *tail_name;
-    Py_ssize_t size, count, i;
+    Py_ssize_t size, limit, count, i;
     (void)module;
-    if (!PyArg_ParseTuple(args, "OO!n", &paths, &PyDict_Type, &layouts, &size)) return NULL;
-    if (size <= 0) {
-        PyErr_SetString(PyExc_ValueError, "size must be positive");
+    if (!PyArg_ParseTuple(args, "OO!nn", &paths, &PyDict_Type, &layouts, &size, &limit))
+        return NULL;
+    if (size <= 0 || limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must be positive, limit not negative");
         return NULL;
     }
     sequence = PySequence_Fast(paths, "paths must be a sequence of str");
@@ -445,7 +451,7 @@ static PyObject *read_cut(PyObject *module, PyObject *args) {
             Py_CLEAR(out);
             goto done;
         }
-        entry = read_and_cut(path, layouts, size, tail_name);
+        entry = read_and_cut(path, layouts, size, limit, tail_name);
         if (entry == NULL) {
             Py_CLEAR(out);
             goto done;

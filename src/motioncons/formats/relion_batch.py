@@ -31,12 +31,14 @@ from .common import MAX_FRAME_NUMBER, MAX_SHIFT_PX, checked, pixel_size_or_none
 from .fixed_columns import parse_rows
 from .relion_movie import (
     EXTRAS,
+    MAX_MOVIE_STAR_BYTES,
     NAME,
     NOT_OBSERVED,
     frame_count,
     frames_one_to,
     read_movie_star,
     shared,
+    too_large,
 )
 
 PARALLEL_THRESHOLD = 4000
@@ -222,21 +224,29 @@ HEAD_SIZE = 65536
 """The bytes read first from each file (`_head`)."""
 
 
-def _head(path: str, size: int = HEAD_SIZE) -> bytes:
+def _head(path: str, size: int = HEAD_SIZE, limit: int = MAX_MOVIE_STAR_BYTES) -> bytes:
     """The file's bytes up to the end of its ``data_global_shift`` block at least: the blocks
     after it (local motion, hot pixels) can be 100x larger. ``os.read`` costs half of
-    ``open().read()`` a file."""
-    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe: no wait for a writer
+    ``open().read()`` a file. An OSError for what is not a regular file (opened without
+    blocking: a named pipe does not wait for a writer), and for a file larger than `limit`."""
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(handle).st_mode):  # /dev/zero, a pipe: never read
+        found = os.fstat(handle)
+        if not stat.S_ISREG(found.st_mode):  # /dev/zero, a pipe: never read
             raise OSError(errno.EINVAL, "not a regular file", path)
+        if found.st_size > limit:
+            raise too_large(path)
         raw = os.read(handle, size)
         if len(raw) == size:
             shifts = raw.find(_SHIFTS)
             if shifts < 0 or raw.find(b"\ndata_", shifts) < 0:
                 parts = [raw]
+                length = len(raw)
                 while part := os.read(handle, 1 << 20):
                     parts.append(part)
+                    length += len(part)
+                    if length > limit:  # it grew since
+                        raise too_large(path)
                 raw = b"".join(parts)
         return raw
     finally:
@@ -249,7 +259,8 @@ def _read_cut(jobs: list[Job]) -> list[tuple[_Layout, str, bytes] | bytes | None
     learned so far: (layout, movie name, rows) as `_cut_as` cuts it. A file not so cut is
     given as its bytes (`_cut` cuts it, and may learn its layout)."""
     if compiled.MODULE is not None:
-        return compiled.MODULE.read_cut([path for path, _ in jobs], _LAYOUTS, HEAD_SIZE)
+        return compiled.MODULE.read_cut([path for path, _ in jobs], _LAYOUTS, HEAD_SIZE,
+                                        MAX_MOVIE_STAR_BYTES)
     return [_readable_head(path) for path, _ in jobs]
 
 

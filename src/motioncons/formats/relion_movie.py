@@ -46,18 +46,34 @@ def read_movie_star(path: Path | str, fallback_name: str | None = None,
         return unreadable(path, exc, name=fallback_name)
 
 
+MAX_MOVIE_STAR_BYTES = 256 << 20
+"""The largest per-movie motion STAR file read (RELION's are kilobytes to a few megabytes, their
+global shifts first): a larger one listed in a STAR file is its movie's problem, not a run
+that runs out of memory."""
+
+
+def too_large(path: str) -> OSError:
+    return OSError(errno.EFBIG, f"larger than {MAX_MOVIE_STAR_BYTES >> 20} MiB: not a "
+                                "per-movie motion STAR", path)
+
+
 def _regular_file_bytes(path: str) -> bytes:
     """The file's bytes; an OSError unless it is a regular file (a path in a STAR file may
     name /dev/zero, which never ends, or a named pipe, which waits for a writer: opened
-    without blocking, neither is read)."""
+    without blocking, neither is read) of at most `MAX_MOVIE_STAR_BYTES`."""
     handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with open(handle, "rb", buffering=0) as stream:
-        found = os.fstat(handle).st_mode
-        if stat.S_ISDIR(found):
+        found = os.fstat(handle)
+        if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
-        if not stat.S_ISREG(found):
+        if not stat.S_ISREG(found.st_mode):
             raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)", path)
-        return stream.readall()
+        if found.st_size > MAX_MOVIE_STAR_BYTES:
+            raise too_large(path)
+        raw = stream.read(MAX_MOVIE_STAR_BYTES + 1)  # it may have grown since
+        if len(raw) > MAX_MOVIE_STAR_BYTES:
+            raise too_large(path)
+        return raw
 
 
 def _read_movie_star(path: Path | str, fallback_name: str | None,
