@@ -454,3 +454,27 @@ def test_meanwhile_runs_once_before_the_first_item_with_or_without_workers(tmp_p
                                                meanwhile=meanwhile):
             events.append("item")
         assert events == ["meanwhile", *["item"] * 6], (threshold, workers)
+
+
+def test_read_cut_refuses_layouts_without_a_tail_of_bytes(relion31, row_parser):
+    if row_parser != "compiled":
+        pytest.skip("the compiled reader's own checks")
+    from types import SimpleNamespace
+
+    from motioncons.formats import compiled
+
+    path = sorted(relion31.glob("2017*.star"))[0]
+    raw = path.read_bytes()
+    tag = raw.find(b"_rlnMicrographMovieName") + len(b"_rlnMicrographMovieName")
+    limit = relion_batch.MAX_MOVIE_STAR_BYTES
+    with pytest.raises(AttributeError):
+        compiled.MODULE.read_cut([str(path)], {raw[:tag]: object()}, 64, limit)
+    with pytest.raises(TypeError, match="tail must be bytes"):
+        compiled.MODULE.read_cut([str(path)], {raw[:tag]: SimpleNamespace(tail="x")}, 64,
+                                 limit)
+    with pytest.raises(ValueError, match="size must be positive"):
+        compiled.MODULE.read_cut([str(path)], {}, 0, limit)
+    with pytest.raises(TypeError, match="paths must be str"):
+        compiled.MODULE.read_cut([path], {}, 64, limit)
+    assert compiled.MODULE.read_cut([str(path)], {raw[:tag]: SimpleNamespace(tail=b"?")}, 64,
+                                    limit) == [raw]  # a tail that does not follow: its bytes

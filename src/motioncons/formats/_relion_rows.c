@@ -390,31 +390,36 @@ static PyObject *read_and_cut(PyObject *path, PyObject *layouts, Py_ssize_t size
     if (tag < 0) return raw;
     head = PyBytes_FromStringAndSize((const char *)bytes, tag + (Py_ssize_t)strlen(NAME_TAG));
     if (head == NULL) goto error;
-    layout = PyDict_GetItemWithError(layouts, head);  /* borrowed */
+    layout = PyDict_GetItemWithError(layouts, head);  /* borrowed: held below */
     Py_DECREF(head);
     if (layout == NULL) {
         if (PyErr_Occurred()) goto error;
         return raw;
     }
+    Py_INCREF(layout);  /* the attribute lookup must not be able to free it */
     tail = PyObject_GetAttr(layout, tail_name);
-    if (tail == NULL) goto error;
+    if (tail == NULL) goto error_layout;
     if (!PyBytes_Check(tail)) {
         Py_DECREF(tail);
         PyErr_SetString(PyExc_TypeError, "a layout's tail must be bytes");
-        goto error;
+        goto error_layout;
     }
     if (!cut_by_layout(bytes, length, tag + (Py_ssize_t)strlen(NAME_TAG),
                        PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail), &name_start, &name_end,
                        &rows_start, &rows_end)) {
         Py_DECREF(tail);
+        Py_DECREF(layout);
         return raw;
     }
     Py_DECREF(tail);
     result = Py_BuildValue("(Os#y#)", layout, (const char *)bytes + name_start,
                            name_end - name_start, (const char *)bytes + rows_start,
                            rows_end - rows_start);
+    Py_DECREF(layout);
     Py_DECREF(raw);
     return result;
+error_layout:
+    Py_DECREF(layout);
 error:
     Py_DECREF(raw);
     return NULL;
