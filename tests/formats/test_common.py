@@ -54,7 +54,8 @@ print(len(found.trajectories), "read")
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
 @pytest.mark.parametrize("kind", ["xmipp", "imod"])
 def test_a_named_pipe_among_a_folders_results_is_unreadable_not_waited_for(tmp_path, kind):
-    """In a child process with a time limit: a regression fails instead of hanging."""
+    """A named pipe and a huge file among a folder's results are their movies' problems. In a
+    child process with a time limit: a regression fails instead of hanging."""
     from motioncons.simulation import formats as fmt
 
     shifts = np.cumsum(np.full((8, 2), 0.5), axis=0)
@@ -65,10 +66,16 @@ def test_a_named_pipe_among_a_folders_results_is_unreadable_not_waited_for(tmp_p
         fmt.imod_xf(tmp_path / "movie_a.xf", shifts)
         pipe = tmp_path / "movie_b.xf"
     os.mkfifo(pipe)
+    huge = pipe.with_name(pipe.name.replace("movie_b", "movie_c"))
+    with open(huge, "wb") as handle:  # sparse: 300 MiB of zeros that take no disk
+        handle.truncate(300 << 20)
     result = subprocess.run([sys.executable, "-c", _READ_FOLDER, str(tmp_path)],
                             capture_output=True, text=True, timeout=120, check=True)
     lines = result.stdout.splitlines()
     assert lines[-1] == "1 read"
-    [(source, reason, message)] = [line.split(" | ") for line in lines[:-1]]
-    assert (source, reason) == (str(pipe), "unreadable")
-    assert "not a regular file" in message
+    problems = {source: (reason, message) for source, reason, message in
+                (line.split(" | ") for line in lines[:-1])}
+    assert sorted(problems) == sorted([str(pipe), str(huge)])
+    assert {reason for reason, _ in problems.values()} == {"unreadable"}
+    assert "not a regular file" in problems[str(pipe)][1]
+    assert "larger than 256 MiB" in problems[str(huge)][1]

@@ -67,18 +67,26 @@ def unreadable(path: Path | str, exc: BaseException, key: str | None = None,
                    f"cannot be read ({one_line(exc)})")
 
 
+MAX_RESULT_BYTES = 256 << 20
+"""The largest per-movie result file of a folder read (Xmipp, IMOD, Warp and cisTEM write
+kilobytes): a larger one is its movie's problem, not a run that runs out of memory."""
+
+
 def guarded(read_file: Callable[[Path], Trajectory | Problem],
             file: Path) -> Trajectory | Problem:
     """`read_file(file)`, with any failure turned into an ``unreadable`` problem. A file that is
-    not a regular file (a named pipe would wait for a writer, a device may never end) is not
-    read."""
+    not a regular file (a named pipe would wait for a writer, a device may never end), or is
+    larger than `MAX_RESULT_BYTES`, is not read."""
     try:
         try:
-            mode: int | None = os.stat(file).st_mode
+            found: os.stat_result | None = os.stat(file)
         except OSError:  # the reader reports it
-            mode = None
-        if mode is not None and not stat.S_ISREG(mode):
+            found = None
+        if found is not None and not stat.S_ISREG(found.st_mode):
             raise ValueError("not a regular file (a device, pipe or socket)")
+        if found is not None and found.st_size > MAX_RESULT_BYTES:
+            raise ValueError(f"larger than {MAX_RESULT_BYTES >> 20} MiB: not a per-movie "
+                             "result file")
         return read_file(file)
     except Exception as exc:  # any failure of one file is its movie's problem
         return unreadable(file, exc)
