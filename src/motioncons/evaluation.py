@@ -40,7 +40,7 @@ from .errors import MotionconsError, UsageError
 from .formats.common import in_pixels
 from .frames import CommonSamples, TooFewFrames, common_samples
 from .matching import Matching, Pair, compile_match_regex, pair_sets
-from .records import Row, Summary
+from .records import CSV_COLUMNS, Row, Summary
 from .trajectory import Problem, Trajectory, TrajectorySet, joined_pixels, pixels
 
 PIXEL_SIZE_TOLERANCE = 0.01
@@ -481,14 +481,9 @@ def fix_basis(pairs: list[Pair], options: Options, freeze_after: int, final: boo
     return Basis(estimate, calibration)
 
 
-DECIDED_FIELDS = (
-    "movie", "decision", "reason", "corr", "corr_x", "corr_y", "rmse_px", "max_error_px",
-    "rmse_A", "max_error_A", "range_ref_px", "range_sec_px", "frames", "reference_path",
-    "secondary_path", "fit", "convention", "rotation_deg", "resampled", "pixel_size_A",
-    "movie_name", "message", "plot_path", "motion_total_A", "motion_early_A", "range_ref_x_px",
-    "range_ref_y_px", "range_sec_x_px", "range_sec_y_px")
-"""The fields `_rows` gives a decided row, by position: `Row`'s first fields, in its order (a
-test checks it)."""
+DECIDED_FIELDS = CSV_COLUMNS
+"""The fields `_rows` gives a decided row, by position: the CSV's columns, which are `Row`'s
+first fields in its order (a test checks it)."""
 
 
 def _rows(valid: list[ValidPair], results: Results, options: Options,
