@@ -14,10 +14,8 @@ gives the same result on every file.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
-import stat
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +34,7 @@ from .relion_movie import (
     NOT_OBSERVED,
     frame_count,
     frames_one_to,
+    open_movie_star,
     read_movie_star,
     shared,
     too_large,
@@ -227,15 +226,9 @@ HEAD_SIZE = 65536
 def _head(path: str, size: int = HEAD_SIZE, limit: int = MAX_MOVIE_STAR_BYTES) -> bytes:
     """The file's bytes up to the end of its ``data_global_shift`` block at least: the blocks
     after it (local motion, hot pixels) can be 100x larger. ``os.read`` costs half of
-    ``open().read()`` a file. An OSError for what is not a regular file (opened without
-    blocking: a named pipe does not wait for a writer), and for a file larger than `limit`."""
-    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    ``open().read()`` a file. An OSError where `open_movie_star` gives one."""
+    handle = open_movie_star(path, limit)
     try:
-        found = os.fstat(handle)
-        if not stat.S_ISREG(found.st_mode):  # /dev/zero, a pipe: never read
-            raise OSError(errno.EINVAL, "not a regular file", path)
-        if found.st_size > limit:
-            raise too_large(path)
         raw = os.read(handle, size)
         if len(raw) == size:
             shifts = raw.find(_SHIFTS)
@@ -246,7 +239,7 @@ def _head(path: str, size: int = HEAD_SIZE, limit: int = MAX_MOVIE_STAR_BYTES) -
                     parts.append(part)
                     length += len(part)
                     if length > limit:  # it grew since
-                        raise too_large(path)
+                        raise too_large(path, limit)
                 raw = b"".join(parts)
         return raw
     finally:

@@ -52,28 +52,37 @@ global shifts first): a larger one listed in a STAR file is its movie's problem,
 that runs out of memory."""
 
 
-def too_large(path: str) -> OSError:
-    return OSError(errno.EFBIG, f"larger than {MAX_MOVIE_STAR_BYTES >> 20} MiB: not a "
-                                "per-movie motion STAR", path)
+def too_large(path: str, limit: int = MAX_MOVIE_STAR_BYTES) -> OSError:
+    return OSError(errno.EFBIG, f"larger than {limit >> 20} MiB: not a per-movie motion STAR",
+                   path)
 
 
-def _regular_file_bytes(path: str) -> bytes:
-    """The file's bytes; an OSError unless it is a regular file (a path in a STAR file may
-    name /dev/zero, which never ends, or a named pipe, which waits for a writer: opened
-    without blocking, neither is read) of at most `MAX_MOVIE_STAR_BYTES`."""
+def open_movie_star(path: str, limit: int = MAX_MOVIE_STAR_BYTES) -> int:
+    """A descriptor of the file, open for reading; an OSError unless it is a regular file (a
+    path in a STAR file may name /dev/zero, which never ends, or a named pipe, which waits for
+    a writer: opened without blocking, neither is read) of at most `limit` bytes."""
     handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with open(handle, "rb", buffering=0) as stream:
+    try:
         found = os.fstat(handle)
         if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
         if not stat.S_ISREG(found.st_mode):
             raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)", path)
-        if found.st_size > MAX_MOVIE_STAR_BYTES:
-            raise too_large(path)
+        if found.st_size > limit:
+            raise too_large(path, limit)
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def _regular_file_bytes(path: str) -> bytes:
+    """The file's bytes, as `open_movie_star` allows them."""
+    with open(open_movie_star(path), "rb", buffering=0) as stream:
         raw = stream.read(MAX_MOVIE_STAR_BYTES + 1)  # it may have grown since
-        if len(raw) > MAX_MOVIE_STAR_BYTES:
-            raise too_large(path)
-        return raw
+    if len(raw) > MAX_MOVIE_STAR_BYTES:
+        raise too_large(path)
+    return raw
 
 
 def _read_movie_star(path: Path | str, fallback_name: str | None,
