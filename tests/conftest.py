@@ -82,31 +82,33 @@ def deflate_library(request, monkeypatch):
     return request.param
 
 
+def _compiled_or_python(request, monkeypatch, owner, attribute: str, built: str) -> str:
+    """The test with a compiled module (`owner.attribute`), or again with it set to None (its
+    Python fallback). The compiled one must have been built: CI installs with a C compiler."""
+    if request.param == "python":
+        monkeypatch.setattr(owner, attribute, None)
+    elif getattr(owner, attribute) is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
+        pytest.fail(f"the compiled module was not built ({built})")
+    elif getattr(owner, attribute) is None:
+        pytest.skip("MOTIONCONS_PURE_PYTHON is set")
+    return request.param
+
+
 @pytest.fixture(params=["compiled", "python"])
 def row_parser(request, monkeypatch):
     """The test with the compiled part of the bulk RELION reader, and again with its Python
-    and numpy fallback. The compiled one must have been built: CI installs with a C compiler."""
+    and numpy fallback."""
     from motioncons.formats import compiled
 
-    if request.param == "python":
-        monkeypatch.setattr(compiled, "MODULE", None)
-    elif compiled.MODULE is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
-        pytest.fail("the compiled reader was not built (motioncons.formats._relion_rows)")
-    elif compiled.MODULE is None:
-        pytest.skip("MOTIONCONS_PURE_PYTHON is set")
-    return request.param
+    return _compiled_or_python(request, monkeypatch, compiled, "MODULE",
+                               "motioncons.formats._relion_rows")
 
 
 @pytest.fixture(params=["compiled", "python"])
 def number_formatter(request, monkeypatch):
     """The test with the compiled formatter of columns of floats, and again with its Python
-    fallback (as `row_parser` does for the reader)."""
+    fallback."""
     from motioncons.outputs import numbers
 
-    if request.param == "python":
-        monkeypatch.setattr(numbers, "COMPILED", None)
-    elif numbers.COMPILED is None and not os.environ.get("MOTIONCONS_PURE_PYTHON"):
-        pytest.fail("the compiled formatter was not built (motioncons.outputs._numbers)")
-    elif numbers.COMPILED is None:
-        pytest.skip("MOTIONCONS_PURE_PYTHON is set")
-    return request.param
+    return _compiled_or_python(request, monkeypatch, numbers, "COMPILED",
+                               "motioncons.outputs._numbers")
