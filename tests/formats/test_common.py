@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from motioncons.formats import common
 from motioncons.trajectory import Trajectory, TrajectorySet
+from tests.child_read import read_in_child
 
 
 def _trajectory(i: int, frames: np.ndarray | None = None, shifts: np.ndarray | None = None,
@@ -40,17 +39,6 @@ def test_unusable_trajectories_become_problems_whatever_the_screen_chunk(chunk, 
         f"m{i}": reason for i, (reason, _) in BAD.items()}
 
 
-_READ_FOLDER = """
-import sys
-from pathlib import Path
-from motioncons.formats import read_input
-found = read_input(Path(sys.argv[1]))
-for problem in found.problems:
-    print(problem.source, "|", problem.reason, "|", problem.message)
-print(len(found.trajectories), "read")
-"""
-
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
 @pytest.mark.parametrize("kind", ["xmipp", "imod"])
 def test_a_named_pipe_among_a_folders_results_is_unreadable_not_waited_for(tmp_path, kind):
@@ -69,9 +57,7 @@ def test_a_named_pipe_among_a_folders_results_is_unreadable_not_waited_for(tmp_p
     huge = pipe.with_name(pipe.name.replace("movie_b", "movie_c"))
     with open(huge, "wb") as handle:  # sparse: 300 MiB of zeros that take no disk
         handle.truncate(300 << 20)
-    result = subprocess.run([sys.executable, "-c", _READ_FOLDER, str(tmp_path)],
-                            capture_output=True, text=True, timeout=120, check=True)
-    lines = result.stdout.splitlines()
+    lines = read_in_child(tmp_path)
     assert lines[-1] == "1 read"
     problems = {source: (reason, message) for source, reason, message in
                 (line.split(" | ") for line in lines[:-1])}
