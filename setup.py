@@ -1,5 +1,5 @@
 """The optional compiled modules (pyproject.toml holds the rest): the reader of RELION's shift
-rows and the formatter of columns of floats.
+rows, the formatter of columns of floats and the overlays' drawing steps.
 
 ``optional=True``: where one cannot be built (no C compiler), motioncons installs without it
 and does the same in Python and numpy (`motioncons.compiled`), to the same results."""
@@ -11,4 +11,7 @@ setup(ext_modules=[
               optional=True),
     Extension("motioncons.outputs._numbers", ["src/motioncons/outputs/_numbers.c"],
               optional=True),
+    # Not contracted into fused multiply-adds: the Python fallback computes the same pixels.
+    Extension("motioncons.figures._canvas", ["src/motioncons/figures/_canvas.c"],
+              extra_compile_args=["-ffp-contract=off"], optional=True),
 ])

@@ -112,3 +112,13 @@ def number_formatter(request, monkeypatch):
 
     return _compiled_or_python(request, monkeypatch, numbers, "COMPILED",
                                "motioncons.outputs._numbers")
+
+
+@pytest.fixture(params=["compiled", "python"])
+def canvas_steps(request, monkeypatch):
+    """The test with the compiled drawing steps of the overlays, and again with their numpy
+    fallback."""
+    from motioncons.figures import canvas
+
+    return _compiled_or_python(request, monkeypatch, canvas, "COMPILED",
+                               "motioncons.figures._canvas")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from motioncons.figures.canvas import pixels
 from motioncons.figures.overlay import OverlayPlotter
 
 
@@ -14,12 +15,12 @@ def test_title_drawn_glyph_by_glyph_matches_the_title_drawn_whole():
     for way in ("whole", "glyphs", "glyphs and tail"):
         image = plotter.background.copy()
         if way == "whole":
-            texts.whole(image.im, (280, 14), name + tail, (214, 39, 40))
+            texts.whole(image, (280, 14), name + tail, (214, 39, 40))
         elif way == "glyphs":
-            texts.title(image.im, (280, 14), name + tail, (214, 39, 40))
+            texts.title(image, (280, 14), name + tail, (214, 39, 40))
         else:
-            texts.title(image.im, (280, 14), name, (214, 39, 40), tail)
-        canvases.append(np.asarray(image)[:30] != plotter.palette.white)
+            texts.title(image, (280, 14), name, (214, 39, 40), tail)
+        canvases.append(pixels(image)[:30] != plotter.palette.white)
     whole = canvases[0]
     for drawn in canvases[1:]:
         for axis in (0, 1):
@@ -42,7 +43,7 @@ def _drawn(texts, text: str, anchor: str, fill, font) -> tuple:
 
 
 def test_a_stamp_is_the_text_as_image_draw_draws_it():
-    from PIL import Image
+    from motioncons.figures.canvas import new_canvas, paste
 
     texts = OverlayPlotter().texts
     numbers = [f"{v:.3g}" for v in np.random.default_rng(4).normal(0, 3, 300)]
@@ -51,16 +52,17 @@ def test_a_stamp_is_the_text_as_image_draw_draws_it():
     for font in ("small", "bold"):
         for anchor in ("lm", "mm", "rm", "lb", "ls"):
             for word in words:
-                core, mask, width, height, dx, dy = texts._stamp(
-                    word, anchor, (214, 39, 40), texts.fonts[font])
-                indices, size, left, top = _drawn(texts, word, anchor, (214, 39, 40),
-                                                  texts.fonts[font])
-                assert ((width, height), dx, dy) == (size, left, top), (word, anchor, font)
-                drawn = Image.Image()._new(core).tobytes()
-                assert drawn == indices, (word, anchor, font)
-                ink = np.frombuffer(indices, dtype=np.uint8) != texts.palette.white
-                assert Image.Image()._new(mask).tobytes() == (ink * 255).astype(
-                    np.uint8).tobytes()
+                stamp = texts._stamp(word, anchor, (214, 39, 40), texts.fonts[font])
+                indices, (width, height), left, top = _drawn(
+                    texts, word, anchor, (214, 39, 40), texts.fonts[font])
+                # Pasted on white at (-left, -top), the stamp fills the canvas as drawn.
+                canvas = new_canvas(width, height, texts.palette.white)
+                paste(canvas, stamp, -left, -top)
+                assert pixels(canvas).tobytes() == indices, (word, anchor, font)
+                # ... and nothing outside it: its corner is at (left, top).
+                wider = new_canvas(width + 2, height + 2, texts.palette.white)
+                paste(wider, stamp, 1 - left, 1 - top)
+                assert pixels(wider)[1:-1, 1:-1].tobytes() == indices, (word, anchor, font)
 
 
 def test_numbers_of_a_line_drawn_glyph_by_glyph_match_the_line_drawn_whole():
@@ -75,9 +77,9 @@ def test_numbers_of_a_line_drawn_glyph_by_glyph_match_the_line_drawn_whole():
         assert texts._word_width(number) == small.getlength(number), number
         line = f"corr_x {number}   RMSE {number} px / 1.09 Å"
         glyphs, whole = plotter.background.copy(), plotter.background.copy()
-        texts.words(glyphs.im, (280, 34), line, (0, 0, 0))
-        texts.paste(whole.im, (280 - small.getlength(line) / 2, 34), line, "lm", (0, 0, 0))
-        drawn, expected = (np.asarray(image)[20:50] != plotter.palette.white
+        texts.words(glyphs, (280, 34), line, (0, 0, 0))
+        texts.paste(whole, (280 - small.getlength(line) / 2, 34), line, "lm", (0, 0, 0))
+        drawn, expected = (pixels(image)[20:50] != plotter.palette.white
                            for image in (glyphs, whole))
         for axis in (0, 1):  # every row and column with ink has ink within a pixel in the other
             a, b = drawn.any(axis=axis), expected.any(axis=axis)

@@ -1,14 +1,15 @@
-"""The per-movie trajectory overlay: a PNG drawn with Pillow, one movie after another, on a
-background rendered once.
+"""The per-movie trajectory overlay: a PNG drawn one movie after another on a background
+rendered once by Pillow, with its fonts.
 
 Layout: title and metrics on top; the trajectory panel (px, equal aspect, Å on the top and right
 axes, start marker, sparse frame labels, legend); below it the per-frame error panel. Metrics
 are never recomputed here: the rows carry them, and the reference and fitted secondary
 trajectories the decision was made on.
 
-The figure is drawn straight in its fixed palette (`palette.Palette`): lines and markers in
-palette indices, texts from `text_stamps.TextStamps`, and it is encoded by `png.indexed_png`.
-Nothing is mapped to colours per figure, and encoding costs a fifth of Pillow's. The file ends
+The figure is drawn straight in its fixed palette (`palette.Palette`) on a `canvas`, which is
+the PNG's image data as it is: lines in palette indices, markers and texts as stamps (texts
+from `text_stamps.TextStamps`), in a few calls to compiled code per figure, and it is encoded
+by `png.indexed_png_rows`. Nothing is mapped to colours per figure. The file ends
 with the figure's `overlay_key`, so that a figure already drawn is not drawn again.
 """
 
@@ -23,8 +24,9 @@ import numpy as np
 
 from ..outputs.atomic import write_bytes
 from ..records import Row
+from .canvas import fill, line, new_canvas, outline, paste, paste_at, pixels, polyline, stamp_bytes
 from .palette import WHITE, Palette
-from .png import indexed_png
+from .png import indexed_png_rows
 from .text_stamps import TextStamps
 
 COLOURS = {"reference": "#1f77b4", "secondary": "#d62728", "accepted": "#2ca02c",
@@ -36,7 +38,7 @@ _WHITE = WHITE
 
 KEY_WORD = "motioncons overlay"
 """The PNG text keyword under which an overlay stores its `overlay_key`."""
-DRAWING_VERSION = 2
+DRAWING_VERSION = 3
 """Part of every `overlay_key`: raise it when the figure's drawing changes, so that overlays
 drawn before are drawn again."""
 
@@ -100,7 +102,7 @@ def _tick_text(value: float) -> str:
 
 class OverlayPlotter:
     """Draws one movie's overlay after another (one plotter per process: its fonts, palette,
-    background and text stamps are made once)."""
+    background, markers and text stamps are made once)."""
 
     WIDTH, HEIGHT = 560, 500
     MAIN = (70, 92, 480, 370)  # left, top, right, bottom
@@ -117,44 +119,46 @@ class OverlayPlotter:
         self.palette = Palette(_palette_colours())
         self._ink = self.palette.index
         self.texts = TextStamps(self.palette, small, bold)
-        self._dots = {colour: self._dot(colour) for colour in _RGB.values()}
+        self._dots = {colour: self._marker(colour, 5, "disc") for colour in _RGB.values()}
+        self._start = self._marker(_BLACK, 15, "pentagon")
         self.background = self._background(small)
-        self._core: Any = None  # the image core of the figure being drawn
+        """The canvas (`canvas.new_canvas`) every figure starts from."""
 
     def draw(self, row: Row, path: Path) -> None:
         ref = np.asarray(row.reference_shifts, dtype=float)
         sec = np.asarray(row.secondary_fitted, dtype=float)
         frames = row.frame_numbers()
-        image = self.background.copy()
-        self._core = image.im
-        draw = self.ImageDraw.Draw(image)
-        self.texts.title(self._core, (self.WIDTH / 2, 14), row.movie,
+        canvas = self.background.copy()
+        self.texts.title(canvas, (self.WIDTH / 2, 14), row.movie,
                          _RGB["accepted" if row.accepted else "discarded"],
                          f": {row.decision} ({row.reason})")
-        self.texts.words(self._core, (self.WIDTH / 2, 34),
+        self.texts.words(canvas, (self.WIDTH / 2, 34),
                          f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
                          f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / "
                          f"{_fmt(row.rmse_A)} Å   max {_fmt(row.max_error_px)} px", _BLACK)
-        self._trajectories(draw, ref, sec, frames, row.pixel_size_A)
-        self._errors(draw, frames, np.hypot(*(ref - sec).T))
-        write_bytes(path, indexed_png(np.asarray(image), self.palette.data,
-                                      (KEY_WORD, overlay_key(row))), durable=False)
+        self._trajectories(canvas, ref, sec, frames, row.pixel_size_A)
+        self._errors(canvas, frames, np.hypot(*(ref - sec).T))
+        write_bytes(path, indexed_png_rows(canvas, self.palette.data,
+                                           (KEY_WORD, overlay_key(row))), durable=False)
 
-    def _small(self, xy: tuple[float, float], text: str, anchor: str,
+    def _small(self, canvas: np.ndarray, xy: tuple[float, float], text: str, anchor: str,
                fill: tuple[int, int, int] = _BLACK) -> None:
-        self.texts.paste(self._core, xy, text, anchor, fill)
+        self.texts.paste(canvas, xy, text, anchor, fill)
 
-    def _dot(self, colour: tuple[int, int, int]) -> tuple[Any, Any]:
-        """A trajectory's sample marker (a disc 5 px across) and its mask, pasted as a stamp:
-        a third of the cost of drawing an ellipse."""
+    def _marker(self, colour: tuple[int, int, int], size: int, shape: str) -> bytes:
+        """A marker centred on the point it is pasted at (a stamp): a disc, or the regular
+        pentagon of the first frame."""
         white = self.palette.white
-        dot = self.Image.new("P", (5, 5), white)
-        dot.putpalette(self.palette.data)
-        self.ImageDraw.Draw(dot).ellipse([0, 0, 4, 4], fill=self._ink[colour])
-        mask = self.Image.fromarray(np.asarray(dot) != white)
-        dot.load()
-        mask.load()
-        return dot.im, mask.im
+        image = self.Image.new("P", (size, size), white)
+        image.putpalette(self.palette.data)
+        centre = (size - 1) / 2
+        if shape == "disc":
+            self.ImageDraw.Draw(image).ellipse([0, 0, size - 1, size - 1],
+                                                fill=self._ink[colour])
+        else:
+            self.ImageDraw.Draw(image).regular_polygon((centre, centre, centre), 5,
+                                                        fill=self._ink[colour])
+        return stamp_bytes(np.asarray(image), -(size // 2), -(size // 2), white)
 
     def _rotated(self, text: str, font: Any) -> Any:
         box = font.getbbox(text)
@@ -162,7 +166,7 @@ class OverlayPlotter:
         self.ImageDraw.Draw(image).text((2, 2), text, font=font, fill=_BLACK)
         return image.rotate(90, expand=True)
 
-    def _background(self, small: Any) -> Any:
+    def _background(self, small: Any) -> np.ndarray:
         """The axis labels, drawn once, in the palette."""
         image = self.Image.new("RGB", (self.WIDTH, self.HEIGHT), "white")
         draw = self.ImageDraw.Draw(image)
@@ -180,12 +184,13 @@ class OverlayPlotter:
                   anchor="mm")
         image.paste(err := self._rotated("error (px)", small),
                     (14, (top + bottom) // 2 - err.size[1] // 2), err)
-        return self.palette.indexed(image)
+        background = new_canvas(self.WIDTH, self.HEIGHT, self.palette.white)
+        pixels(background)[:] = np.asarray(self.palette.indexed(image))
+        return background
 
-    def _trajectories(self, draw, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,
-                      pixel_size: float) -> None:
+    def _trajectories(self, canvas: np.ndarray, ref: np.ndarray, sec: np.ndarray,
+                      frames: np.ndarray, pixel_size: float) -> None:
         ink = self._ink
-        line = draw.draw.draw_lines  # ImageDraw.line without its checks
         left, top, right, bottom = self.MAIN
         both = np.vstack([ref, sec])
         low, high = both.min(axis=0), both.max(axis=0)
@@ -198,73 +203,70 @@ class OverlayPlotter:
         to_pixels = np.array([scale, -scale])  # y up, as in a plot
         origin = np.array([left - x0 * scale, bottom + y0 * scale])
 
-        def pixels(points: np.ndarray) -> np.ndarray:
+        def to_canvas(points: np.ndarray) -> np.ndarray:
             return points * to_pixels + origin
-
-        def px(points: np.ndarray) -> list[tuple[float, float]]:
-            return list(map(tuple, pixels(points).tolist()))
 
         x_range = (x0, x0 + (right - left) / scale)
         y_range = (y0, y0 + (bottom - top) / scale)
+        grid, black = ink[_GRID], ink[_BLACK]
         for value in nice_ticks(*x_range, 6):
             x = left + (value - x0) * scale
-            line([(x, top), (x, bottom)], ink[_GRID], 1)
-            line([(x, bottom), (x, bottom + 4)], ink[_BLACK], 1)
-            self._small((x, bottom + 12), _tick_text(value), "mm")
+            line(canvas, x, top, x, bottom, grid)
+            line(canvas, x, bottom, x, bottom + 4, black)
+            self._small(canvas, (x, bottom + 12), _tick_text(value), "mm")
         for value in nice_ticks(*y_range, 6):
             y = bottom - (value - y0) * scale
-            line([(left, y), (right, y)], ink[_GRID], 1)
-            line([(left - 4, y), (left, y)], ink[_BLACK], 1)
-            self._small((left - 6, y), _tick_text(value), "rm")
+            line(canvas, left, y, right, y, grid)
+            line(canvas, left - 4, y, left, y, black)
+            self._small(canvas, (left - 6, y), _tick_text(value), "rm")
         if math.isfinite(pixel_size) and pixel_size > 0:
             for value in nice_ticks(x_range[0] * pixel_size, x_range[1] * pixel_size, 6):
                 x = left + (value / pixel_size - x0) * scale
-                line([(x, top - 4), (x, top)], ink[_BLACK], 1)
-                self._small((x, top - 12), _tick_text(value), "mm")
+                line(canvas, x, top - 4, x, top, black)
+                self._small(canvas, (x, top - 12), _tick_text(value), "mm")
             for value in nice_ticks(y_range[0] * pixel_size, y_range[1] * pixel_size, 6):
                 y = bottom - (value / pixel_size - y0) * scale
-                line([(right, y), (right + 4, y)], ink[_BLACK], 1)
-                self._small((right + 6, y), _tick_text(value), "lm")
-        draw.rectangle([left, top, right, bottom], outline=ink[_BLACK])
-        paste = self._core.paste
+                line(canvas, right, y, right + 4, y, black)
+                self._small(canvas, (right + 6, y), _tick_text(value), "lm")
+        outline(canvas, left, top, right, bottom, black)
         for samples, colour in ((ref, _RGB["reference"]), (sec, _RGB["secondary"])):
-            line(px(samples), ink[colour], 2)
-            dot, mask = self._dots[colour]
-            for x, y in (np.rint(pixels(samples)) - 2).astype(int).tolist():
-                paste(dot, (x, y, x + 5, y + 5), mask)
-        start = px(ref[:1])[0]
-        draw.regular_polygon((start[0], start[1], 7), 5, fill=ink[_BLACK])
+            points = to_canvas(samples)
+            polyline(canvas, points, ink[colour], 2)
+            paste_at(canvas, self._dots[colour], points)
+        reference = to_canvas(ref)
+        paste(canvas, self._start, *reference[0].tolist())
         step = max(1, math.ceil(len(frames) / 6))
-        for (x, y), frame in list(zip(px(ref), frames.tolist(), strict=True))[::step]:
-            self._small((x + 5, y - 5), str(int(frame)), "lb", fill=_LABEL)
+        for (x, y), frame in zip(reference[::step].tolist(), frames[::step].tolist(),
+                                 strict=True):
+            self._small(canvas, (x + 5, y - 5), str(int(frame)), "lb", fill=_LABEL)
         legend = ((_RGB["reference"], "reference"), (_RGB["secondary"], "secondary (fitted)"),
                   (_BLACK, "first frame"))
-        draw.rectangle([left + 6, top + 6, left + 140, top + 52], fill=ink[_WHITE],
-                       outline=ink[_FRAME])
+        fill(canvas, left + 6, top + 6, left + 140, top + 52, ink[_WHITE])
+        outline(canvas, left + 6, top + 6, left + 140, top + 52, ink[_FRAME])
         for i, (colour, label) in enumerate(legend):
             y = top + 15 + 14 * i
-            line([(left + 12, y), (left + 32, y)], ink[colour], 2)
-            self._small((left + 38, y), label, "lm")
+            polyline(canvas, np.array([[left + 12, y], [left + 32, y]], dtype=float),
+                     ink[colour], 2)
+            self._small(canvas, (left + 38, y), label, "lm")
 
-    def _errors(self, draw, frames: np.ndarray, error: np.ndarray) -> None:
+    def _errors(self, canvas: np.ndarray, frames: np.ndarray, error: np.ndarray) -> None:
         ink = self._ink
-        line = draw.draw.draw_lines  # ImageDraw.line without its checks
         left, top, right, bottom = self.ERROR
         f0 = float(frames[0])
         f1 = float(frames[-1]) if frames[-1] > frames[0] else f0 + 1
         ceiling = max(float(error.max()) * 1.15, 0.05)
         for value in nice_ticks(0, ceiling, 3):
             y = bottom - value / ceiling * (bottom - top)
-            line([(left, y), (right, y)], ink[_GRID], 1)
-            self._small((left - 6, y), _tick_text(value), "rm")
+            line(canvas, left, y, right, y, ink[_GRID])
+            self._small(canvas, (left - 6, y), _tick_text(value), "rm")
         for value in nice_ticks(f0, f1, 8):
             x = left + (value - f0) / (f1 - f0) * (right - left)
-            line([(x, bottom), (x, bottom + 4)], ink[_BLACK], 1)
-            self._small((x, bottom + 11), _tick_text(value), "mm")
+            line(canvas, x, bottom, x, bottom + 4, ink[_BLACK])
+            self._small(canvas, (x, bottom + 11), _tick_text(value), "mm")
         xs = left + (frames - f0) / (f1 - f0) * (right - left)
         ys = bottom - error / ceiling * (bottom - top)
-        line(list(zip(xs.tolist(), ys.tolist(), strict=True)), ink[_ERROR_LINE], 1)
-        draw.rectangle([left, top, right, bottom], outline=ink[_BLACK])
+        polyline(canvas, np.column_stack([xs, ys]), ink[_ERROR_LINE], 1)
+        outline(canvas, left, top, right, bottom, ink[_BLACK])
 
 
 def _palette_colours() -> list[tuple[int, int, int]]:

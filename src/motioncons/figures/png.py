@@ -38,13 +38,26 @@ def indexed_png(indices: np.ndarray, palette: bytes, text: tuple[str, str] | Non
     RGB triplets of the colours, at most 256, that the indices point to. `text`, a keyword and
     its text (printable ASCII), is written in the file's last chunk before its end."""
     height, width = indices.shape
-    colours = len(palette) // 3
-    if indices.dtype != np.uint8 or not 0 < colours <= 256 or len(palette) != 3 * colours:
-        raise ValueError("an indexed PNG needs uint8 indices and 1 to 256 RGB palette colours")
-    if indices.size and int(indices.max()) >= colours:
-        raise ValueError("a palette index points past the palette")
+    if indices.dtype != np.uint8:
+        raise ValueError("an indexed PNG needs uint8 indices")
     rows = np.zeros((height, width + 1), dtype=np.uint8)  # filter type 0 (none) on every row
     rows[:, 1:] = indices
+    return indexed_png_rows(rows, palette, text)
+
+
+def indexed_png_rows(rows: np.ndarray, palette: bytes, text: tuple[str, str] | None = None
+                     ) -> bytes:
+    """`indexed_png` of an image given as its PNG rows: uint8, shape (height, 1 + width), each
+    row its filter byte (0, none) and its pixels (a `canvas`), compressed as they are."""
+    height, width = rows.shape[0], rows.shape[1] - 1
+    colours = len(palette) // 3
+    if (rows.dtype != np.uint8 or rows.ndim != 2 or not rows.flags.c_contiguous
+            or not 0 < colours <= 256 or len(palette) != 3 * colours):
+        raise ValueError("an indexed PNG needs C-contiguous uint8 rows and 1 to 256 RGB "
+                         "palette colours")
+    if rows.size and (rows[:, 0].any() or int(rows[:, 1:].max()) >= colours):
+        raise ValueError("a row's filter byte is not 0, or a palette index points past the "
+                         "palette")
     header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
     tail = b"" if text is None else _chunk(_TEXT, _text_payload(*text))
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette),

@@ -2,9 +2,9 @@
 cost of a figure, and its texts (tick values, frame numbers, legend labels, the words of a
 metrics line, the glyphs of a title) repeat from figure to figure.
 
-A stamp is the text as it would be drawn on white, already in the palette (each coverage level
-of the glyphs mapped to the nearest blend of the text's colour with white), with the mask of
-its non-white pixels. Pasting goes through the image core, without `Image.paste`'s checks.
+A stamp (`canvas.stamp_bytes`) is the text as it would be drawn on white, already in the
+palette (each coverage level of the glyphs mapped to the nearest blend of the text's colour
+with white); its white pixels are not drawn. Pasting it onto a `canvas` is one compiled call.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import canvas as _canvas
 from .palette import Palette
 
 Colour = tuple[int, int, int]
@@ -34,8 +35,7 @@ class TextStamps:
         self._image = Image
         self.palette = palette
         self.fonts = {"small": small, "bold": bold}
-        # (text, anchor, colour, font) -> (indexed core, mask core, width, height, dx, dy)
-        self._stamps: dict[tuple[str, str, Colour, str], tuple[Any, ...]] = {}
+        self._stamps: dict[tuple[str, str, Colour, str], bytes] = {}  # (text, anchor, ...)
         self._widths: dict[tuple[str, str], float] = {}
         self._advances: dict[tuple[str, str], float] = {}
         self._space = small.getlength(" ")
@@ -43,18 +43,18 @@ class TextStamps:
         self._bold_baseline = bold.getbbox("x", anchor="mm")[1] - bold.getbbox("x",
                                                                              anchor="ls")[1]
 
-    def paste(self, canvas: Any, xy: tuple[float, float], text: str, anchor: str,
+    def paste(self, canvas: np.ndarray, xy: tuple[float, float], text: str, anchor: str,
               fill: Colour, font: str = "small") -> None:
-        """`text` at `xy` (Pillow's anchor) on `canvas`, an image core of mode "P"."""
+        """`text` at `xy` (Pillow's anchor) on `canvas` (`canvas.new_canvas`)."""
         key = (text, anchor, fill, font)
         stamp = self._stamps.get(key)
         if stamp is None:
             stamp = self._stamp(text, anchor, fill, self.fonts[font])
             if len(self._stamps) < MAX_CACHED:
                 self._stamps[key] = stamp
-        self._paste(canvas, xy, stamp)
+        _canvas.paste(canvas, stamp, *xy)
 
-    def words(self, canvas: Any, centre: tuple[float, float], text: str,
+    def words(self, canvas: np.ndarray, centre: tuple[float, float], text: str,
               fill: Colour) -> None:
         """A line of small text centred on `centre`: its words as stamps (a metrics line's
         words repeat from figure to figure, the line does not), its numbers glyph by glyph
@@ -75,7 +75,7 @@ class TextStamps:
             return sum(self._advance(word[i: i + 2], "small") for i in range(len(word)))
         return self._width(word, "small")
 
-    def _glyphs(self, canvas: Any, start: tuple[float, float], text: str,
+    def _glyphs(self, canvas: np.ndarray, start: tuple[float, float], text: str,
                 fill: Colour) -> None:
         """Small `text` from `start` (anchor "lm"), glyph by glyph, each advanced as the font
         sets the pair it ends."""
@@ -84,7 +84,7 @@ class TextStamps:
             self.paste(canvas, (x, y), char, "lm", fill)
             x += self._advance(text[i: i + 2], "small")
 
-    def title(self, canvas: Any, centre: tuple[float, float], text: str, fill: Colour,
+    def title(self, canvas: np.ndarray, centre: tuple[float, float], text: str, fill: Colour,
               tail: str = "") -> None:
         """The bold line `text` + `tail` centred on `centre`: `text` (a movie name) glyph by
         glyph, each glyph advanced as the font sets the pair it ends (kerning included), and
@@ -110,7 +110,8 @@ class TextStamps:
         if tail:
             self.paste(canvas, (left + starts[-1], baseline), tail, "ls", fill, "bold")
 
-    def whole(self, canvas: Any, centre: tuple[float, float], text: str, fill: Colour) -> None:
+    def whole(self, canvas: np.ndarray, centre: tuple[float, float], text: str,
+              fill: Colour) -> None:
         """A bold line centred on `centre`, rendered as one piece and not cached; a text the
         layout engine refuses is drawn with its non-ASCII characters as "?"."""
         try:
@@ -118,14 +119,9 @@ class TextStamps:
         except (OSError, ValueError, RuntimeError):
             ascii_text = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
             stamp = self._stamp(ascii_text, "mm", fill, self.fonts["bold"])
-        self._paste(canvas, centre, stamp)
+        _canvas.paste(canvas, stamp, *centre)
 
-    def _paste(self, canvas: Any, xy: tuple[float, float], stamp: tuple[Any, ...]) -> None:
-        core, mask, width, height, dx, dy = stamp
-        x, y = round(xy[0]) + dx, round(xy[1]) + dy
-        canvas.paste(core, (x, y, x + width, y + height), mask)
-
-    def _stamp(self, text: str, anchor: str, fill: Colour, font: Any) -> tuple[Any, ...]:
+    def _stamp(self, text: str, anchor: str, fill: Colour, font: Any) -> bytes:
         """The text's coverage, as ``ImageDraw.text`` would draw it in white on black with a
         pixel of margin (its bitmap is placed at its box's corner: `font.getbbox` is the box
         of the bitmap), mapped to the palette. Rendered by the font itself: drawing it costs
@@ -135,12 +131,8 @@ class TextStamps:
         coverage = np.zeros((height + 2, width + 2), dtype=np.uint8)
         if width and height:
             coverage[1:-1, 1:-1] = np.asarray(self._image.Image()._new(bitmap))
-        size = (width + 2, height + 2)
-        indices = self.palette.ramp(fill)[coverage]
-        indexed = self._image.frombytes("P", size, indices.tobytes())
-        mask = self._image.frombytes("L", size, np.where(
-            indices != self.palette.white, 255, 0).astype(np.uint8).tobytes())
-        return (indexed.im, mask.im, size[0], size[1], left - 1, top - 1)
+        return _canvas.stamp_bytes(self.palette.ramp(fill)[coverage], left - 1, top - 1,
+                                   self.palette.white)
 
     def _advance(self, pair: str, font: str) -> float:
         """How far the second glyph of a `pair` starts after the first (kerning included); of

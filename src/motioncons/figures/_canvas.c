@@ -1,0 +1,283 @@
+/* Drawing on an indexed canvas, compiled: the per-figure steps of `figures.canvas`.
+ *
+ * A canvas is a writable 2-D uint8 buffer of `height` rows of `1 + width` bytes: each row
+ * starts with its PNG filter byte, then its pixels' palette indices, so that the canvas is
+ * the PNG's uncompressed image data as it is. A stamp (`canvas.stamp_bytes`) is a 10-byte
+ * header (width and height as uint16, the offset of its corner from the point it is placed
+ * at as int16, the index that stands for "not drawn" as uint8, a byte of padding; all
+ * little-endian) followed by its pixels row by row.
+ *
+ * The Python fallback in `canvas.py` computes every coordinate with the same floating-point
+ * operations in the same order (this file is built without contracting them into fused
+ * multiply-adds), so both draw the same pixels; the tests compare them.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+#define HEADER 10
+#define FAR 10000.0 /* coordinates beyond this (pixels) are not drawn */
+
+typedef struct {
+    Py_buffer view;
+    unsigned char *data;
+    Py_ssize_t width, height, stride;
+} Canvas;
+
+static int open_canvas(PyObject *object, Canvas *canvas) {
+    if (PyObject_GetBuffer(object, &canvas->view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (canvas->view.ndim != 2 || canvas->view.itemsize != 1 || canvas->view.shape[1] < 1) {
+        PyBuffer_Release(&canvas->view);
+        PyErr_SetString(PyExc_ValueError, "a canvas is a 2-D uint8 array of rows of 1 + width");
+        return -1;
+    }
+    canvas->data = (unsigned char *)canvas->view.buf;
+    canvas->height = canvas->view.shape[0];
+    canvas->stride = canvas->view.shape[1];
+    canvas->width = canvas->stride - 1;
+    return 0;
+}
+
+static inline void put(const Canvas *canvas, double x, double y, unsigned char ink) {
+    if (x >= 0 && y >= 0 && x < (double)canvas->width && y < (double)canvas->height)
+        canvas->data[(Py_ssize_t)y * canvas->stride + 1 + (Py_ssize_t)x] = ink;
+}
+
+static int near(double value) { return value > -FAR && value < FAR; }
+
+/* The pixels of a segment: n + 1 evenly spaced points, n its longer side rounded up; each
+ * point's nearest pixel, and for a thickness of 2 also the next pixel across the segment. */
+static void segment(const Canvas *canvas, double x0, double y0, double x1, double y1,
+                    unsigned char ink, int thickness) {
+    double dx = x1 - x0, dy = y1 - y0;
+    double longest = fabs(dx) > fabs(dy) ? fabs(dx) : fabs(dy);
+    long n, i;
+    int across_y = fabs(dx) >= fabs(dy);
+    if (!(near(x0) && near(y0) && near(x1) && near(y1)))
+        return;
+    n = (long)ceil(longest);
+    if (n < 1)
+        n = 1;
+    for (i = 0; i <= n; i++) {
+        double x = x0 + dx * (double)i / (double)n;
+        double y = y0 + dy * (double)i / (double)n;
+        if (thickness < 2) {
+            put(canvas, floor(x + 0.5), floor(y + 0.5), ink);
+        } else if (across_y) {
+            put(canvas, floor(x + 0.5), floor(y), ink);
+            put(canvas, floor(x + 0.5), floor(y) + 1, ink);
+        } else {
+            put(canvas, floor(x), floor(y + 0.5), ink);
+            put(canvas, floor(x) + 1, floor(y + 0.5), ink);
+        }
+    }
+}
+
+typedef struct {
+    const unsigned char *pixels;
+    long width, height, dx, dy;
+    unsigned char clear;
+} Stamp;
+
+static int read_stamp(PyObject *object, Stamp *stamp) {
+    const unsigned char *data;
+    Py_ssize_t size;
+    if (!PyBytes_Check(object)) {
+        PyErr_SetString(PyExc_TypeError, "a stamp is bytes");
+        return -1;
+    }
+    data = (const unsigned char *)PyBytes_AS_STRING(object);
+    size = PyBytes_GET_SIZE(object);
+    if (size < HEADER) {
+        PyErr_SetString(PyExc_ValueError, "a stamp is shorter than its header");
+        return -1;
+    }
+    stamp->width = data[0] | (data[1] << 8);
+    stamp->height = data[2] | (data[3] << 8);
+    stamp->dx = (int16_t)(uint16_t)(data[4] | (data[5] << 8));
+    stamp->dy = (int16_t)(uint16_t)(data[6] | (data[7] << 8));
+    stamp->clear = data[8];
+    stamp->pixels = data + HEADER;
+    if (size != HEADER + stamp->width * stamp->height) {
+        PyErr_SetString(PyExc_ValueError, "a stamp's size does not match its header");
+        return -1;
+    }
+    return 0;
+}
+
+/* The stamp with its anchor at (x, y), each rounded half to even as Python's round(). */
+static void place(const Canvas *canvas, const Stamp *stamp, double x, double y) {
+    long left, top, row, column, first, last;
+    if (!(near(x) && near(y)))
+        return;
+    left = (long)nearbyint(x) + stamp->dx;
+    top = (long)nearbyint(y) + stamp->dy;
+    first = left < 0 ? -left : 0;
+    last = left + stamp->width > (long)canvas->width ? (long)canvas->width - left
+                                                      : stamp->width;
+    for (row = top < 0 ? -top : 0; row < stamp->height && top + row < (long)canvas->height;
+         row++) {
+        const unsigned char *source = stamp->pixels + row * stamp->width;
+        unsigned char *target = canvas->data + (top + row) * canvas->stride + 1 + left;
+        for (column = first; column < last; column++)
+            if (source[column] != stamp->clear)
+                target[column] = source[column];
+    }
+}
+
+static int as_double(PyObject *object, double *value) {
+    *value = PyFloat_AsDouble(object);
+    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int as_ink(PyObject *object, unsigned char *ink) {
+    long value = PyLong_AsLong(object);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (value < 0 || value > 255) {
+        PyErr_SetString(PyExc_ValueError, "an ink is a palette index, 0 to 255");
+        return -1;
+    }
+    *ink = (unsigned char)value;
+    return 0;
+}
+
+PyDoc_STRVAR(paste_doc, "paste(canvas, stamp, x, y, /)\n--\n\n"
+             "The stamp placed at (x, y), rounded; its clear pixels leave the canvas as it is.");
+
+static PyObject *paste(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Canvas canvas;
+    Stamp stamp;
+    double x, y;
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "paste(canvas, stamp, x, y)");
+        return NULL;
+    }
+    if (read_stamp(args[1], &stamp) < 0 || as_double(args[2], &x) < 0
+        || as_double(args[3], &y) < 0 || open_canvas(args[0], &canvas) < 0)
+        return NULL;
+    place(&canvas, &stamp, x, y);
+    PyBuffer_Release(&canvas.view);
+    Py_RETURN_NONE;
+}
+
+static int open_points(PyObject *object, Py_buffer *view, Py_ssize_t *count) {
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->ndim != 2 || view->shape[1] != 2 || view->itemsize != sizeof(double)
+        || view->format == NULL || strcmp(view->format, "d") != 0) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "points are a float64 array of shape (n, 2)");
+        return -1;
+    }
+    *count = view->shape[0];
+    return 0;
+}
+
+PyDoc_STRVAR(paste_at_doc, "paste_at(canvas, stamp, points, /)\n--\n\n"
+             "The stamp placed at each of the points (float64, shape (n, 2)), in order.");
+
+static PyObject *paste_at(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Canvas canvas;
+    Stamp stamp;
+    Py_buffer points;
+    Py_ssize_t count, i;
+    const double *xy;
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "paste_at(canvas, stamp, points)");
+        return NULL;
+    }
+    if (read_stamp(args[1], &stamp) < 0 || open_points(args[2], &points, &count) < 0)
+        return NULL;
+    if (open_canvas(args[0], &canvas) < 0) {
+        PyBuffer_Release(&points);
+        return NULL;
+    }
+    xy = (const double *)points.buf;
+    for (i = 0; i < count; i++)
+        place(&canvas, &stamp, xy[2 * i], xy[2 * i + 1]);
+    PyBuffer_Release(&canvas.view);
+    PyBuffer_Release(&points);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(polyline_doc, "polyline(canvas, points, ink, thickness, /)\n--\n\n"
+             "Segments joining the points (float64, shape (n, 2)) in order, 1 or 2 pixels "
+             "thick; one point is drawn as a dot.");
+
+static PyObject *polyline(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Canvas canvas;
+    Py_buffer points;
+    Py_ssize_t count, i;
+    const double *xy;
+    unsigned char ink;
+    long thickness;
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "polyline(canvas, points, ink, thickness)");
+        return NULL;
+    }
+    if (as_ink(args[2], &ink) < 0)
+        return NULL;
+    thickness = PyLong_AsLong(args[3]);
+    if (thickness == -1 && PyErr_Occurred())
+        return NULL;
+    if (open_points(args[1], &points, &count) < 0)
+        return NULL;
+    if (open_canvas(args[0], &canvas) < 0) {
+        PyBuffer_Release(&points);
+        return NULL;
+    }
+    xy = (const double *)points.buf;
+    if (count == 1)
+        segment(&canvas, xy[0], xy[1], xy[0], xy[1], ink, (int)thickness);
+    for (i = 1; i < count; i++)
+        segment(&canvas, xy[2 * i - 2], xy[2 * i - 1], xy[2 * i], xy[2 * i + 1], ink,
+                (int)thickness);
+    PyBuffer_Release(&canvas.view);
+    PyBuffer_Release(&points);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(line_doc, "line(canvas, x0, y0, x1, y1, ink, /)\n--\n\n"
+             "One segment, a pixel thick.");
+
+static PyObject *line(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Canvas canvas;
+    double ends[4];
+    unsigned char ink;
+    int i;
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "line(canvas, x0, y0, x1, y1, ink)");
+        return NULL;
+    }
+    for (i = 0; i < 4; i++)
+        if (as_double(args[1 + i], &ends[i]) < 0)
+            return NULL;
+    if (as_ink(args[5], &ink) < 0 || open_canvas(args[0], &canvas) < 0)
+        return NULL;
+    segment(&canvas, ends[0], ends[1], ends[2], ends[3], ink, 1);
+    PyBuffer_Release(&canvas.view);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"paste", (PyCFunction)(void (*)(void))paste, METH_FASTCALL, paste_doc},
+    {"paste_at", (PyCFunction)(void (*)(void))paste_at, METH_FASTCALL, paste_at_doc},
+    {"polyline", (PyCFunction)(void (*)(void))polyline, METH_FASTCALL, polyline_doc},
+    {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL, line_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_canvas",
+    "Drawing on an indexed canvas, compiled (see figures.canvas).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__canvas(void) { return PyModule_Create(&module); }
