@@ -6,15 +6,19 @@ import pytest
 from motioncons.figures import canvas
 from motioncons.figures.canvas import (
     fill,
-    line,
     new_canvas,
     outline,
     paste,
     paste_at,
     pixels,
     polyline,
+    segments,
     stamp_bytes,
 )
+
+
+def line(image: np.ndarray, x0: float, y0: float, x1: float, y1: float, ink: int) -> None:
+    segments(image, [(x0, y0, x1, y1)], ink)
 
 WHITE = 7
 
@@ -111,11 +115,13 @@ def test_bad_canvases_and_stamps_are_refused():
     with pytest.raises(ValueError, match="float64 array of shape"):
         steps.polyline(_blank(), np.zeros((3, 3)), 1, 1)
     with pytest.raises(ValueError, match="palette index"):
-        steps.line(_blank(), 0, 0, 1, 1, 256)
+        steps.segments(_blank(), np.zeros((1, 4)), 256, 1)
+    with pytest.raises(ValueError, match="shape \\(k, 4\\)"):
+        steps.segments(_blank(), np.zeros((1, 3)), 1, 1)
     with pytest.raises(ValueError, match="read-only"):
         read_only = _blank()
         read_only.flags.writeable = False
-        steps.line(read_only, 0, 0, 1, 1, 1)
+        steps.segments(read_only, np.zeros((1, 4)), 1, 1)
 
 
 def test_the_compiled_steps_draw_the_same_pixels_as_the_fallback(monkeypatch):
@@ -131,7 +137,7 @@ def test_the_compiled_steps_draw_the_same_pixels_as_the_fallback(monkeypatch):
         image = _blank(97, 61)
         draw = np.random.default_rng(12)
         for _ in range(400):
-            kind = draw.integers(4)
+            kind = draw.integers(5)
             points = draw.uniform(-20, 120, (int(draw.integers(1, 9)), 2))
             points = np.where(draw.random(points.shape) < 0.15, np.floor(points) + 0.5, points)
             ink = int(draw.integers(0, 256))
@@ -140,6 +146,9 @@ def test_the_compiled_steps_draw_the_same_pixels_as_the_fallback(monkeypatch):
             elif kind == 1:
                 polyline(image, points, ink, int(draw.integers(1, 3)))
             elif kind == 2:
+                segments(image, points.reshape(-1)[: len(points) // 2 * 4], ink,
+                         int(draw.integers(1, 3)))
+            elif kind == 3:
                 paste(image, stamps[int(draw.integers(len(stamps)))], *points[0].tolist())
             else:
                 paste_at(image, stamps[int(draw.integers(len(stamps)))], points)

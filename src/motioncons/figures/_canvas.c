@@ -243,26 +243,45 @@ static PyObject *polyline(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(line_doc, "line(canvas, x0, y0, x1, y1, ink, /)\n--\n\n"
-             "One segment, a pixel thick.");
+PyDoc_STRVAR(segments_doc, "segments(canvas, ends, ink, thickness, /)\n--\n\n"
+             "Each segment from (x0, y0) to (x1, y1), the rows of ends (float64, shape "
+             "(k, 4)), in order.");
 
-static PyObject *line(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *segments(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Canvas canvas;
-    double ends[4];
+    Py_buffer ends;
+    Py_ssize_t i;
+    const double *xy;
     unsigned char ink;
-    int i;
+    long thickness;
     (void)self;
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "line(canvas, x0, y0, x1, y1, ink)");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "segments(canvas, ends, ink, thickness)");
         return NULL;
     }
-    for (i = 0; i < 4; i++)
-        if (as_double(args[1 + i], &ends[i]) < 0)
-            return NULL;
-    if (as_ink(args[5], &ink) < 0 || open_canvas(args[0], &canvas) < 0)
+    if (as_ink(args[2], &ink) < 0)
         return NULL;
-    segment(&canvas, ends[0], ends[1], ends[2], ends[3], ink, 1);
+    thickness = PyLong_AsLong(args[3]);
+    if (thickness == -1 && PyErr_Occurred())
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &ends, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (ends.ndim != 2 || ends.shape[1] != 4 || ends.itemsize != sizeof(double)
+        || ends.format == NULL || strcmp(ends.format, "d") != 0) {
+        PyBuffer_Release(&ends);
+        PyErr_SetString(PyExc_ValueError, "segment ends are a float64 array of shape (k, 4)");
+        return NULL;
+    }
+    if (open_canvas(args[0], &canvas) < 0) {
+        PyBuffer_Release(&ends);
+        return NULL;
+    }
+    xy = (const double *)ends.buf;
+    for (i = 0; i < ends.shape[0]; i++)
+        segment(&canvas, xy[4 * i], xy[4 * i + 1], xy[4 * i + 2], xy[4 * i + 3], ink,
+                (int)thickness);
     PyBuffer_Release(&canvas.view);
+    PyBuffer_Release(&ends);
     Py_RETURN_NONE;
 }
 
@@ -270,7 +289,7 @@ static PyMethodDef methods[] = {
     {"paste", (PyCFunction)(void (*)(void))paste, METH_FASTCALL, paste_doc},
     {"paste_at", (PyCFunction)(void (*)(void))paste_at, METH_FASTCALL, paste_at_doc},
     {"polyline", (PyCFunction)(void (*)(void))polyline, METH_FASTCALL, polyline_doc},
-    {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL, line_doc},
+    {"segments", (PyCFunction)(void (*)(void))segments, METH_FASTCALL, segments_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,7 +12,6 @@ floating-point operations in the same order.
 
 from __future__ import annotations
 
-import math
 import struct
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from ..compiled import optional_module
 
 COMPILED = optional_module("motioncons.figures._canvas")
-"""The compiled steps (`paste`, `paste_at`, `polyline`, `line`), or None."""
+"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`), or None."""
 
 _HEADER = struct.Struct("<HHhhBx")
 FAR = 10000.0
@@ -70,20 +69,19 @@ def polyline(canvas: np.ndarray, points: np.ndarray, ink: int, thickness: int) -
     points = np.ascontiguousarray(points, dtype=np.float64)
     if COMPILED is not None:
         COMPILED.polyline(canvas, points, ink, thickness)
-        return
-    if len(points) == 1:
-        x, y = points[0].tolist()
-        _segment(canvas, x, y, x, y, ink, thickness)
-    for (x0, y0), (x1, y1) in zip(points[:-1].tolist(), points[1:].tolist(), strict=True):
-        _segment(canvas, x0, y0, x1, y1, ink, thickness)
-
-
-def line(canvas: np.ndarray, x0: float, y0: float, x1: float, y1: float, ink: int) -> None:
-    """One segment, a pixel thick."""
-    if COMPILED is not None:
-        COMPILED.line(canvas, x0, y0, x1, y1, ink)
+    elif len(points) == 1:
+        _segments(canvas, points, points, ink, thickness)
     else:
-        _segment(canvas, x0, y0, x1, y1, ink, 1)
+        _segments(canvas, points[:-1], points[1:], ink, thickness)
+
+
+def segments(canvas: np.ndarray, ends: object, ink: int, thickness: int = 1) -> None:
+    """Each segment from (x0, y0) to (x1, y1), the rows of `ends` (shape (k, 4))."""
+    ends = np.ascontiguousarray(ends, dtype=np.float64).reshape(-1, 4)
+    if COMPILED is not None:
+        COMPILED.segments(canvas, ends, ink, thickness)
+    else:
+        _segments(canvas, ends[:, :2], ends[:, 2:], ink, thickness)
 
 
 def fill(canvas: np.ndarray, left: int, top: int, right: int, bottom: int, ink: int) -> None:
@@ -102,40 +100,55 @@ def outline(canvas: np.ndarray, left: int, top: int, right: int, bottom: int,
     fill(canvas, right, top, right, bottom, ink)
 
 
-def _near(*values: float) -> bool:
-    return all(-FAR < value < FAR for value in values)
-
-
-def _segment(canvas: np.ndarray, x0: float, y0: float, x1: float, y1: float, ink: int,
-             thickness: int) -> None:
-    """``segment`` of ``_canvas.c``: n + 1 evenly spaced points, n the longer side rounded up;
-    each point's nearest pixel, and for a thickness of 2 the next one across."""
-    if not _near(x0, y0, x1, y1):
-        return
+def _segments(canvas: np.ndarray, starts: np.ndarray, ends: np.ndarray, ink: int,
+              thickness: int) -> None:
+    """``segment`` of ``_canvas.c`` for every segment from `starts` to `ends` ((k, 2) each):
+    n + 1 evenly spaced points, n the longer side rounded up; each point's nearest pixel, and
+    for a thickness of 2 the next one across. Segments with a far end are not drawn."""
+    near = (np.abs(starts) < FAR).all(axis=1) & (np.abs(ends) < FAR).all(axis=1)
+    (x0, y0), (x1, y1) = starts[near].T, ends[near].T
     dx, dy = x1 - x0, y1 - y0
-    n = max(math.ceil(max(abs(dx), abs(dy))), 1)
-    steps = np.arange(n + 1, dtype=np.float64)
-    x = x0 + dx * steps / n
-    y = y0 + dy * steps / n
+    n = np.maximum(np.ceil(np.maximum(np.abs(dx), np.abs(dy))), 1.0)
+    counts = n.astype(np.intp) + 1
+    of = np.repeat(np.arange(len(n)), counts)
+    steps = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    x = x0[of] + dx[of] * steps / n[of]
+    y = y0[of] + dy[of] * steps / n[of]
     if thickness < 2:
         xs, ys = np.floor(x + 0.5), np.floor(y + 0.5)
-    elif abs(dx) >= abs(dy):
-        column, row = np.floor(x + 0.5), np.floor(y)
-        xs, ys = np.concatenate([column, column]), np.concatenate([row, row + 1])
     else:
-        column, row = np.floor(x), np.floor(y + 0.5)
-        xs, ys = np.concatenate([column, column + 1]), np.concatenate([row, row])
+        across_y = (np.abs(dx) >= np.abs(dy))[of]
+        column = np.where(across_y, np.floor(x + 0.5), np.floor(x))
+        row = np.where(across_y, np.floor(y), np.floor(y + 0.5))
+        xs = np.concatenate([column, column + ~across_y])
+        ys = np.concatenate([row, row + across_y])
     height, width = canvas.shape[0], canvas.shape[1] - 1
     inside = (xs >= 0) & (ys >= 0) & (xs < width) & (ys < height)
     canvas[ys[inside].astype(np.intp), 1 + xs[inside].astype(np.intp)] = ink
 
 
+_DECODED: dict[bytes, tuple[np.ndarray, np.ndarray, int, int]] = {}
+
+
+def _decoded(stamp: bytes) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """A stamp's pixels, which of them are drawn, and its offset (kept for the next time)."""
+    found = _DECODED.get(stamp)
+    if found is None:
+        width, height, dx, dy, clear = _HEADER.unpack_from(stamp)
+        indices = np.frombuffer(stamp, dtype=np.uint8, offset=_HEADER.size).reshape(
+            height, width)
+        found = (indices, indices != clear, dx, dy)
+        if len(_DECODED) < 50_000:
+            _DECODED[stamp] = found
+    return found
+
+
 def _place(canvas: np.ndarray, stamp: bytes, x: float, y: float) -> None:
     """``place`` of ``_canvas.c``."""
-    if not _near(x, y):
+    if not (-FAR < x < FAR and -FAR < y < FAR):
         return
-    width, height, dx, dy, clear = _HEADER.unpack_from(stamp)
-    indices = np.frombuffer(stamp, dtype=np.uint8, offset=_HEADER.size).reshape(height, width)
+    indices, drawn, dx, dy = _decoded(stamp)
+    height, width = indices.shape
     left, top = round(x) + dx, round(y) + dy
     image = pixels(canvas)
     rows = slice(max(-top, 0), max(min(height, image.shape[0] - top), 0))
@@ -144,4 +157,4 @@ def _place(canvas: np.ndarray, stamp: bytes, x: float, y: float) -> None:
     if source.size:
         target = image[top + rows.start: top + rows.stop, left + columns.start:
                        left + columns.stop]
-        np.copyto(target, source, where=source != clear)
+        np.copyto(target, source, where=drawn[rows, columns])

@@ -24,7 +24,17 @@ import numpy as np
 
 from ..outputs.atomic import write_bytes
 from ..records import Row
-from .canvas import fill, line, new_canvas, outline, paste, paste_at, pixels, polyline, stamp_bytes
+from .canvas import (
+    fill,
+    new_canvas,
+    outline,
+    paste,
+    paste_at,
+    pixels,
+    polyline,
+    segments,
+    stamp_bytes,
+)
 from .palette import WHITE, Palette
 from .png import indexed_png_rows
 from .text_stamps import TextStamps
@@ -208,26 +218,30 @@ class OverlayPlotter:
 
         x_range = (x0, x0 + (right - left) / scale)
         y_range = (y0, y0 + (bottom - top) / scale)
-        grid, black = ink[_GRID], ink[_BLACK]
+        grid: list[tuple[float, float, float, float]] = []
+        ticks: list[tuple[float, float, float, float]] = []
         for value in nice_ticks(*x_range, 6):
             x = left + (value - x0) * scale
-            line(canvas, x, top, x, bottom, grid)
-            line(canvas, x, bottom, x, bottom + 4, black)
+            grid.append((x, top, x, bottom))
+            ticks.append((x, bottom, x, bottom + 4))
             self._small(canvas, (x, bottom + 12), _tick_text(value), "mm")
         for value in nice_ticks(*y_range, 6):
             y = bottom - (value - y0) * scale
-            line(canvas, left, y, right, y, grid)
-            line(canvas, left - 4, y, left, y, black)
+            grid.append((left, y, right, y))
+            ticks.append((left - 4, y, left, y))
             self._small(canvas, (left - 6, y), _tick_text(value), "rm")
         if math.isfinite(pixel_size) and pixel_size > 0:
             for value in nice_ticks(x_range[0] * pixel_size, x_range[1] * pixel_size, 6):
                 x = left + (value / pixel_size - x0) * scale
-                line(canvas, x, top - 4, x, top, black)
+                ticks.append((x, top - 4, x, top))
                 self._small(canvas, (x, top - 12), _tick_text(value), "mm")
             for value in nice_ticks(y_range[0] * pixel_size, y_range[1] * pixel_size, 6):
                 y = bottom - (value / pixel_size - y0) * scale
-                line(canvas, right, y, right + 4, y, black)
+                ticks.append((right, y, right + 4, y))
                 self._small(canvas, (right + 6, y), _tick_text(value), "lm")
+        black = ink[_BLACK]
+        segments(canvas, grid, ink[_GRID])
+        segments(canvas, ticks, black)
         outline(canvas, left, top, right, bottom, black)
         for samples, colour in ((ref, _RGB["reference"]), (sec, _RGB["secondary"])):
             points = to_canvas(samples)
@@ -255,14 +269,17 @@ class OverlayPlotter:
         f0 = float(frames[0])
         f1 = float(frames[-1]) if frames[-1] > frames[0] else f0 + 1
         ceiling = max(float(error.max()) * 1.15, 0.05)
+        grid, ticks = [], []
         for value in nice_ticks(0, ceiling, 3):
             y = bottom - value / ceiling * (bottom - top)
-            line(canvas, left, y, right, y, ink[_GRID])
+            grid.append((left, y, right, y))
             self._small(canvas, (left - 6, y), _tick_text(value), "rm")
         for value in nice_ticks(f0, f1, 8):
             x = left + (value - f0) / (f1 - f0) * (right - left)
-            line(canvas, x, bottom, x, bottom + 4, ink[_BLACK])
+            ticks.append((x, bottom, x, bottom + 4))
             self._small(canvas, (x, bottom + 11), _tick_text(value), "mm")
+        segments(canvas, grid, ink[_GRID])
+        segments(canvas, ticks, ink[_BLACK])
         xs = left + (frames - f0) / (f1 - f0) * (right - left)
         ys = bottom - error / ceiling * (bottom - top)
         polyline(canvas, np.column_stack([xs, ys]), ink[_ERROR_LINE], 1)
