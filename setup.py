@@ -1,5 +1,6 @@
 """The optional compiled modules (pyproject.toml holds the rest): the reader of RELION's shift
-rows, the formatter of columns of floats and the overlays' drawing steps.
+rows, the formatter of columns of floats, the overlays' drawing steps and the
+report's trajectory encoder.
 
 ``optional=True``: where one cannot be built (no C compiler), motioncons installs without it
 and does the same in Python and numpy (`motioncons.compiled`), to the same results."""
@@ -14,4 +15,6 @@ setup(ext_modules=[
     # Not contracted into fused multiply-adds: the Python fallback computes the same pixels.
     Extension("motioncons.figures._canvas", ["src/motioncons/figures/_canvas.c"],
               extra_compile_args=["-ffp-contract=off"], optional=True),
+    Extension("motioncons.figures._overlay_codec", ["src/motioncons/figures/_overlay_codec.c"],
+              optional=True),
 ])

@@ -30,6 +30,7 @@ grep -q "motioncons/figures/report_template.html" "$wheel_dir/contents"
 grep -q "motioncons/formats/_relion_rows\..*\.so" "$wheel_dir/contents"  # the compiled reader
 grep -q "motioncons/outputs/_numbers\..*\.so" "$wheel_dir/contents"  # the compiled formatter
 grep -q "motioncons/figures/_canvas\..*\.so" "$wheel_dir/contents"  # the compiled drawing
+grep -q "motioncons/figures/_overlay_codec\..*\.so" "$wheel_dir/contents"  # the compiled encoder
 grep -q "motioncons_scipion/protocols.conf" "$wheel_dir/contents"
 # The documentation site builds with no warning (broken links, bad docstrings).
 .venv/bin/mkdocs build --strict --quiet --site-dir "$wheel_dir/site"

@@ -122,3 +122,13 @@ def canvas_steps(request, monkeypatch):
 
     return _compiled_or_python(request, monkeypatch, canvas, "COMPILED",
                                "motioncons.figures._canvas")
+
+
+@pytest.fixture(params=["compiled", "python"])
+def overlay_encoder(request, monkeypatch):
+    """The test with the compiled encoder of the report's trajectories, and again with its
+    numpy one."""
+    from motioncons.figures import overlay_codec
+
+    return _compiled_or_python(request, monkeypatch, overlay_codec, "COMPILED",
+                               "motioncons.figures._overlay_codec")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from motioncons.figures.overlay_codec import (
     _varints,
@@ -37,7 +38,7 @@ def test_varints_are_the_byte_at_a_time_encoding():
     assert _varints(np.zeros(0, dtype=np.int64)) == b""
 
 
-def test_all_rows_at_once_equal_one_row_at_a_time():
+def test_all_rows_at_once_equal_one_row_at_a_time(overlay_encoder):
     rng = np.random.default_rng(4)
     rows = []
     for i in range(60):
@@ -80,3 +81,71 @@ def test_consecutive_movies_encoded_as_blocks_equal_the_general_encoding():
         assert decoded_frames.tolist() == frames.tolist()
         np.testing.assert_allclose(decoded_ref, ref.reshape(-1, 2), atol=0.005 + 1e-9)
         np.testing.assert_allclose(decoded_fitted, fitted.reshape(-1, 2), atol=0.01 + 1e-9)
+
+
+def _awkward_rows() -> list[Row]:
+    """Rows whose trajectories come in every form a row can hold them."""
+    rng = np.random.default_rng(9)
+    rows = []
+    for i in range(400):
+        n = int(rng.integers(0, 50)) if i % 10 else 0
+        ref = rng.normal(0, 40, (n, 2)).cumsum(axis=0)
+        fitted = ref + rng.normal(0, 2, (n, 2))
+        frames: np.ndarray | None = np.arange(1, n + 1)
+        kind = i % 9
+        if kind == 1:
+            frames = None  # 1..n
+        elif kind == 2:
+            frames = np.sort(rng.choice(1000, n, replace=False)).astype(np.int32) - 3
+        elif kind == 3:
+            fitted = np.asfortranarray(fitted)  # strided
+            frames = np.arange(5, 5 + 2 * n, 2)[::-1].copy()
+        elif kind == 4:
+            both = np.stack([ref, fitted], axis=2)  # (n, 2, 2): each a view with strides
+            ref, fitted = both[:, :, 0], both[:, :, 1]
+        elif kind == 5 and n:
+            fitted[n // 2, 0] = np.nan  # left to numpy's encoder
+        elif kind == 6:
+            ref = ref.astype(np.float32)  # not float64: numpy's encoder
+            frames = np.arange(1, n + 1, dtype=np.int16)
+        elif kind == 7:
+            ref = ref * 1e16  # beyond what the compiled encoder quantises
+        elif kind == 8:
+            ref = np.round(ref, 2) + 0.005  # halves of the quantum: rounded to even
+        rows.append(Row(movie=f"m{i}", decision="accepted", reason="agree",
+                        reference_shifts=ref, secondary_fitted=fitted, sample_frames=frames))
+    return rows
+
+
+def test_the_compiled_encoder_writes_the_numpy_encoders_bytes(monkeypatch):
+    from motioncons.figures import overlay_codec
+
+    if overlay_codec.COMPILED is None:
+        pytest.skip("the compiled encoder was not built")
+    rows = _awkward_rows()
+    encoder = overlay_codec.COMPILED
+    with np.errstate(invalid="ignore"):  # NaN to integers, as numpy's encoder does
+        compiled = row_overlays(rows)
+        monkeypatch.setattr(overlay_codec, "COMPILED", None)
+        assert row_overlays(rows) == compiled
+    assert len(compiled) == len(rows)
+    blobs = encoder.encode_overlays(
+        [row.sample_frames for row in rows], [row.reference_shifts for row in rows],
+        [row.secondary_fitted for row in rows], overlay_codec.QUANTUM)
+    moving = [(i % 9, blob is not None) for i, blob in enumerate(blobs)
+              if len(rows[i].reference_shifts)]
+    assert {kind for kind, taken in moving if taken} == {0, 1, 2, 3, 4, 8}
+    assert {kind for kind, taken in moving if not taken} == {5, 6, 7}
+
+
+def test_the_compiled_encoder_refuses_bad_arguments():
+    from motioncons.figures import overlay_codec
+
+    if overlay_codec.COMPILED is None:
+        pytest.skip("the compiled encoder was not built")
+    with pytest.raises(ValueError, match="differ in length"):
+        overlay_codec.COMPILED.encode_overlays([None], [], [], 0.01)
+    with pytest.raises(ValueError, match="quantum"):
+        overlay_codec.COMPILED.encode_overlays([], [], [], 0.0)
+    with pytest.raises(TypeError):
+        overlay_codec.COMPILED.encode_overlays((), [], [], 0.01)

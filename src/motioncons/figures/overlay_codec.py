@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compiled import optional_module
 from ..records import Row
 
 QUANTUM = 0.01
+COMPILED = optional_module("motioncons.figures._overlay_codec")
+"""The compiled encoder (`encode_overlays`: 0.05 s for 50,000 movies, 0.65 s here), or None."""
 
 
 _SEVEN = np.uint64(7)
@@ -90,8 +93,11 @@ def row_overlay(row: Row) -> bytes | None:
 
 
 def row_overlays(rows: list[Row], chunk: int = 4096) -> dict[str, bytes]:
-    """`row_overlay` of every row that carries trajectories, by movie: vectorised over `chunk`
-    rows at a time (the temporaries of all 50,000 rows at once would take 400 MB)."""
+    """`row_overlay` of every row that carries trajectories, by movie: compiled, else
+    vectorised over `chunk` rows at a time (the temporaries of all 50,000 rows at once would
+    take 400 MB)."""
+    if COMPILED is not None:
+        return _compiled_overlays(rows)
     found: dict[str, bytes] = {}
     for start in range(0, len(rows), chunk):
         chosen = [row for row in rows[start:start + chunk]
@@ -99,6 +105,22 @@ def row_overlays(rows: list[Row], chunk: int = 4096) -> dict[str, bytes]:
         found.update(zip([row.movie for row in chosen],
                          _encode([_compared(row) for row in chosen]), strict=True))
     return found
+
+
+def _compiled_overlays(rows: list[Row]) -> dict[str, bytes]:
+    """`row_overlays` by the compiled encoder; the movies it leaves (trajectories it does not
+    take as they are) by `_encode`."""
+    assert COMPILED is not None
+    chosen = [row for row in rows
+              if row.reference_shifts is not None and row.secondary_fitted is not None]
+    blobs = COMPILED.encode_overlays([row.sample_frames for row in chosen],
+                                     [row.reference_shifts for row in chosen],
+                                     [row.secondary_fitted for row in chosen], QUANTUM)
+    left = [i for i, blob in enumerate(blobs) if blob is None]
+    for i, blob in zip(left, _encode([_compared(chosen[i]) for i in left]), strict=True):
+        blobs[i] = blob
+    return {row.movie: blob for row, blob in zip(chosen, blobs, strict=True)
+            if blob is not None}
 
 
 def _compared(row: Row) -> Movie:

@@ -1,0 +1,3 @@
+def encode_overlays(
+    frames: list[object], references: list[object], fitted: list[object], quantum: float, /
+) -> list[bytes | None]: ...
