@@ -285,11 +285,115 @@ static PyObject *segments(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(glyph_run_doc, "glyph_run(canvas, text, count, x, y, glyphs, advances, /)\n--\n\n"
+"The first `count` characters of `text` glyph by glyph from (x, y): each the stamp\n"
+"``glyphs[char]`` (a space is not drawn) at x plus the advances before it, each the\n"
+"advance ``advances[pair]`` of the character and the next one of `text` (the character\n"
+"alone at its end). Returns the sum of the advances, or None, with nothing drawn, where a\n"
+"glyph or an advance is not in its table. With `canvas` None, draws nothing.");
+
+static PyObject *glyph_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *text, *glyphs, *advances, *result = NULL;
+    Py_ssize_t count, length, i;
+    double x, y, offset = 0.0, *starts = NULL;
+    PyObject **stamps = NULL;
+    int draw, missing = 0;
+    Canvas canvas;
+    (void)self;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError,
+                        "glyph_run(canvas, text, count, x, y, glyphs, advances)");
+        return NULL;
+    }
+    text = args[1];
+    glyphs = args[5];
+    advances = args[6];
+    if (!PyUnicode_Check(text) || !PyDict_Check(glyphs) || !PyDict_Check(advances)) {
+        PyErr_SetString(PyExc_TypeError, "text is a str, glyphs and advances dicts");
+        return NULL;
+    }
+    count = PyLong_AsSsize_t(args[2]);
+    if (count == -1 && PyErr_Occurred())
+        return NULL;
+    length = PyUnicode_GET_LENGTH(text);
+    if (count < 0 || count > length) {
+        PyErr_SetString(PyExc_ValueError, "count is beyond the text");
+        return NULL;
+    }
+    if (as_double(args[3], &x) < 0 || as_double(args[4], &y) < 0)
+        return NULL;
+    draw = args[0] != Py_None;
+    starts = PyMem_Malloc(sizeof(double) * (size_t)(count + 1));
+    stamps = PyMem_Calloc((size_t)(count + 1), sizeof(PyObject *));
+    if (starts == NULL || stamps == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < count && !missing; i++) {
+        PyObject *key, *found;
+        double advance;
+        starts[i] = offset;
+        if (draw && PyUnicode_READ_CHAR(text, i) != ' ') {
+            key = PyUnicode_Substring(text, i, i + 1);
+            if (key == NULL)
+                goto done;
+            found = PyDict_GetItemWithError(glyphs, key); /* borrowed */
+            Py_DECREF(key);
+            if (found == NULL && PyErr_Occurred())
+                goto done;
+            if (found == NULL || !PyBytes_Check(found)) {
+                missing = 1;
+                break;
+            }
+            stamps[i] = found;
+        }
+        key = PyUnicode_Substring(text, i, i + 2 < length ? i + 2 : length);
+        if (key == NULL)
+            goto done;
+        found = PyDict_GetItemWithError(advances, key);
+        Py_DECREF(key);
+        if (found == NULL && PyErr_Occurred())
+            goto done;
+        if (found == NULL || !PyFloat_Check(found)) {
+            missing = 1;
+            break;
+        }
+        advance = PyFloat_AS_DOUBLE(found);
+        offset += advance;
+    }
+    if (missing) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (draw) {
+        Stamp stamp;
+        if (open_canvas(args[0], &canvas) < 0)
+            goto done;
+        for (i = 0; i < count; i++) {
+            if (stamps[i] == NULL)
+                continue;
+            if (read_stamp(stamps[i], &stamp) < 0) {
+                PyBuffer_Release(&canvas.view);
+                goto done;
+            }
+            place(&canvas, &stamp, x + starts[i], y);
+        }
+        PyBuffer_Release(&canvas.view);
+    }
+    result = PyFloat_FromDouble(offset);
+done:
+    PyMem_Free(starts);
+    PyMem_Free(stamps);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"paste", (PyCFunction)(void (*)(void))paste, METH_FASTCALL, paste_doc},
     {"paste_at", (PyCFunction)(void (*)(void))paste_at, METH_FASTCALL, paste_at_doc},
     {"polyline", (PyCFunction)(void (*)(void))polyline, METH_FASTCALL, polyline_doc},
     {"segments", (PyCFunction)(void (*)(void))segments, METH_FASTCALL, segments_doc},
+    {"glyph_run", (PyCFunction)(void (*)(void))glyph_run, METH_FASTCALL, glyph_run_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,7 +19,8 @@ import numpy as np
 from ..compiled import optional_module
 
 COMPILED = optional_module("motioncons.figures._canvas")
-"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`), or None."""
+"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`, `glyph_run`), or
+None."""
 
 _HEADER = struct.Struct("<HHhhBx")
 FAR = 10000.0
@@ -84,6 +85,16 @@ def segments(canvas: np.ndarray, ends: object, ink: int, thickness: int = 1) -> 
         _segments(canvas, ends[:, :2], ends[:, 2:], ink, thickness)
 
 
+def glyph_run(canvas: np.ndarray | None, text: str, count: int, x: float, y: float,
+              glyphs: dict[str, bytes], advances: dict[str, float]) -> float | None:
+    """The first `count` characters of `text` glyph by glyph from (x, y), compiled: see
+    `text_stamps.TextStamps.run`, which does the same in Python, filling its tables, where
+    this returns None (not compiled, or a glyph or an advance not yet in its table)."""
+    if COMPILED is None:
+        return None
+    return COMPILED.glyph_run(canvas, text, count, x, y, glyphs, advances)
+
+
 def fill(canvas: np.ndarray, left: int, top: int, right: int, bottom: int, ink: int) -> None:
     """The rectangle from (left, top) to (right, bottom), both included."""
     if right < 0 or bottom < 0:
@@ -94,10 +105,8 @@ def fill(canvas: np.ndarray, left: int, top: int, right: int, bottom: int, ink: 
 def outline(canvas: np.ndarray, left: int, top: int, right: int, bottom: int,
             ink: int) -> None:
     """The rectangle's border, a pixel wide, on the pixels (left, top) to (right, bottom)."""
-    fill(canvas, left, top, right, top, ink)
-    fill(canvas, left, bottom, right, bottom, ink)
-    fill(canvas, left, top, left, bottom, ink)
-    fill(canvas, right, top, right, bottom, ink)
+    segments(canvas, [(left, top, right, top), (left, bottom, right, bottom),
+                      (left, top, left, bottom), (right, top, right, bottom)], ink)
 
 
 def _segments(canvas: np.ndarray, starts: np.ndarray, ends: np.ndarray, ink: int,

@@ -37,7 +37,10 @@ class TextStamps:
         self.fonts = {"small": small, "bold": bold}
         self._stamps: dict[tuple[str, str, Colour, str], bytes] = {}  # (text, anchor, ...)
         self._widths: dict[tuple[str, str], float] = {}
-        self._advances: dict[tuple[str, str], float] = {}
+        # Of each font, the advance of each pair of characters that was set (`_advance`).
+        self._advances: dict[str, dict[str, float]] = {"small": {}, "bold": {}}
+        # Of each anchor, colour and font, the stamp of each character that was drawn.
+        self._glyph_tables: dict[tuple[str, Colour, str], dict[str, bytes]] = {}
         self._space = small.getlength(" ")
         # How far below an "mm" anchor the baseline of a bold line lies.
         self._bold_baseline = bold.getbbox("x", anchor="mm")[1] - bold.getbbox("x",
@@ -72,17 +75,45 @@ class TextStamps:
 
     def _word_width(self, word: str) -> float:
         if _is_number(word):
-            return sum(self._advance(word[i: i + 2], "small") for i in range(len(word)))
+            return self.run(None, word, len(word), (0.0, 0.0), "lm", (0, 0, 0), "small")
         return self._width(word, "small")
 
     def _glyphs(self, canvas: np.ndarray, start: tuple[float, float], text: str,
                 fill: Colour) -> None:
-        """Small `text` from `start` (anchor "lm"), glyph by glyph, each advanced as the font
-        sets the pair it ends."""
+        """Small `text` from `start` (anchor "lm"), glyph by glyph."""
+        self.run(canvas, text, len(text), start, "lm", fill, "small")
+
+    def run(self, canvas: np.ndarray | None, text: str, count: int,
+            start: tuple[float, float], anchor: str, fill: Colour, font: str) -> float:
+        """The first `count` characters of `text`, glyph by glyph from `start`: each glyph
+        after the advances of those before it, each advance as the font sets the pair of a
+        character and the next one of `text` (kerning included; the character alone at the
+        end). Spaces are not drawn; with `canvas` None, nothing is. Returns the sum of the
+        advances. Compiled where it can be (`canvas.glyph_run`), else here, filling the
+        tables the compiled one reads."""
+        glyphs = self._glyphs_of(anchor, fill, font)
+        advances = self._advances[font]
         x, y = start
-        for i, char in enumerate(text):
-            self.paste(canvas, (x, y), char, "lm", fill)
-            x += self._advance(text[i: i + 2], "small")
+        done = _canvas.glyph_run(canvas, text, count, x, y, glyphs, advances)
+        if done is not None:
+            return done
+        offset = 0.0
+        for i in range(count):
+            char = text[i]
+            if canvas is not None and char != " ":
+                stamp = glyphs.get(char)
+                if stamp is None:
+                    stamp = glyphs[char] = self._stamp(char, anchor, fill, self.fonts[font])
+                _canvas.paste(canvas, stamp, x + offset, y)
+            offset += self._advance(text[i: i + 2], font)
+        return offset
+
+    def _glyphs_of(self, anchor: str, fill: Colour, font: str) -> dict[str, bytes]:
+        key = (anchor, fill, font)
+        table = self._glyph_tables.get(key)
+        if table is None:
+            table = self._glyph_tables[key] = {}
+        return table
 
     def title(self, canvas: np.ndarray, centre: tuple[float, float], text: str, fill: Colour,
               tail: str = "") -> None:
@@ -96,19 +127,14 @@ class TextStamps:
         if not whole.isascii():
             self.whole(canvas, centre, whole, fill)
             return
-        starts = [0.0]  # of each glyph of `text`, then of `tail`
-        for i in range(1, len(text) + 1 if tail else len(text)):
-            starts.append(starts[-1] + self._advance(whole[i - 1: i + 1], "bold"))
-        last = tail or text[-1:]
-        width = starts[-1] + (self._advance(last, "bold") if len(last) == 1
-                              else self._width(last, "bold"))
+        # The glyphs of `text`, the last one advanced as the font sets it before `tail`.
+        glyphs = self.run(None, whole, len(text), (0.0, 0.0), "ls", fill, "bold")
+        width = glyphs + (self._width(tail, "bold") if tail else 0.0)
         left = centre[0] - width / 2
         baseline = centre[1] + self._bold_baseline
-        for char, start in zip(text, starts, strict=False):
-            if char != " ":
-                self.paste(canvas, (left + start, baseline), char, "ls", fill, "bold")
+        self.run(canvas, whole, len(text), (left, baseline), "ls", fill, "bold")
         if tail:
-            self.paste(canvas, (left + starts[-1], baseline), tail, "ls", fill, "bold")
+            self.paste(canvas, (left + glyphs, baseline), tail, "ls", fill, "bold")
 
     def whole(self, canvas: np.ndarray, centre: tuple[float, float], text: str,
               fill: Colour) -> None:
@@ -137,13 +163,13 @@ class TextStamps:
     def _advance(self, pair: str, font: str) -> float:
         """How far the second glyph of a `pair` starts after the first (kerning included); of
         a single glyph, its width."""
-        key = (pair, font)
-        advance = self._advances.get(key)
+        advances = self._advances[font]
+        advance = advances.get(pair)
         if advance is None:
             face = self.fonts[font]
-            advance = face.getlength(pair) - face.getlength(pair[1:])
-            if len(self._advances) < MAX_CACHED:
-                self._advances[key] = advance
+            advance = float(face.getlength(pair) - face.getlength(pair[1:]))
+            if len(advances) < MAX_CACHED:
+                advances[pair] = advance
         return advance
 
     def _width(self, text: str, font: str) -> float:
