@@ -159,3 +159,34 @@ def test_the_fonts_are_dejavu_sans_found_without_importing_matplotlib():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_an_overlay_is_the_same_file_drawn_by_the_compiled_steps_and_by_numpy(tmp_path,
+                                                                              monkeypatch):
+    """Every step (lines, markers, glyph runs, stamps) both ways, on trajectories of every
+    size, names and numbers of every kind: the same bytes."""
+    from motioncons.figures import canvas
+
+    if canvas.COMPILED is None:
+        pytest.skip("the compiled steps were not built")
+    rng = np.random.default_rng(21)
+    rows = []
+    for i, movie in enumerate(["FoilHole_1234_Data_5678_fractions", "m", "", "a b  c",
+                               "x" * 300, "tab\tname", "Ünïcode", "<b>&amp;</b>"] * 3):
+        n = int(rng.integers(1, 60))
+        ref = rng.normal(0, 10 ** rng.uniform(-2, 2), (n, 2)).cumsum(axis=0)
+        rows.append(replace(_row(movie), corr=float(rng.uniform(-1, 1)),
+                            corr_x=float(rng.normal()), rmse_px=float(rng.exponential(3)),
+                            max_error_px=float("nan") if i == 5 else 12345.678,
+                            pixel_size_A=float(rng.choice([0.83, float("nan")])),
+                            reference_shifts=ref,
+                            secondary_fitted=ref + rng.normal(0, 2, (n, 2)),
+                            sample_frames=np.arange(3, 3 + 2 * n, 2)))
+    files = []
+    for way in ("compiled", "numpy"):
+        plotter = OverlayPlotter()  # its tables filled this way
+        for i, row in enumerate(rows):
+            plotter.draw(row, tmp_path / way / f"{i}.png")
+        files.append([(tmp_path / way / f"{i}.png").read_bytes() for i in range(len(rows))])
+        monkeypatch.setattr(canvas, "COMPILED", None)
+    assert files[0] == files[1]
