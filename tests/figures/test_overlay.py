@@ -190,3 +190,18 @@ def test_an_overlay_is_the_same_file_drawn_by_the_compiled_steps_and_by_numpy(tm
         files.append([(tmp_path / way / f"{i}.png").read_bytes() for i in range(len(rows))])
         monkeypatch.setattr(canvas, "COMPILED", None)
     assert files[0] == files[1]
+
+
+def test_pool_workers_draw_the_rows_they_inherit_and_nothing_is_kept(tmp_path):
+    from motioncons.figures import plots
+    from motioncons.figures.plots import rendering
+
+    rows = [_row(f"movie_{i}") for i in range(30)]
+    assert render_overlays(rows, tmp_path, workers=2) == 30
+    assert all(tail_text(tmp_path / plot_name(row.movie)) == (KEY_WORD, overlay_key(row))
+               for row in rows)
+    assert plots._DRAWINGS == {}
+    with pytest.raises(RuntimeError), rendering(rows[:1], tmp_path / "other", workers=1):
+        assert len(plots._DRAWINGS) == 1
+        raise RuntimeError("the body failed")
+    assert plots._DRAWINGS == {}

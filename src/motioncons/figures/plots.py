@@ -60,12 +60,19 @@ def _plotter() -> OverlayPlotter:
     return OverlayPlotter()
 
 
-def _draw_chunk(job: tuple[str, list[Row]]) -> int:
-    out_dir, rows = job
+_DRAWINGS: dict[int, tuple[str, list[Row]]] = {}
+"""The output folder and rows of each `rendering` under way, by a number: its forked workers
+find their rows here, inherited, instead of receiving them pickled (0.2 s of CPU for 5,000
+rows)."""
+
+
+def _draw_chunk(job: tuple[int, int, int]) -> int:
+    drawing, start, stop = job
+    out_dir, rows = _DRAWINGS[drawing]
     plotter = _plotter()
-    for row in rows:
+    for row in rows[start:stop]:
         plotter.draw(row, Path(out_dir) / plot_name(row.movie))
-    return len(rows)
+    return stop - start
 
 
 def drawable(row: Row) -> bool:
@@ -123,17 +130,22 @@ def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
         return
     workers = workers or min(os.cpu_count() or 1, 8)
     size = max(1, min(50, math.ceil(len(rows) / workers)))
-    chunks = [(str(out_dir), rows[i: i + size]) for i in range(0, len(rows), size)]
+    drawing = max(_DRAWINGS, default=0) + 1
+    chunks = [(drawing, i, min(i + size, len(rows))) for i in range(0, len(rows), size)]
     _plotter()  # made once, here: the forked workers inherit its fonts and background
-    with worker_pool(workers if len(rows) >= 20 else 1) as pool:
-        futures = [pool.submit(_draw_chunk, chunk) for chunk in chunks] if pool else None
-        yield done
-        results = (f.result() for f in futures) if futures is not None else \
-            map(_draw_chunk, chunks)
-        for count in results:
-            done[0] += count
-            if progress:
-                progress(done[0], len(rows))
+    _DRAWINGS[drawing] = (str(out_dir), rows)  # before the workers are forked
+    try:
+        with worker_pool(workers if len(rows) >= 20 else 1) as pool:
+            futures = [pool.submit(_draw_chunk, chunk) for chunk in chunks] if pool else None
+            yield done
+            results = (f.result() for f in futures) if futures is not None else \
+                map(_draw_chunk, chunks)
+            for count in results:
+                done[0] += count
+                if progress:
+                    progress(done[0], len(rows))
+    finally:
+        del _DRAWINGS[drawing]
 
 
 # --------------------------------------------------------------------------- summary figure
