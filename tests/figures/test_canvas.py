@@ -116,7 +116,7 @@ def test_bad_canvases_and_stamps_are_refused():
         steps.polyline(_blank(), np.zeros((3, 3)), 1, 1)
     with pytest.raises(ValueError, match="palette index"):
         steps.segments(_blank(), np.zeros((1, 4)), 256, 1)
-    with pytest.raises(ValueError, match="shape \\(k, 4\\)"):
+    with pytest.raises(ValueError, match="shape \\(n, 4\\)"):
         steps.segments(_blank(), np.zeros((1, 3)), 1, 1)
     with pytest.raises(ValueError, match="read-only"):
         read_only = _blank()

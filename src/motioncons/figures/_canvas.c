@@ -164,16 +164,36 @@ static PyObject *paste(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_RETURN_NONE;
 }
 
-static int open_points(PyObject *object, Py_buffer *view, Py_ssize_t *count) {
+/* A C-contiguous float64 array of shape (n, columns): points (2) or segments' ends (4). */
+static int open_rows(PyObject *object, Py_buffer *view, Py_ssize_t columns, const char *what) {
     if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
-    if (view->ndim != 2 || view->shape[1] != 2 || view->itemsize != sizeof(double)
+    if (view->ndim != 2 || view->shape[1] != columns || view->itemsize != sizeof(double)
         || view->format == NULL || strcmp(view->format, "d") != 0) {
         PyBuffer_Release(view);
-        PyErr_SetString(PyExc_ValueError, "points are a float64 array of shape (n, 2)");
+        PyErr_Format(PyExc_ValueError, "%s are a float64 array of shape (n, %zd)", what,
+                     columns);
         return -1;
     }
+    return 0;
+}
+
+static int open_points(PyObject *object, Py_buffer *view, Py_ssize_t *count) {
+    if (open_rows(object, view, 2, "points") < 0)
+        return -1;
     *count = view->shape[0];
+    return 0;
+}
+
+/* The ink and thickness arguments of the line-drawing steps. */
+static int ink_and_thickness(PyObject *const *args, unsigned char *ink, int *thickness) {
+    long value;
+    if (as_ink(args[0], ink) < 0)
+        return -1;
+    value = PyLong_AsLong(args[1]);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    *thickness = value > 1 ? 2 : 1;
     return 0;
 }
 
@@ -215,18 +235,14 @@ static PyObject *polyline(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_ssize_t count, i;
     const double *xy;
     unsigned char ink;
-    long thickness;
+    int thickness;
     (void)self;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "polyline(canvas, points, ink, thickness)");
         return NULL;
     }
-    if (as_ink(args[2], &ink) < 0)
-        return NULL;
-    thickness = PyLong_AsLong(args[3]);
-    if (thickness == -1 && PyErr_Occurred())
-        return NULL;
-    if (open_points(args[1], &points, &count) < 0)
+    if (ink_and_thickness(args + 2, &ink, &thickness) < 0
+        || open_points(args[1], &points, &count) < 0)
         return NULL;
     if (open_canvas(args[0], &canvas) < 0) {
         PyBuffer_Release(&points);
@@ -234,10 +250,10 @@ static PyObject *polyline(PyObject *self, PyObject *const *args, Py_ssize_t narg
     }
     xy = (const double *)points.buf;
     if (count == 1)
-        segment(&canvas, xy[0], xy[1], xy[0], xy[1], ink, (int)thickness);
+        segment(&canvas, xy[0], xy[1], xy[0], xy[1], ink, thickness);
     for (i = 1; i < count; i++)
         segment(&canvas, xy[2 * i - 2], xy[2 * i - 1], xy[2 * i], xy[2 * i + 1], ink,
-                (int)thickness);
+                thickness);
     PyBuffer_Release(&canvas.view);
     PyBuffer_Release(&points);
     Py_RETURN_NONE;
@@ -253,25 +269,15 @@ static PyObject *segments(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_ssize_t i;
     const double *xy;
     unsigned char ink;
-    long thickness;
+    int thickness;
     (void)self;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "segments(canvas, ends, ink, thickness)");
         return NULL;
     }
-    if (as_ink(args[2], &ink) < 0)
+    if (ink_and_thickness(args + 2, &ink, &thickness) < 0
+        || open_rows(args[1], &ends, 4, "segment ends") < 0)
         return NULL;
-    thickness = PyLong_AsLong(args[3]);
-    if (thickness == -1 && PyErr_Occurred())
-        return NULL;
-    if (PyObject_GetBuffer(args[1], &ends, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
-        return NULL;
-    if (ends.ndim != 2 || ends.shape[1] != 4 || ends.itemsize != sizeof(double)
-        || ends.format == NULL || strcmp(ends.format, "d") != 0) {
-        PyBuffer_Release(&ends);
-        PyErr_SetString(PyExc_ValueError, "segment ends are a float64 array of shape (k, 4)");
-        return NULL;
-    }
     if (open_canvas(args[0], &canvas) < 0) {
         PyBuffer_Release(&ends);
         return NULL;
@@ -279,7 +285,7 @@ static PyObject *segments(PyObject *self, PyObject *const *args, Py_ssize_t narg
     xy = (const double *)ends.buf;
     for (i = 0; i < ends.shape[0]; i++)
         segment(&canvas, xy[4 * i], xy[4 * i + 1], xy[4 * i + 2], xy[4 * i + 3], ink,
-                (int)thickness);
+                thickness);
     PyBuffer_Release(&canvas.view);
     PyBuffer_Release(&ends);
     Py_RETURN_NONE;
