@@ -205,3 +205,14 @@ def test_pool_workers_draw_the_rows_they_inherit_and_nothing_is_kept(tmp_path):
         assert len(plots._DRAWINGS) == 1
         raise RuntimeError("the body failed")
     assert plots._DRAWINGS == {}
+
+
+def test_the_legend_pasted_as_one_stamp_is_the_legend_drawn(tmp_path):
+    plotter = OverlayPlotter()
+    assert plotter._legend is not None
+    row = _row("movie_0001")
+    plotter.draw(row, tmp_path / "stamp.png")
+    plotter._legend = None
+    plotter.draw(row, tmp_path / "drawn.png")
+    assert (tmp_path / "stamp.png").read_bytes() == (tmp_path / "drawn.png").read_bytes()
+

@@ -131,6 +131,7 @@ class OverlayPlotter:
         self.texts = TextStamps(self.palette, small, bold)
         self._dots = {colour: self._marker(colour, 5, "disc") for colour in _RGB.values()}
         self._start = self._marker(_BLACK, 15, "pentagon")
+        self._legend = self._legend_stamp()
         self.background = self._background(small)
         """The canvas (`canvas.new_canvas`) every figure starts from."""
 
@@ -253,15 +254,32 @@ class OverlayPlotter:
         for (x, y), frame in zip(reference[::step].tolist(), frames[::step].tolist(),
                                  strict=True):
             self._small(canvas, (x + 5, y - 5), str(int(frame)), "lb", fill=_LABEL)
+        if self._legend is not None:
+            paste(canvas, self._legend, left + 6, top + 6)
+        else:
+            self._draw_legend(canvas, left + 6, top + 6)
+
+    def _draw_legend(self, canvas: np.ndarray, left: int, top: int) -> None:
+        ink = self._ink
         legend = ((_RGB["reference"], "reference"), (_RGB["secondary"], "secondary (fitted)"),
                   (_BLACK, "first frame"))
-        fill(canvas, left + 6, top + 6, left + 140, top + 52, ink[_WHITE])
-        outline(canvas, left + 6, top + 6, left + 140, top + 52, ink[_FRAME])
+        fill(canvas, left, top, left + 134, top + 46, ink[_WHITE])
+        outline(canvas, left, top, left + 134, top + 46, ink[_FRAME])
         for i, (colour, label) in enumerate(legend):
-            y = top + 15 + 14 * i
-            polyline(canvas, np.array([[left + 12, y], [left + 32, y]], dtype=float),
+            y = top + 9 + 14 * i
+            polyline(canvas, np.array([[left + 6, y], [left + 26, y]], dtype=float),
                      ink[colour], 2)
-            self._small(canvas, (left + 38, y), label, "lm")
+            self._small(canvas, (left + 32, y), label, "lm")
+
+    def _legend_stamp(self) -> bytes | None:
+        """The legend, the same in every figure, drawn once: a stamp whose white is drawn too
+        (its clear index is one the palette does not use), or None with a full palette."""
+        unused = len(self.palette.colours)
+        if unused > 255:
+            return None
+        legend = new_canvas(135, 47, unused)
+        self._draw_legend(legend, 0, 0)
+        return stamp_bytes(pixels(legend), 0, 0, unused)
 
     def _errors(self, canvas: np.ndarray, frames: np.ndarray, error: np.ndarray) -> None:
         ink = self._ink
