@@ -25,7 +25,15 @@ from .evaluation import (
 
 __all__ = ["Options", "compare_inputs", "decide", "read_inputs", "run", "write_outputs"]
 from .figures.overlay_codec import row_overlays
-from .figures.plots import plot_name, render_overlays, rendering, save_summary, wanted
+from .figures.plots import (
+    SummaryColumns,
+    import_matplotlib,
+    plot_name,
+    render_overlays,
+    rendering,
+    save_summary,
+    wanted,
+)
 from .figures.report import write_report
 from .formats import read_input
 from .formats.cryosparc import CryosparcExposures
@@ -42,7 +50,7 @@ from .outputs.summary import write_summary
 from .outputs.table import write_csv
 from .records import Row, RunResult, Summary
 from .trajectory import TrajectorySet
-from .workers import alongside
+from .workers import alongside, standing_by
 
 CSV_ALONGSIDE_ROWS = 20_000
 """From this many movies on, a second process writes consensus.csv (or the npz) meanwhile."""
@@ -148,7 +156,7 @@ def _nothing() -> None:
     pass
 
 
-def draw_summary(out_dir: Path, rows: list[Row], summary: Summary) -> None:
+def draw_summary(out_dir: Path, rows: list[Row] | SummaryColumns, summary: Summary) -> None:
     with _young_garbage_collected():
         save_summary(rows, summary, out_dir / "summary.png")
 
@@ -258,8 +266,12 @@ def compare_inputs(reference_path: str | Path, secondary_path: str | Path, optio
 
 
 def _paired(reference_path: str | Path, secondary_path: str | Path,
-            options: Options) -> Comparison:
+            options: Options, read: Callable[[int], None] | None = None) -> Comparison:
+    """The inputs read and paired; `read` is called between the two with the number of
+    movies of the larger input."""
     reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
+    if read is not None:
+        read(max(len(reference.trajectories), len(secondary.trajectories)))
     # The comparison holds all that deciding and writing need: the inputs' per-movie objects
     # are freed as they are paired, before the outputs are built (peak memory).
     return prepare(reference, secondary, options, notes, release_inputs=True)
@@ -275,16 +287,26 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     options = options or Options()
     options.validate()
     overrides = read_overrides(options.override)
-    with OutputFolder(out_dir) as folder, paused_gc():
+    with OutputFolder(out_dir) as folder, paused_gc(), contextlib.ExitStack() as figure:
         folder.claim("run", reference_path, secondary_path, force)
-        comparison = _paired(reference_path, secondary_path, options)
+        started: list[SummaryProcess] = []
+
+        def read(movies: int) -> None:
+            # The summary figure's process, when it will have one, imports matplotlib while
+            # this one pairs (the second core is idle then) and decides.
+            if options.report and _summary_apart(movies, options):
+                started.append(figure.enter_context(standing_by(import_matplotlib,
+                                                                draw_summary)))
+
+        comparison = _paired(reference_path, secondary_path, options, read)
         # What `decide` needs later is written first, by a second process while this one
         # decides when worth one (deciding uses one core); the samples are then released
         # (before the rows are built in a core run, after in a run whose rows keep them).
         with alongside(lambda: _save_comparison(folder.path, comparison, options),
                        _second_process_pays(len(comparison.valid), options)):
             decision = decide_comparison(comparison, options, overrides, release_samples=True)
-        return write_decision(folder.path, comparison, decision, options, progress)
+        return write_decision(folder.path, comparison, decision, options, progress,
+                              started[0] if started else None)
 
 
 def write_run(out: Path, comparison: Comparison, decision: Decision, options: Options,
@@ -322,9 +344,16 @@ def stored_options(options: Options) -> dict[str, Any]:
             "match_regex": options.match_regex, **options.decision_options()}
 
 
+SummaryProcess = Callable[..., Callable[[], None]]
+"""A process standing by to draw the summary figure (`workers.standing_by` of
+`draw_summary`): given its arguments, returns what waits for the figure."""
+
+
 def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
-                   progress=None) -> RunResult:
-    """The outputs of a decision (what a later ``decide`` needs is already in place)."""
+                   progress=None, summary_process: SummaryProcess | None = None
+                   ) -> RunResult:
+    """The outputs of a decision (what a later ``decide`` needs is already in place); the
+    summary figure by `summary_process` where a run started one."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     overlays = _with_plot_paths(rows, options.plots)
@@ -340,7 +369,9 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     with contextlib.ExitStack() as stack:
         stack.enter_context(alongside(lambda: write_sorted_csv(out, rows),
                                       _second_process_pays(len(rows), options)))
-        if apart:
+        if apart and summary_process is not None:
+            summary_drawn = summary_process(out, SummaryColumns.of(rows), shown)
+        elif apart:
             summary_drawn = stack.enter_context(alongside(lambda: draw_summary(out, rows,
                                                                                shown)))
         stack.enter_context(rendering(overlays, out, options.workers, progress))

@@ -129,3 +129,70 @@ def alongside(task: Callable[[], object],
             _outcome(receive, process)
         raise
     finish()
+
+
+def _stand_by(prepare: Callable[[], object], task: Callable[..., object],
+              connection: Connection, parent: int) -> None:
+    _die_with_parent(parent)
+    with contextlib.suppress(Exception):  # a failed preparation is the task's to meet again
+        prepare()
+    try:
+        arguments = connection.recv()
+    except EOFError:
+        return
+    if arguments is None:
+        return
+    try:
+        task(*arguments)
+        outcome: BaseException | None = None
+    except BaseException as exc:  # reported to the parent, which raises it
+        outcome = exc
+    try:
+        connection.send(outcome)
+    except Exception:  # an exception that does not pickle: its message does
+        connection.send(MotionconsError(str(outcome)))
+
+
+@contextlib.contextmanager
+def standing_by(prepare: Callable[[], object], task: Callable[..., object],
+                enabled: bool = True) -> Iterator[Callable[..., Callable[[], None]]]:
+    """A forked process that runs `prepare` at once (imports: while this process works on,
+    on a core it leaves idle), then `task` with the arguments it is given later, pickled.
+    The body is given a function that sends them and returns a function that waits for the
+    task there and raises its exception, if any. A process given nothing ends with the block.
+    Without `enabled` (or fork), `task` runs here when given its arguments. Fork only where
+    this process has no other thread."""
+    if not enabled or "fork" not in multiprocessing.get_all_start_methods():
+        def here(*arguments: object) -> Callable[[], None]:
+            task(*arguments)
+            return lambda: None
+
+        yield here
+        return
+    context = multiprocessing.get_context("fork")
+    connection, theirs = context.Pipe(duplex=True)
+    process = context.Process(target=_stand_by, args=(prepare, task, theirs, os.getpid()),
+                              daemon=True)
+    process.start()
+    theirs.close()
+    outcome: list[BaseException | None] = []
+
+    def give(*arguments: object) -> Callable[[], None]:
+        connection.send(arguments)
+
+        def finish() -> None:
+            if not outcome:
+                outcome.append(_outcome(connection, process))
+            if outcome[0] is not None:
+                raise outcome[0]
+
+        return finish
+
+    try:
+        yield give
+    finally:
+        if not outcome:
+            with contextlib.suppress(OSError):
+                connection.send(None)  # nothing more to do, if nothing was given
+            _outcome(connection, process)
+        connection.close()

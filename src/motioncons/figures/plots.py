@@ -9,6 +9,7 @@ Metrics are never recomputed here: the rows carry them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -151,20 +152,50 @@ def rendering(rows: list[Row], out_dir: Path, workers: int | None = None,
 # --------------------------------------------------------------------------- summary figure
 
 
-def summary_figure(rows: list[Row], summary: Summary):
+@dataclasses.dataclass(frozen=True)
+class SummaryColumns:
+    """What the summary figure shows of the rows, as arrays in the rows' order (a few MB at
+    50,000 movies, sent to the process that draws it)."""
+
+    corr: np.ndarray
+    rmse_A: np.ndarray
+    max_error_A: np.ndarray
+    range_ref_px: np.ndarray
+    accepted: np.ndarray
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> SummaryColumns:
+        def column(field: str) -> np.ndarray:
+            return np.array([getattr(row, field) for row in rows], dtype=float)
+
+        return cls(column("corr"), column("rmse_A"), column("max_error_A"),
+                   column("range_ref_px"), np.array([r.accepted for r in rows], dtype=bool))
+
+
+def import_matplotlib() -> None:
+    """What drawing the summary figure imports (0.4 s of CPU), and its font list."""
+    from matplotlib import font_manager
+    from matplotlib.backends import backend_agg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    font_manager.findfont("DejaVu Sans")
+
+
+def summary_figure(rows: list[Row] | SummaryColumns, summary: Summary):
     """The dataset at a glance: score, RMSE and max error histograms, score vs motion, acceptance
     along acquisition order, and the convention votes."""
     # A Figure of its own, not pyplot's: no global backend or figure registry, and pyplot's
     # import (a quarter of a second) is saved.
     from matplotlib.figure import Figure
 
+    shown = rows if isinstance(rows, SummaryColumns) else SummaryColumns.of(rows)
     params = summary["parameters"]
     fig = Figure(figsize=(13, 7.5), dpi=90)
     axes = fig.subplots(2, 3)
-    compared = [r for r in rows if math.isfinite(r.corr)]
-    accepted = np.array([r.accepted for r in rows], dtype=bool)
+    compared = np.isfinite(shown.corr)
+    accepted = shown.accepted
     ax = axes[0, 0]
-    scores = np.array([r.corr for r in compared])
+    scores = shown.corr[compared]
     ax.hist(scores, bins=np.linspace(-1, 1, 81), color="#777", histtype="stepfilled")
     ax.axvline(params["min_corr"], color="#d62728", ls="--",
                label=f"--min-corr {params['min_corr']}")
@@ -175,7 +206,7 @@ def summary_figure(rows: list[Row], summary: Summary):
     for ax, field, limit, title in ((axes[0, 1], "rmse_A", params["max_rmse_A"], "RMSE (Å)"),
                                     (axes[0, 2], "max_error_A", params["max_error_A"],
                                      "largest per-frame error (Å)")):
-        values = np.array([getattr(r, field) for r in rows])
+        values = getattr(shown, field)
         values = values[np.isfinite(values)]
         if values.size:
             upper = float(np.percentile(values, 99.5)) * 1.1 or 1.0
@@ -187,12 +218,11 @@ def summary_figure(rows: list[Row], summary: Summary):
         _title(ax, title)
         ax.set_ylabel("movies")
     ax = axes[1, 0]
-    for decision, colour in (("accepted", COLOURS["accepted"]),
-                             ("discarded", COLOURS["discarded"])):
-        chosen = [r for r in compared if r.decision == decision]
+    for decision, colour, chosen in (("accepted", COLOURS["accepted"], compared & accepted),
+                                     ("discarded", COLOURS["discarded"],
+                                      compared & ~accepted)):
         # Arrays, not lists: matplotlib turns a list into a masked array element by element.
-        ax.scatter(np.array([r.range_ref_px for r in chosen], dtype=float),
-                   np.array([r.corr for r in chosen], dtype=float), s=6, alpha=0.6,
+        ax.scatter(shown.range_ref_px[chosen], shown.corr[chosen], s=6, alpha=0.6,
                    color=colour, label=decision)
     ax.axhline(params["min_corr"], color="#555", ls="--", lw=0.8)
     ax.axvline(params["min_range_px"], color="#555", ls=":", lw=0.8)
@@ -246,7 +276,7 @@ def _plain_number(value: float, _position: object = None) -> str:
     return f"{value:g}".replace("-", "\N{MINUS SIGN}")
 
 
-def save_summary(rows: list[Row], summary: Summary, path: Path) -> None:
+def save_summary(rows: list[Row] | SummaryColumns, summary: Summary, path: Path) -> None:
     fig = summary_figure(rows, summary)
     with temporary_path(path) as temporary:
         fig.savefig(temporary, format=path.suffix.lstrip(".") or "png")
