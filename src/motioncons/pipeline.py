@@ -353,7 +353,8 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
                    progress=None, summary_process: SummaryProcess | None = None
                    ) -> RunResult:
     """The outputs of a decision (what a later ``decide`` needs is already in place); the
-    summary figure by `summary_process` where a run started one."""
+    summary figure by `summary_process` where a run started one early, else by one started
+    here when the figure is drawn apart."""
     rows = decision.rows
     summary = summary_of(comparison, decision, options)
     overlays = _with_plot_paths(rows, options.plots)
@@ -369,11 +370,10 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     with contextlib.ExitStack() as stack:
         stack.enter_context(alongside(lambda: write_sorted_csv(out, rows),
                                       _second_process_pays(len(rows), options)))
-        if apart and summary_process is not None:
+        if apart:
+            summary_process = summary_process or stack.enter_context(
+                standing_by(import_matplotlib, draw_summary))
             summary_drawn = summary_process(out, SummaryColumns.of(rows), shown)
-        elif apart:
-            summary_drawn = stack.enter_context(alongside(lambda: draw_summary(out, rows,
-                                                                               shown)))
         stack.enter_context(rendering(overlays, out, options.workers, progress))
         if options.report and not apart:
             draw_summary(out, rows, shown)

@@ -71,14 +71,20 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 
 def _run_task(task: Callable[[], object], send: Connection, parent: int) -> None:
     _die_with_parent(parent)
+    _report(task, send)
+
+
+def _report(task: Callable[[], object], send: Connection) -> None:
+    """Run `task` and send its outcome: None, or its exception (its message where it does not
+    pickle), which the parent raises."""
     try:
         task()
         outcome: BaseException | None = None
-    except BaseException as exc:  # reported to the parent, which raises it
+    except BaseException as exc:
         outcome = exc
     try:
         send.send(outcome)
-    except Exception:  # an exception that does not pickle: its message does
+    except Exception:
         send.send(MotionconsError(str(outcome)))
 
 
@@ -94,6 +100,19 @@ def _outcome(receive: Connection, process: multiprocessing.process.BaseProcess
     if outcome is None and process.exitcode != 0:
         return MotionconsError(f"a writer process ended with exit code {process.exitcode}")
     return outcome
+
+
+def _waiter(receive: Connection, process: multiprocessing.process.BaseProcess,
+            outcome: list[BaseException | None]) -> Callable[[], None]:
+    """What waits for the task's process there (once; its outcome kept in `outcome`) and
+    raises its exception, if any."""
+    def finish() -> None:
+        if not outcome:
+            outcome.append(_outcome(receive, process))
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    return finish
 
 
 @contextlib.contextmanager
@@ -115,13 +134,7 @@ def alongside(task: Callable[[], object],
     process.start()
     send.close()
     outcome: list[BaseException | None] = []
-
-    def finish() -> None:
-        if not outcome:
-            outcome.append(_outcome(receive, process))
-        if outcome[0] is not None:
-            raise outcome[0]
-
+    finish = _waiter(receive, process, outcome)
     try:
         yield finish
     except BaseException:
@@ -140,17 +153,8 @@ def _stand_by(prepare: Callable[[], object], task: Callable[..., object],
         arguments = connection.recv()
     except EOFError:
         return
-    if arguments is None:
-        return
-    try:
-        task(*arguments)
-        outcome: BaseException | None = None
-    except BaseException as exc:  # reported to the parent, which raises it
-        outcome = exc
-    try:
-        connection.send(outcome)
-    except Exception:  # an exception that does not pickle: its message does
-        connection.send(MotionconsError(str(outcome)))
+    if arguments is not None:
+        _report(lambda: task(*arguments), connection)
 
 
 @contextlib.contextmanager
@@ -179,14 +183,7 @@ def standing_by(prepare: Callable[[], object], task: Callable[..., object],
 
     def give(*arguments: object) -> Callable[[], None]:
         connection.send(arguments)
-
-        def finish() -> None:
-            if not outcome:
-                outcome.append(_outcome(connection, process))
-            if outcome[0] is not None:
-                raise outcome[0]
-
-        return finish
+        return _waiter(connection, process, outcome)
 
     try:
         yield give
