@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import struct
 import sys
 
@@ -55,6 +56,26 @@ def test_the_compiled_formatter_writes_what_python_writes(number_formatter):
         for start in range(0, len(values), 4096):
             part = values[start: start + 4096]
             assert finite_formatted(part, spec) == [spec % v for v in part], (spec, start)
+
+
+def test_the_compiled_formatter_is_exact_where_digits_roll_over(number_formatter):
+    """Around every power of ten (where the number of digits changes and rounding can carry
+    into a new digit) and the limits of the formatter's exact integer path (a scale of
+    5**27, 2**63 digits), the neighbouring doubles come out as Python writes them."""
+    if number_formatter != "compiled":
+        pytest.skip("compares the compiled formatter with Python's")
+    centres = [10.0 ** k for k in range(-30, 31)] + [2.0 ** k for k in range(-80, 80)] + [
+        9.5, 0.95, 99.5, 0.0000095, 9.9999999999999995, 0.99999999999999994, 1e-11 * 0.99,
+        9.2233720368547758e18 / 10 ** 6, 9.2233720368547758e18 / 10 ** 17, 5e-7, 5e-18]
+    values = []
+    for centre in centres:
+        above = below = centre
+        for _ in range(6):
+            above, below = math.nextafter(above, math.inf), math.nextafter(below, -math.inf)
+            values += [above, below]
+        values += [centre, -centre]
+    for spec in ("%.17g", "%.16g", "%.6f", "%.1g", "%.0g", "%.17f", "%.1f"):
+        assert finite_formatted(values, spec) == [spec % v for v in values], spec
 
 
 def test_the_compiled_formatter_refuses_codes_it_does_not_know(number_formatter):

@@ -1,6 +1,8 @@
 """Columns of numbers as text, formatted in one call each: a %-format of the whole column is a
 third cheaper than a format call a value (50,000 movies: a million values a table), and the
-compiled `finite_formatted` (``_numbers.c``, where it was built) half again."""
+compiled `finite_formatted` (``_numbers.c``, where it was built) a third of that: it scales
+most doubles by a power of ten in exact integer arithmetic instead of a general conversion
+(``%.17g``: 0.17 µs a value against 0.47 µs by Python's own routine)."""
 
 from __future__ import annotations
 
