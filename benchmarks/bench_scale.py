@@ -94,6 +94,7 @@ def raw_read(jobs: dict) -> float:
     for path in files:  # warm the page cache
         with open(path, "rb") as handle:
             handle.read()
+    settled()
     start = time.perf_counter()
     for path in files:
         with open(path, "rb") as handle:
@@ -124,11 +125,19 @@ def new_folder(workdir: Path, name: str) -> Path:
     return workdir / RUNS / f"{name}_{number}"
 
 
+def settled() -> None:
+    """Every file written so far flushed to disk, before a timed step: the kernel writes back
+    what the simulation or the last default run wrote (100,000s of files, 5,000 overlays)
+    minutes later, on the same 2 cores, in whichever timed run comes next."""
+    os.sync()
+
+
 def child_run(jobs: dict, out: Path, plots: str, report: bool,
               source: Path | None = None) -> Run:
     """Seconds, peak RSS (MB) and CPU time of one ``motioncons run`` in a fresh process, into
     the new output folder `out` (a first run, as a session's is); with `source`, of the code in
-    that ``src`` folder."""
+    that ``src`` folder. What earlier steps wrote is flushed first (`settled`)."""
+    settled()
     environment = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
     result = subprocess.run([sys.executable, "-c", _CHILD, jobs["reference"], jobs["secondary"],
                              str(out), plots, "1" if report else "0"],
@@ -138,7 +147,8 @@ def child_run(jobs: dict, out: Path, plots: str, report: bool,
 
 
 def decide_seconds(out: Path, min_corr: float) -> float:
-    """Seconds of one ``motioncons decide`` of `out` in a fresh process."""
+    """Seconds of one ``motioncons decide`` of `out` in a fresh process (`settled` first)."""
+    settled()
     result = subprocess.run([sys.executable, "-c", _DECIDE, str(out), str(min_corr)],
                             check=True, capture_output=True, text=True)
     return float(result.stdout.split()[-2])
