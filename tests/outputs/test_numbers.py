@@ -34,6 +34,17 @@ def test_anything_but_finite_floats_is_left_to_the_caller():
         assert finite_formatted((odd,), "%.6f") is None, odd
 
 
+def test_undefined_numbers_are_given_as_the_missing_text_when_one_is_given():
+    values = [1.5, float("nan"), -float("inf"), 0.1, float("inf"), -0.0, -float("nan")]
+    for spec, missing in (("%.17g", ""), ("%.6f", "nan"), ("%.3g", "?")):
+        assert finite_formatted(values, spec, missing) == [
+            spec % v if math.isfinite(v) else missing for v in values]
+        assert finite_formatted(values, spec) is None
+        assert finite_formatted([float("nan")] * 3, spec, missing) == [missing] * 3
+    for odd in (1, None, "1.0", np.float64(1.5), True):
+        assert finite_formatted([1.5, float("nan"), odd], "%.17g", "") is None, odd
+
+
 def test_specs_the_compiled_formatter_does_not_take_are_formatted_by_python():
     values = [1.25, -3.5e-7, 12345.678]
     for spec in ("%.70g", "%.2e", "%g", "%10.3f", "%.3f%%"):
@@ -86,3 +97,5 @@ def test_the_compiled_formatter_refuses_codes_it_does_not_know(number_formatter)
             numbers.COMPILED.finite_formatted([1.5], code, precision)
     with pytest.raises(TypeError):
         numbers.COMPILED.finite_formatted(1.5, "g", 17)
+    with pytest.raises(TypeError, match="missing must be"):
+        numbers.COMPILED.finite_formatted([1.5], "g", 17, b"")

@@ -211,18 +211,24 @@ static int exact_digits(double x, char code, int precision, char *to) {
 }
 
 PyDoc_STRVAR(finite_formatted_doc,
-"finite_formatted(values, code, precision, /)\n--\n\n"
+"finite_formatted(values, code, precision, missing=None, /)\n--\n\n"
 "Each value as Python's ``'%.<precision><code>' % value`` (code 'g' or 'f'), or None unless\n"
-"every value is a finite float (exactly a float, not a subclass).");
+"every value is a finite float (exactly a float, not a subclass); with `missing` (a str),\n"
+"NaN and infinities are allowed and each is given as `missing`.");
 
 static PyObject *finite_formatted(PyObject *self, PyObject *args) {
-    PyObject *values, *sequence, *out, *text;
+    PyObject *values, *sequence, *out, *text, *missing = Py_None;
     int code, precision;
     Py_ssize_t n, i;
     char *formatted;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OCi:finite_formatted", &values, &code, &precision))
+    if (!PyArg_ParseTuple(args, "OCi|O:finite_formatted", &values, &code, &precision,
+                          &missing))
         return NULL;
+    if (missing != Py_None && !PyUnicode_Check(missing)) {
+        PyErr_SetString(PyExc_TypeError, "missing must be a str or None");
+        return NULL;
+    }
     if ((code != 'g' && code != 'f') || precision < 0 || precision > 60) {
         PyErr_SetString(PyExc_ValueError, "code must be 'g' or 'f', precision 0 to 60");
         return NULL;
@@ -233,7 +239,8 @@ static PyObject *finite_formatted(PyObject *self, PyObject *args) {
     n = PySequence_Fast_GET_SIZE(sequence);
     for (i = 0; i < n; i++) {
         PyObject *value = PySequence_Fast_GET_ITEM(sequence, i);
-        if (!PyFloat_CheckExact(value) || !isfinite(PyFloat_AS_DOUBLE(value))) {
+        if (!PyFloat_CheckExact(value)
+                || (missing == Py_None && !isfinite(PyFloat_AS_DOUBLE(value)))) {
             Py_DECREF(sequence);
             Py_RETURN_NONE;
         }
@@ -246,7 +253,13 @@ static PyObject *finite_formatted(PyObject *self, PyObject *args) {
     for (i = 0; i < n; i++) {
         double value = PyFloat_AS_DOUBLE(PySequence_Fast_GET_ITEM(sequence, i));
         char fast[64];
-        int length = exact_digits(value, (char)code, precision, fast);
+        int length;
+        if (!isfinite(value)) {
+            Py_INCREF(missing);
+            PyList_SET_ITEM(out, i, missing);
+            continue;
+        }
+        length = exact_digits(value, (char)code, precision, fast);
         if (length >= 0) {
             text = PyUnicode_New(length, 127); /* ASCII: no decoding */
             if (text != NULL)

@@ -1,5 +1,5 @@
 from collections.abc import Sequence
 
 def finite_formatted(
-    values: Sequence[object], code: str, precision: int, /
+    values: Sequence[object], code: str, precision: int, missing: str | None = None, /
 ) -> list[str] | None: ...

@@ -7,7 +7,9 @@ most doubles by a power of ten in exact integer arithmetic instead of a general 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
+from typing import cast
 
 from ..compiled import optional_module
 
@@ -29,16 +31,24 @@ def _compiled_spec(spec: str) -> tuple[str, int] | None:
     return (spec[-1], precision) if precision <= 60 else None
 
 
-def finite_formatted(values: Sequence[object], spec: str) -> list[str] | None:
+def finite_formatted(values: Sequence[object], spec: str,
+                     missing: str | None = None) -> list[str] | None:
     """Each value as ``spec % value`` (``"%.17g"``, ``"%.6f"``), or None unless every value is
-    a finite float (the caller formats the others its own way)."""
+    a finite float (the caller formats the others its own way); with `missing`, NaN and
+    infinities are allowed, each written as `missing` (how a table spells an undefined
+    number: a column of scores has one for every movie that moved too little to compare)."""
     module = COMPILED
     compiled = _compiled_spec(spec) if module is not None else None
     if module is not None and compiled is not None:
-        return module.finite_formatted(values, *compiled)
+        return module.finite_formatted(values, *compiled, missing)
     if not all(type(value) is float for value in values):
         return None
     if not values:
         return []
     text = _joined(spec, len(values)) % tuple(values)
-    return None if "n" in text else text.split("\0")  # "n": nan or inf
+    if "n" not in text:  # "n": nan or inf
+        return text.split("\0")
+    if missing is None:
+        return None
+    return [spec % value if math.isfinite(value) else missing
+            for value in cast("Sequence[float]", values)]

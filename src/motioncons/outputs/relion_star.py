@@ -66,10 +66,8 @@ def _consensus_columns(records: list[Row]) -> list[str]:
     columns = []
     for values in zip(*map(_CONSENSUS_FIELDS, records), strict=True):
         if values and isinstance(values[0], float):
-            at_once = finite_formatted(values, "%.6f")
-            columns.append(at_once if at_once is not None else [
-                f"{v:.6f}" if isinstance(v, float) and v - v == 0 else _format(v)
-                for v in values])
+            at_once = finite_formatted(values, "%.6f", "nan")
+            columns.append(at_once if at_once is not None else list(map(_format, values)))
         else:
             formatted = {v: _format(v) for v in set(values)}
             columns.append([formatted[v] for v in values])

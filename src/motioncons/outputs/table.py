@@ -52,11 +52,10 @@ def _column(values: list) -> list[str]:
     if not values:
         return values
     if isinstance(values[0], float):
-        formatted = finite_formatted(values, "%.17g")
+        formatted = finite_formatted(values, "%.17g", "")  # NaN and inf are written empty
         if formatted is not None:
             return formatted
-        # v - v == 0 exactly when v is a finite number: NaN and inf are written empty.
-        return [format(v, ".17g") if v - v == 0 else "" for v in values]
+        return [format_value(v) for v in values]
     if not isinstance(values[0], str):
         kinds = set(map(type, values))
         if kinds == {int}:
