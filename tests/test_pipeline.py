@@ -373,3 +373,26 @@ def test_collection_of_a_block_s_own_garbage_leaves_the_collector_as_it_was():
             assert gc.isenabled() and gc.get_freeze_count() > 0
             raise RuntimeError
         assert not gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_what_a_paused_collection_made_is_old_once_it_is_on_again():
+    """Re-enabled, the collector does not start with a pass over everything made meanwhile
+    (it would at the first allocation), and a cycle made meanwhile is still collected."""
+    import gc
+
+    from motioncons import pipeline
+
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    with pipeline.paused_gc():
+        made = [Node() for _ in range(1000)]
+        cycle = Node()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert not any(item is made[0] for item in gc.get_objects(generation=0))
+    assert any(item is made[0] for item in gc.get_objects(generation=2))
+    del cycle
+    assert gc.collect() >= 1
