@@ -135,11 +135,11 @@ def test_movie_keys_are_those_of_the_plain_alternation_of_the_trailers():
 
     from motioncons import trajectory
 
-    plain = re.compile("(?:" + "|".join([r"\.(?i:" + "|".join(trajectory._EXTENSIONS) + ")",
-                                         *(re.escape(s) for s in trajectory._SUFFIXES)])
+    plain = re.compile("(?:" + "|".join([r"\.(?i:" + "|".join(trajectory.KEY_EXTENSIONS) + ")",
+                                         *(re.escape(s) for s in trajectory.KEY_SUFFIXES)])
                        + ")+$")
-    tokens = [*(f".{e}" for e in trajectory._EXTENSIONS), *(f".{e.upper()}" for e in
-              trajectory._EXTENSIONS), *trajectory._SUFFIXES, ".", "_", "-", "x", "DW", "S",
+    tokens = [*(f".{e}" for e in trajectory.KEY_EXTENSIONS), *(f".{e.upper()}" for e in
+              trajectory.KEY_EXTENSIONS), *trajectory.KEY_SUFFIXES, ".", "_", "-", "x", "DW", "S",
               "Patch", "tif", "\n", "ſ", "K"]
     rng = random.Random(13)
     for _ in range(20_000):

@@ -14,12 +14,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-_EXTENSIONS = (
+KEY_EXTENSIONS = (
     "tiff", "tif", "mrcs", "mrc", "eer", "star", "out", "log", "xml", "npy", "xmd", "xf", "aln",
     "json", "txt", "bz2", "gz",
 )
 # Longest first, so that "_patch_aligned_doseweighted" wins over "_patch_aligned".
-_SUFFIXES = (
+KEY_SUFFIXES = (
     "_patch_aligned_doseweighted", "_patch_aligned", "_aligned_mic_DW", "_aligned_mic",
     "-Patch-Full", "-Patch-Patch", "-Patch-Frame", "-Full", "_rigid_traj",
     "_doseweighted", "_fractions", "_Fractions", "_noDW", "_shifts", "_DWS", "_DW",
@@ -52,7 +52,7 @@ def _factored(words: list[str] | tuple[str, ...]) -> str:
 # Which part of a name matches does not depend on how the alternatives are written (the
 # leftmost start from which a run reaches the end): factored, a key takes half the time.
 _TRAILER = re.compile(
-    r"(?:\.(?i:" + _factored(_EXTENSIONS) + ")|" + _factored(_SUFFIXES) + ")+$")
+    r"(?:\.(?i:" + _factored(KEY_EXTENSIONS) + ")|" + _factored(KEY_SUFFIXES) + ")+$")
 _CRYOSPARC_UID_PREFIX = re.compile(r"^[0-9]{21}_")
 
 

@@ -352,16 +352,11 @@ def _read_cut_in_python(paths: list[str], size: int, limit: int) -> list:
     return out
 
 
-def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
-        relion31, relion5, tmp_path, monkeypatch, row_parser):
-    """`read_cut` against `_head` and `cut_as` file by file: seeded edits of files of learned
-    layouts, files longer than what is read first (their shifts before or after that), empty,
-    missing and unreadable files, a name that is not UTF-8, and first reads of many sizes."""
-    if row_parser != "compiled":
-        pytest.skip("compares the compiled reader of files with the one in Python")
-    from motioncons.formats import compiled
-
-    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+def _edited_corpus(relion31: Path, relion5: Path, tmp_path: Path
+                   ) -> tuple[list[str], bytes, bytes]:
+    """Seeded edits of files of layouts it learns, files longer than what is read first
+    (their shifts before or after that), an empty, a missing and an unreadable file, and a
+    name that is not UTF-8: their paths, the RELION file they come from and a long block."""
     sources = [sorted(relion31.glob("2017*.star"))[0], sorted(relion5.glob("2017*.star"))[0],
                _simulated(tmp_path, movies=1)[0]]
     for path in sources:
@@ -397,6 +392,20 @@ def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
     paths += [str(folder / name) for name in ("long_after.star", "long_before.star",
                                               "empty.star", "a directory.star", "missing.star")]
     paths.append(odd)
+    return paths, relion, local
+
+
+def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
+        relion31, relion5, tmp_path, monkeypatch, row_parser):
+    """`read_cut` against `_head` and `cut_as` file by file: seeded edits of files of learned
+    layouts, files longer than what is read first (their shifts before or after that), empty,
+    missing and unreadable files, a name that is not UTF-8, and first reads of many sizes."""
+    if row_parser != "compiled":
+        pytest.skip("compares the compiled reader of files with the one in Python")
+    from motioncons.formats import compiled
+
+    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+    paths, relion, local = _edited_corpus(relion31, relion5, tmp_path)
     limit = relion_batch.MAX_MOVIE_STAR_BYTES
     for size in (relion_batch.HEAD_SIZE, 1, 64, 700, len(relion), len(relion) + 1):
         found = compiled.MODULE.read_cut(paths, relion_batch._LAYOUTS, size, limit)
@@ -414,6 +423,88 @@ def test_files_read_and_cut_in_one_compiled_call_are_read_and_cut_as_one_by_one(
         compiled.MODULE.read_cut(["a\0b"], relion_batch._LAYOUTS, 64, limit)
     with pytest.raises(ValueError):
         relion_batch._head("a\0b")
+
+
+def test_a_chunk_packed_in_one_compiled_call_is_packed_as_scanned(
+        relion31, relion5, tmp_path, monkeypatch, row_parser):
+    """`read_packed` against `_scan` and `_packed`: the same slots, extras and shifts for the
+    edited corpus, the real files, and files whose shifts are implausible or not observed,
+    whose frames are fewer than announced, or whose name is "." or "?"."""
+    if row_parser != "compiled":
+        pytest.skip("compares the compiled reader of files with the one in Python")
+    from motioncons.formats import compiled
+
+    monkeypatch.setattr(relion_batch, "_LAYOUTS", {})
+    paths, _, _ = _edited_corpus(relion31, relion5, tmp_path)
+    paths += [str(path) for path in [*sorted(relion31.glob("*.star")),
+                                     *sorted(relion5.glob("*.star"))]
+              if "corrected" not in path.name]
+    simulated = _simulated(tmp_path / "simulated", movies=12)
+    good = simulated[0].read_bytes()
+    rows = re.findall(rb"\n *[0-9]+ +-?[0-9.]+ +-?[0-9.]+ *(?=\n)", good)
+    row = rows[1] + b"\n"
+    def shifts(x: bytes, y: bytes) -> bytes:  # in the row's columns, still read by position
+        fields = re.findall(rb" +-?[0-9]+\.[0-9]+", row)
+        return row.replace(fields[0] + fields[1], x.rjust(len(fields[0]))
+                           + y.rjust(len(fields[1])))
+
+    changed = [shifts(b"0.5", b"99999999.0"), shifts(b"-9999.000000", b"-9999.000000"),
+               shifts(b"1.5", b"-9999.000000")]  # implausible, not observed, observed
+    for n, replacement in enumerate(changed, start=1):
+        assert replacement != row
+        simulated[n].write_bytes(good.replace(row, replacement, 1))
+    simulated[5].write_bytes(good.replace(rows[-1] + b"\n", b"\n", 1))  # a frame fewer
+    name = re.search(rb"_rlnMicrographMovieName +(\S+)", good)
+    assert name is not None
+    for n, other in ((6, b"."), (7, b"?"), (8, b"Movies/a.b.c_DW.mrc.bz2"), (9, b"1" * 21 + b"_x")):
+        simulated[n].write_bytes(good.replace(name.group(1), other, 1))
+    def packed_so(jobs: list) -> list[bool]:
+        relion_batch._read_chunk_packed(jobs)  # their layouts learned
+        found = compiled.MODULE.read_packed(
+            [path for path, _ in jobs], relion_batch._LAYOUTS, relion_batch.HEAD_SIZE,
+            relion_batch.MAX_MOVIE_STAR_BYTES, *relion_batch._KEY_TOKENS,
+            relion_batch.MAX_SHIFT_PX, relion_batch.NOT_OBSERVED)[0]
+        return [type(entry) is tuple and len(entry) == 8 for entry in found]
+
+    assert packed_so([(str(path), None) for path in simulated])[:10] == [
+        True, False, False, True, True, False, False, False, True, True]
+    jobs = [(path, None) for path in [*map(str, simulated), *paths]]
+    assert sum(packed_so(jobs)) > 100
+    packed = relion_batch._read_chunk_packed(jobs)
+    slots, tables, shifts = relion_batch._packed(*relion_batch._scan(jobs))
+    scanned = (slots, tables, relion_batch._held(shifts))
+    assert packed[2].dtype == scanned[2].dtype
+    assert [_facts(item) for item in relion_batch._unpack(jobs, packed)] == \
+        [_facts(item) for item in relion_batch._unpack(jobs, scanned)]
+
+
+def test_compiled_movie_keys_are_those_of_the_regular_expression():
+    """The compiled `movie_key` (ASCII names, as `read_packed` gives it) against
+    `trajectory.movie_key` on names made of the trailer's tokens, in any case, with paths,
+    cryoSPARC prefixes and near misses."""
+    import random
+
+    from motioncons.formats import compiled
+    from motioncons.trajectory import KEY_EXTENSIONS, KEY_SUFFIXES, movie_key
+
+    if compiled.MODULE is None:
+        pytest.skip("the compiled reader was not built")
+    tokens = [*(f".{e}" for e in KEY_EXTENSIONS), *(f".{e.upper()}" for e in KEY_EXTENSIONS),
+              *(f".{e.title()}" for e in KEY_EXTENSIONS), *KEY_SUFFIXES, ".", "_", "-", "x",
+              "DW", "S", "Patch", "tif", "/", "\\", "..", "._DW", "_fractions.", "0" * 21 + "_"]
+    rng = random.Random(17)
+    names = ["", ".", "..", ".tif", "_DW", "a.tif", "0" * 21 + "_", "0" * 21 + "_a.tif",
+             "0" * 20 + "_a", "1" * 22 + "_b", "/x/", "x\\", "a/b\\c.mrc"]
+    for _ in range(30_000):
+        stem = "".join(rng.choice("ab_-.0/") for _ in range(rng.randint(0, 6)))
+        names.append(stem + "".join(rng.choice(tokens) for _ in range(rng.randint(0, 6))))
+    for name in names:
+        assert compiled.MODULE.movie_key(name.encode(), *relion_batch._KEY_TOKENS) == \
+            movie_key(name), name
+    with pytest.raises(ValueError):
+        compiled.MODULE.movie_key("é".encode(), *relion_batch._KEY_TOKENS)
+    with pytest.raises(ValueError):
+        compiled.MODULE.movie_key(b"a\n", *relion_batch._KEY_TOKENS)
 
 
 def test_the_reference_table_made_while_workers_read_is_the_one_made_alone(tmp_path,

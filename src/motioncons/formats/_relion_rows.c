@@ -13,12 +13,19 @@
  * exact in a double) divided by the power of ten of its decimals (exact too): one rounding,
  * as float() rounds the same decimal text. A minus sign makes it negative, "-0.000000" -0.0.
  *
+ * read_packed: `read_cut`, and then for each file so cut whose rows parse, are plain observed
+ * shifts and are all the frames its header announces, what `relion_batch._read_chunk_packed`
+ * makes of it (its key as `trajectory.movie_key` makes it of an ASCII name): the files of a
+ * session after the first, at the cost of reading them. The others are left to Python as
+ * read_cut leaves them.
+ *
  * Every index below is checked against the length of its bytes: a file is untrusted input.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -369,32 +376,40 @@ static PyObject *read_head(const char *path, Py_ssize_t size, Py_ssize_t limit) 
     return raw;
 }
 
-/* The result of `read_cut` for one file: None, its bytes, or (layout, name, rows). NULL only
- * on an error that is not the file's (memory) or a path os.open would refuse too. */
-static PyObject *read_and_cut(PyObject *path, PyObject *layouts, Py_ssize_t size,
-                              Py_ssize_t limit, PyObject *tail_name) {
-    PyObject *encoded = NULL, *raw, *head, *layout, *tail, *result;
+/* A file read and, where its head names a learned layout, cut: `raw` its bytes (NULL where it
+ * could not be read), `layout` (a new reference) and the bounds of its name and rows where
+ * cut so. -1 on an error that is not the file's (memory) or a path os.open would refuse too. */
+typedef struct {
+    PyObject *raw, *layout;
+    Py_ssize_t name_start, name_end, rows_start, rows_end;
+} Cut;
+
+static int read_cut_one(PyObject *path, PyObject *layouts, Py_ssize_t size, Py_ssize_t limit,
+                        PyObject *tail_name, Cut *cut) {
+    PyObject *encoded = NULL, *head, *layout, *tail;
     const unsigned char *bytes;
-    Py_ssize_t length, tag, name_start = 0, name_end = 0, rows_start = 0, rows_end = 0;
-    if (!PyUnicode_FSConverter(path, &encoded)) return NULL;  /* os.open's ValueError too */
-    raw = read_head(PyBytes_AS_STRING(encoded), size, limit);
+    Py_ssize_t length, tag;
+    int cut_so;
+    cut->raw = cut->layout = NULL;
+    if (!PyUnicode_FSConverter(path, &encoded)) return -1;  /* os.open's ValueError too */
+    cut->raw = read_head(PyBytes_AS_STRING(encoded), size, limit);
     Py_DECREF(encoded);
-    if (raw == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_OSError)) return NULL;
+    if (cut->raw == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) return -1;
         PyErr_Clear();  /* the full parser reports it */
-        Py_RETURN_NONE;
+        return 0;
     }
-    bytes = (const unsigned char *)PyBytes_AS_STRING(raw);
-    length = PyBytes_GET_SIZE(raw);
+    bytes = (const unsigned char *)PyBytes_AS_STRING(cut->raw);
+    length = PyBytes_GET_SIZE(cut->raw);
     tag = find(bytes, length, 0, NAME_TAG);
-    if (tag < 0) return raw;
+    if (tag < 0) return 0;
     head = PyBytes_FromStringAndSize((const char *)bytes, tag + (Py_ssize_t)strlen(NAME_TAG));
     if (head == NULL) goto error;
     layout = PyDict_GetItemWithError(layouts, head);  /* borrowed: held below */
     Py_DECREF(head);
     if (layout == NULL) {
         if (PyErr_Occurred()) goto error;
-        return raw;
+        return 0;
     }
     Py_INCREF(layout);  /* the attribute lookup must not be able to free it */
     tail = PyObject_GetAttr(layout, tail_name);
@@ -404,25 +419,47 @@ static PyObject *read_and_cut(PyObject *path, PyObject *layouts, Py_ssize_t size
         PyErr_SetString(PyExc_TypeError, "a layout's tail must be bytes");
         goto error_layout;
     }
-    if (!cut_by_layout(bytes, length, tag + (Py_ssize_t)strlen(NAME_TAG),
-                       PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail), &name_start, &name_end,
-                       &rows_start, &rows_end)) {
-        Py_DECREF(tail);
-        Py_DECREF(layout);
-        return raw;
-    }
+    cut_so = cut_by_layout(bytes, length, tag + (Py_ssize_t)strlen(NAME_TAG),
+                           PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail), &cut->name_start,
+                           &cut->name_end, &cut->rows_start, &cut->rows_end);
     Py_DECREF(tail);
-    result = Py_BuildValue("(Os#y#)", layout, (const char *)bytes + name_start,
-                           name_end - name_start, (const char *)bytes + rows_start,
-                           rows_end - rows_start);
-    Py_DECREF(layout);
-    Py_DECREF(raw);
-    return result;
+    if (cut_so)
+        cut->layout = layout;
+    else
+        Py_DECREF(layout);
+    return 0;
 error_layout:
     Py_DECREF(layout);
 error:
-    Py_DECREF(raw);
-    return NULL;
+    Py_CLEAR(cut->raw);
+    return -1;
+}
+
+/* The result of `read_cut` for one file: None, its bytes, or (layout, name, rows); the
+ * references of `cut` are given to it. */
+static PyObject *cut_entry(Cut *cut) {
+    PyObject *result;
+    const char *bytes;
+    if (cut->raw == NULL) Py_RETURN_NONE;
+    if (cut->layout == NULL) {
+        result = cut->raw;
+        cut->raw = NULL;
+        return result;
+    }
+    bytes = PyBytes_AS_STRING(cut->raw);
+    result = Py_BuildValue("(Os#y#)", cut->layout, bytes + cut->name_start,
+                           cut->name_end - cut->name_start, bytes + cut->rows_start,
+                           cut->rows_end - cut->rows_start);
+    Py_CLEAR(cut->layout);
+    Py_CLEAR(cut->raw);
+    return result;
+}
+
+static PyObject *read_and_cut(PyObject *path, PyObject *layouts, Py_ssize_t size,
+                              Py_ssize_t limit, PyObject *tail_name) {
+    Cut cut;
+    if (read_cut_one(path, layouts, size, limit, tail_name, &cut) < 0) return NULL;
+    return cut_entry(&cut);
 }
 
 PyDoc_STRVAR(read_cut_doc,
@@ -517,10 +554,286 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------- movie keys */
+
+/* The tokens of `trajectory.movie_key`'s trailer, as given by the caller (its own lists). */
+typedef struct {
+    Py_ssize_t count;
+    const char *text[64];
+    Py_ssize_t length[64];
+} Tokens;
+
+static int open_tokens(PyObject *sequence, Tokens *tokens) {
+    Py_ssize_t i;
+    if (!PyTuple_Check(sequence) || PyTuple_GET_SIZE(sequence) > 64) {
+        PyErr_SetString(PyExc_TypeError, "tokens are a tuple of at most 64 bytes");
+        return -1;
+    }
+    tokens->count = PyTuple_GET_SIZE(sequence);
+    for (i = 0; i < tokens->count; i++) {
+        PyObject *token = PyTuple_GET_ITEM(sequence, i);
+        if (!PyBytes_Check(token) || PyBytes_GET_SIZE(token) == 0) {
+            PyErr_SetString(PyExc_TypeError, "tokens are a tuple of at most 64 bytes");
+            return -1;
+        }
+        tokens->text[i] = PyBytes_AS_STRING(token);
+        tokens->length[i] = PyBytes_GET_SIZE(token);
+    }
+    return 0;
+}
+
+static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* Where `movie_key`'s trailer (`(?:\.(?i:extension)|suffix)+$`) starts in s[0:n], or n: the
+ * leftmost start from which a run of tokens reaches the end (the regular expression's match),
+ * found from the end: at[i] tells whether s[i:n] is such a run. For names without a line
+ * break, where `$` is the end. */
+static Py_ssize_t trailer_start(const unsigned char *s, Py_ssize_t n, const Tokens *extensions,
+                                const Tokens *suffixes, unsigned char *at) {
+    Py_ssize_t i, k, j;
+    at[n] = 1;
+    for (i = n - 1; i >= 0; i--) {
+        at[i] = 0;
+        if (s[i] == '.') {
+            for (k = 0; k < extensions->count && !at[i]; k++) {
+                Py_ssize_t length = extensions->length[k];
+                if (i + 1 + length > n || !at[i + 1 + length]) continue;
+                for (j = 0; j < length; j++)
+                    if (lower(s[i + 1 + j]) != lower((unsigned char)extensions->text[k][j]))
+                        break;
+                at[i] = j == length;
+            }
+        }
+        for (k = 0; k < suffixes->count && !at[i]; k++) {
+            Py_ssize_t length = suffixes->length[k];
+            at[i] = i + length <= n && at[i + length]
+                    && memcmp(s + i, suffixes->text[k], (size_t)length) == 0;
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (at[i]) return i;
+    return n;
+}
+
+/* `trajectory.movie_key(name)` of an ASCII name without a line break, as a new str. */
+static PyObject *key_of(const unsigned char *name, Py_ssize_t n, const Tokens *extensions,
+                        const Tokens *suffixes) {
+    Py_ssize_t base = 0, i, end;
+    unsigned char small[512], *at = small;
+    PyObject *key;
+    for (i = 0; i < n; i++)  /* the base name, after the last / or \ */
+        if (name[i] == '/' || name[i] == '\\') base = i + 1;
+    name += base;
+    n -= base;
+    if (n >= 22 && name[21] == '_') {  /* cryoSPARC's 21-digit prefix */
+        for (i = 0; i < 21 && name[i] >= '0' && name[i] <= '9'; i++) {}
+        if (i == 21) {
+            name += 22;
+            n -= 22;
+        }
+    }
+    if (n + 1 > (Py_ssize_t)sizeof small) {
+        at = PyMem_Malloc((size_t)n + 1);
+        if (at == NULL) return PyErr_NoMemory();
+    }
+    end = trailer_start(name, n, extensions, suffixes, at);
+    if (at != small) PyMem_Free(at);
+    if (end == 0) end = n;  /* all of it a trailer: the name as it is */
+    key = PyUnicode_New(end, 127);
+    if (key == NULL) return NULL;
+    for (i = 0; i < end; i++)
+        PyUnicode_1BYTE_DATA(key)[i] = name[i] == '.' ? '_' : name[i];
+    return key;
+}
+
+PyDoc_STRVAR(movie_key_doc,
+"movie_key(name, extensions, suffixes, /)\n--\n\n"
+"trajectory.movie_key(name) of an ASCII name without a line break (bytes), given the\n"
+"extensions and aligner suffixes of its trailer (tuples of bytes).");
+
+static PyObject *movie_key(PyObject *module, PyObject *args) {
+    Py_buffer name;
+    PyObject *extension_tuple, *suffix_tuple, *key = NULL;
+    Tokens extensions, suffixes;
+    Py_ssize_t i;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*OO", &name, &extension_tuple, &suffix_tuple)) return NULL;
+    if (open_tokens(extension_tuple, &extensions) < 0 || open_tokens(suffix_tuple, &suffixes) < 0)
+        goto done;
+    for (i = 0; i < name.len; i++)
+        if (((const unsigned char *)name.buf)[i] >= 0x80 || ((const char *)name.buf)[i] == '\n') {
+            PyErr_SetString(PyExc_ValueError, "an ASCII name without a line break");
+            goto done;
+        }
+    key = key_of(name.buf, name.len, &extensions, &suffixes);
+done:
+    PyBuffer_Release(&name);
+    return key;
+}
+
+/* ---------------------------------------------------------------- chunks read and packed */
+
+PyDoc_STRVAR(read_packed_doc,
+"read_packed(paths, layouts, size, limit, extensions, suffixes, max_shift, not_observed, /)\n"
+"--\n\n"
+"read_cut's files, and for each one cut by a layout whose rows parse (parse_rows), whose\n"
+"shifts are all within max_shift and observed (not both not_observed), that has every frame\n"
+"its layout's `general.total` announces and a name other than '.' or '?': its slot as\n"
+"relion_batch._read_chunk_packed packs it, (key, name, pixel size, frame count, index of its\n"
+"extras in the returned tables, start, end, None). Returns (items, tables, shifts): items\n"
+"holds a slot or read_cut's entry for each path, shifts (a bytearray of float64 x, y pairs)\n"
+"the slots' shifts.");
+
+static PyObject *read_packed(PyObject *module, PyObject *args) {
+    PyObject *paths, *layouts, *extension_tuple, *suffix_tuple, *sequence = NULL, *items = NULL;
+    PyObject *tables = NULL, *shifts = NULL, *result = NULL, *tail_name = NULL;
+    PyObject *general_name = NULL, *total_name = NULL, *pixel_name = NULL, *extras_name = NULL;
+    Py_ssize_t size, limit, count, i, position = 0, capacity;
+    double max_shift, not_observed;
+    Tokens extensions, suffixes;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OO!nnOOdd", &paths, &PyDict_Type, &layouts, &size, &limit,
+                          &extension_tuple, &suffix_tuple, &max_shift, &not_observed))
+        return NULL;
+    if (size <= 0 || limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must be positive, limit not negative");
+        return NULL;
+    }
+    if (open_tokens(extension_tuple, &extensions) < 0 || open_tokens(suffix_tuple, &suffixes) < 0)
+        return NULL;
+    sequence = PySequence_Fast(paths, "paths must be a sequence of str");
+    if (sequence == NULL) return NULL;
+    count = PySequence_Fast_GET_SIZE(sequence);
+    tail_name = PyUnicode_InternFromString("tail");
+    general_name = PyUnicode_InternFromString("general");
+    total_name = PyUnicode_InternFromString("total");
+    pixel_name = PyUnicode_InternFromString("pixel_size");
+    extras_name = PyUnicode_InternFromString("extras");
+    items = PyList_New(count);
+    tables = PyList_New(0);
+    capacity = 64 * 2;
+    shifts = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(capacity * sizeof(double)));
+    if (tail_name == NULL || general_name == NULL || total_name == NULL || pixel_name == NULL
+            || extras_name == NULL || items == NULL || tables == NULL || shifts == NULL)
+        goto done;
+    for (i = 0; i < count; i++) {
+        PyObject *path = PySequence_Fast_GET_ITEM(sequence, i), *entry = NULL;
+        PyObject *general = NULL, *total = NULL, *pixel = NULL, *extras = NULL;
+        Cut cut;
+        Py_ssize_t rows = 0, r, index, needed;
+        const unsigned char *bytes;
+        int fast = 0;
+        if (!PyUnicode_Check(path)) {
+            PyErr_SetString(PyExc_TypeError, "paths must be str");
+            goto done;
+        }
+        if (read_cut_one(path, layouts, size, limit, tail_name, &cut) < 0) goto done;
+        if (cut.layout != NULL) {
+            Py_ssize_t row_bytes = cut.rows_end - cut.rows_start;
+            Py_ssize_t name_length = cut.name_end - cut.name_start;
+            double *out;
+            bytes = (const unsigned char *)PyBytes_AS_STRING(cut.raw);
+            needed = 2 * (position + row_bytes / 10 + 1);  /* a row is at least 10 bytes */
+            if (needed > capacity) {
+                while (capacity < needed) capacity *= 2;
+                if (PyByteArray_Resize(shifts, (Py_ssize_t)(capacity * sizeof(double))) < 0) {
+                    Py_DECREF(cut.layout);
+                    Py_DECREF(cut.raw);
+                    goto done;
+                }
+            }
+            out = (double *)PyByteArray_AS_STRING(shifts) + 2 * position;
+            rows = parse_block(bytes + cut.rows_start, row_bytes, out);
+            fast = rows > 0 && !(name_length == 1 && (bytes[cut.name_start] == '.'
+                                                       || bytes[cut.name_start] == '?'));
+            for (r = 0; fast && r < rows; r++) {
+                double x = out[2 * r], y = out[2 * r + 1];
+                fast = fabs(x) <= max_shift && fabs(y) <= max_shift
+                       && !(x == not_observed && y == not_observed);
+            }
+            if (fast) {
+                general = PyObject_GetAttr(cut.layout, general_name);
+                if (general != NULL) total = PyObject_GetAttr(general, total_name);
+                if (total != NULL) pixel = PyObject_GetAttr(general, pixel_name);
+                if (pixel != NULL) extras = PyObject_GetAttr(general, extras_name);
+                if (extras == NULL) {
+                    Py_XDECREF(general);
+                    Py_XDECREF(total);
+                    Py_XDECREF(pixel);
+                    Py_DECREF(cut.layout);
+                    Py_DECREF(cut.raw);
+                    goto done;
+                }
+                if (total != Py_None) {  /* fewer rows than frames: the full parser decides */
+                    Py_ssize_t frames = PyLong_AsSsize_t(total);
+                    if (frames == -1 && PyErr_Occurred()) {
+                        PyErr_Clear();
+                        fast = 0;
+                    } else {
+                        fast = rows >= frames;
+                    }
+                }
+            }
+            if (fast) {
+                PyObject *key = key_of(bytes + cut.name_start, name_length, &extensions,
+                                       &suffixes);
+                PyObject *name = key == NULL ? NULL : PyUnicode_FromStringAndSize(
+                    (const char *)bytes + cut.name_start, name_length);
+                Py_ssize_t n_tables = PyList_GET_SIZE(tables);
+                for (index = 0; index < n_tables; index++)
+                    if (PyList_GET_ITEM(tables, index) == extras) break;
+                if (key != NULL && name != NULL && index == n_tables
+                        && PyList_Append(tables, extras) < 0)
+                    Py_CLEAR(name);
+                if (key != NULL && name != NULL)
+                    entry = Py_BuildValue("(NNOOnnnO)", key, name, pixel, total, index, position,
+                                          position + rows, Py_None);
+                else {
+                    Py_XDECREF(key);
+                    Py_XDECREF(name);
+                }
+                Py_DECREF(general);
+                Py_DECREF(total);
+                Py_DECREF(pixel);
+                Py_DECREF(extras);
+                Py_CLEAR(cut.layout);
+                Py_CLEAR(cut.raw);
+                if (entry == NULL) goto done;
+                position += rows;
+            } else {
+                Py_XDECREF(general);
+                Py_XDECREF(total);
+                Py_XDECREF(pixel);
+                Py_XDECREF(extras);
+            }
+        }
+        if (entry == NULL) {
+            entry = cut_entry(&cut);
+            if (entry == NULL) goto done;
+        }
+        PyList_SET_ITEM(items, i, entry);
+    }
+    if (PyByteArray_Resize(shifts, (Py_ssize_t)(2 * position * sizeof(double))) < 0) goto done;
+    result = PyTuple_Pack(3, items, tables, shifts);
+done:
+    Py_DECREF(sequence);
+    Py_XDECREF(items);
+    Py_XDECREF(tables);
+    Py_XDECREF(shifts);
+    Py_XDECREF(tail_name);
+    Py_XDECREF(general_name);
+    Py_XDECREF(total_name);
+    Py_XDECREF(pixel_name);
+    Py_XDECREF(extras_name);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"parse_rows", parse_rows, METH_O, parse_rows_doc},
     {"cut_as", cut_as, METH_VARARGS, cut_as_doc},
     {"read_cut", read_cut, METH_VARARGS, read_cut_doc},
+    {"read_packed", read_packed, METH_VARARGS, read_packed_doc},
+    {"movie_key", movie_key, METH_VARARGS, movie_key_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,3 +3,11 @@ def cut_as(raw: bytes, head_size: int, tail: bytes, /) -> tuple[str, bytes] | No
 def read_cut(
     paths: list[str], layouts: dict[bytes, object], size: int, limit: int, /
 ) -> list[tuple[object, str, bytes] | bytes | None]: ...
+def read_packed(
+    paths: list[str], layouts: dict[bytes, object], size: int, limit: int,
+    extensions: tuple[bytes, ...], suffixes: tuple[bytes, ...], max_shift: float,
+    not_observed: float, /
+) -> tuple[list[tuple | bytes | None], list[dict], bytearray]: ...
+def movie_key(
+    name: bytes, extensions: tuple[bytes, ...], suffixes: tuple[bytes, ...], /
+) -> str: ...

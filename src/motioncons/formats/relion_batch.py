@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from ..trajectory import CompactTrajectory, Problem, Trajectory, as_micro, movie_key
+from ..trajectory import (
+    KEY_EXTENSIONS,
+    KEY_SUFFIXES,
+    CompactTrajectory,
+    Problem,
+    Trajectory,
+    as_micro,
+    movie_key,
+)
 from ..workers import worker_pool
 from . import compiled
 from .common import MAX_FRAME_NUMBER, MAX_SHIFT_PX, checked, pixel_size_or_none
@@ -304,14 +312,15 @@ def _extras(found: tuple) -> dict[str, Any]:
     return extras
 
 
-def _scan(jobs: list[Job]) -> tuple[list[Found | Trajectory | Problem], np.ndarray]:
+def _scan(jobs: list[Job], entries: list | None = None
+          ) -> tuple[list[Found | Trajectory | Problem], np.ndarray]:
     """Every file of a chunk: RELION's own layout in bulk (its shifts in the returned array),
     anything else read by the full parser; a trajectory that is not usable is its problem
-    (`common.checked`)."""
+    (`common.checked`). `entries`: what `_read_cut` gives for `jobs`, where already read."""
     out: list[Found | Trajectory | Problem | None] = [None] * len(jobs)
     heads: dict[int, bytes] = {}  # of the files not in the layout: the full parser reads them once
     cut: list[tuple[int, tuple[_General, str | None], bytes]] = []
-    for i, entry in enumerate(_read_cut(jobs)):
+    for i, entry in enumerate(_read_cut(jobs) if entries is None else entries):
         if entry is None:  # not readable: the full parser reports it
             continue
         if not isinstance(entry, bytes):  # cut by a layout
@@ -423,16 +432,46 @@ def read_chunk(jobs: list[Job]) -> list[Trajectory | Problem]:
             for (path, _), item in zip(jobs, items, strict=True)]
 
 
+_KEY_TOKENS = (tuple(e.encode() for e in KEY_EXTENSIONS), tuple(s.encode() for s in KEY_SUFFIXES))
+"""`movie_key`'s trailer, as the compiled `read_packed` takes it."""
+
+
 def _read_chunk_packed(jobs: list[Job]) -> tuple:
     """Like `read_chunk`, packed so that it crosses the process boundary cheaply: no
-    trajectory objects, one array of shifts, each distinct extras once."""
-    items, shifts = _scan(jobs)
+    trajectory objects, one array of shifts, each distinct extras once. Where compiled, the
+    files in a learned layout are read and packed in one call (`read_packed`: 9-10 µs a
+    file instead of 13-14), and only the others go through `_scan`."""
+    module = compiled.MODULE
+    if module is None:
+        slots, tables, shifts = _packed(*_scan(jobs))
+        return slots, tables, _held(shifts)
+    entries, tables, parsed = module.read_packed(
+        [path for path, _ in jobs], _LAYOUTS, HEAD_SIZE, MAX_MOVIE_STAR_BYTES, *_KEY_TOKENS,
+        MAX_SHIFT_PX, NOT_OBSERVED)
+    shifts = np.frombuffer(parsed, dtype=np.float64).reshape(-1, 2)
+    rest = [i for i, entry in enumerate(entries) if type(entry) is not tuple or len(entry) != 8]
+    if not rest:
+        return entries, tables, _held(shifts)
+    more, _, more_shifts = _packed(*_scan([jobs[i] for i in rest], [entries[i] for i in rest]),
+                                   len(shifts), tables)
+    for i, slot in zip(rest, more, strict=True):
+        entries[i] = slot
+    return entries, tables, _held(np.concatenate([shifts, more_shifts]))
+
+
+def _packed(items: list[Found | Trajectory | Problem], shifts: np.ndarray, offset: int = 0,
+            tables: list[dict[str, Any]] | None = None
+            ) -> tuple[list[tuple | Problem], list[dict[str, Any]], np.ndarray]:
+    """`_scan`'s items packed (`_read_chunk_packed`): (slots, tables, their shifts), the
+    slots' positions counted from `offset` (where these shifts will start in the chunk's
+    array), each distinct extras added once to `tables` (the chunk's, where some of its
+    files were packed before)."""
     more = [item.shifts for item in items if isinstance(item, Trajectory)]
     position = len(shifts)
     if more:
         shifts = np.concatenate([shifts, *more])
-    distinct: dict[int, int] = {}
-    tables: list[dict[str, Any]] = []
+    tables = [] if tables is None else tables
+    distinct = {id(table): index for index, table in enumerate(tables)}
     slots: list[tuple | Problem] = []
     for item in items:
         if isinstance(item, Problem):
@@ -450,8 +489,8 @@ def _read_chunk_packed(jobs: list[Job]) -> tuple:
         index = distinct.setdefault(id(extras), len(distinct))
         if index == len(tables):
             tables.append(extras)
-        slots.append((*facts, index, start, end, frames))
-    return slots, tables, _held(shifts)
+        slots.append((*facts, index, start + offset, end + offset, frames))
+    return slots, tables, shifts
 
 
 def _unpack(jobs: list[Job], packed: tuple) -> list[Trajectory | Problem]:
