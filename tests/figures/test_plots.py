@@ -99,3 +99,25 @@ def test_a_plot_name_is_the_same_by_the_fast_path_and_the_general_one(movie, mon
     stem = fast[len("plots/"): -len(".png")]
     assert fast.startswith("plots/") and fast.endswith(".png") and "/" not in stem
     assert stem == "" or not stem.startswith(".")
+
+
+def test_only_rows_with_finite_trajectories_of_a_drawable_size_are_drawn():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from motioncons.figures.plots import drawable
+    from motioncons.records import Row
+
+    ref = np.cumsum(np.full((30, 2), 0.4), axis=0)
+    row = Row(movie="m", decision="discarded", reason="low_correlation",
+              reference_shifts=ref, secondary_fitted=ref + 1.0, sample_frames=np.arange(1, 31))
+    assert drawable(row)
+    assert drawable(replace(row, secondary_fitted=ref * 0 - 9.99e8))
+    for odd in (np.nan, np.inf, -np.inf, 1e9, -2e12):
+        changed = ref.copy()
+        changed[7, 1] = odd
+        assert not drawable(replace(row, reference_shifts=changed)), odd
+        assert not drawable(replace(row, secondary_fitted=changed)), odd
+    assert not drawable(replace(row, reference_shifts=None))
+    assert not drawable(replace(row, secondary_fitted=np.zeros((0, 2))))
