@@ -494,7 +494,8 @@ def test_compiled_movie_keys_are_those_of_the_regular_expression():
               "DW", "S", "Patch", "tif", "/", "\\", "..", "._DW", "_fractions.", "0" * 21 + "_"]
     rng = random.Random(17)
     names = ["", ".", "..", ".tif", "_DW", "a.tif", "0" * 21 + "_", "0" * 21 + "_a.tif",
-             "0" * 20 + "_a", "1" * 22 + "_b", "/x/", "x\\", "a/b\\c.mrc"]
+             "0" * 20 + "_a", "1" * 22 + "_b", "/x/", "x\\", "a/b\\c.mrc",
+             "a" * 600 + "_DW.mrc", "x." * 400, ".tif" * 300, "b" * 5000]  # past 512: allocated
     for _ in range(30_000):
         stem = "".join(rng.choice("ab_-.0/") for _ in range(rng.randint(0, 6)))
         names.append(stem + "".join(rng.choice(tokens) for _ in range(rng.randint(0, 6))))
