@@ -216,3 +216,55 @@ def test_the_legend_pasted_as_one_stamp_is_the_legend_drawn(tmp_path):
     plotter.draw(row, tmp_path / "drawn.png")
     assert (tmp_path / "stamp.png").read_bytes() == (tmp_path / "drawn.png").read_bytes()
 
+
+
+def test_an_axis_drawn_in_one_compiled_call_is_the_axis_drawn_in_python(monkeypatch):
+    """`canvas.axis` against `_axis`'s Python loop: the same ticks (ints and floats as
+    `nice_ticks` makes them, rounded), positions, labels and lines, on ranges of every scale
+    and sign, empty, reversed and undefined ones; where it declines (huge magnitudes), Python
+    draws the axis."""
+    from motioncons.figures import canvas, overlay
+
+    if canvas.COMPILED is None:
+        pytest.skip("the compiled steps were not built")
+    rng = np.random.default_rng(5)
+    cases = [(0.0, 1.0, 3), (0.0, 0.05, 3), (-3.2, 7.9, 6), (1.0, 1.0, 6), (5.0, -5.0, 6),
+             (float("nan"), 1.0, 6), (0.0, float("inf"), 6), (1e-9, 3e-9, 6), (0.0, 1e17, 6),
+             (-1e16, 1e16, 6), (1.0, 50.0, 8), (3.0, 4.0, 8), (1e-305, 2e-305, 6),
+             (123456.7, 123456.8, 6), (0.0, 2.5e-7, 3)]
+    for _ in range(300):
+        centre = rng.normal(0, 10.0 ** rng.uniform(-6, 9))
+        width = 10.0 ** rng.uniform(-8, 9)
+        cases.append((centre - width * rng.random(), centre + width * rng.random(),
+                      int(rng.choice([3, 6, 8]))))
+    plotter = OverlayPlotter()
+
+    def render(text: str) -> bytes:
+        return plotter.texts.stamp(text, "mm", overlay._BLACK)
+
+    declined = 0
+    for low, high, count in cases:
+        for vertical in (False, True):
+            position = (float(rng.uniform(0, 400)), float(rng.choice([1.0, -1.0])),
+                        float(rng.choice([1.0, 0.83, 7.0])), float(rng.normal(0, 50)),
+                        float(rng.choice([1.0, 3.0])), float(rng.uniform(0.01, 40)))
+            drawn = []
+            for way in ("compiled", "python"):
+                if way == "python":
+                    monkeypatch.setattr(overlay, "axis", lambda *args: False)
+                target = plotter.background.copy()
+                grid: list = []
+                ticks: list = []
+                plotter._axis(target, low, high, count, position, vertical, (70, 480),
+                              (66, 70), 64, "rm" if vertical else "mm", grid, ticks)
+                drawn.append((target.tobytes(), np.array(grid, dtype=float).reshape(-1, 4),
+                              np.array(ticks, dtype=float).reshape(-1, 4)))
+                monkeypatch.undo()
+            case = (low, high, count, position, vertical)
+            assert drawn[0][0] == drawn[1][0], case
+            assert np.array_equal(drawn[0][1], drawn[1][1], equal_nan=True), case
+            assert np.array_equal(drawn[0][2], drawn[1][2], equal_nan=True), case
+            declined += not canvas.axis(
+                plotter.background.copy(), low, high, count, position, vertical, (70, 480),
+                (66, 70), 64, plotter.texts.stamps("mm", overlay._BLACK), render, None, None)
+    assert 0 < declined < 20

@@ -394,12 +394,180 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------- axes */
+
+#define MAX_TICKS 64
+#define EXACT_INTEGER 4503599627370496.0 /* 2**52: integers below it are exact */
+
+static const double POWERS_OF_TEN[16] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* Python's round(x, 10): the correctly rounded decimal of 10 places, read back. */
+static int round_10(double x, double *out) {
+    char *text = PyOS_double_to_string(x, 'f', 10, 0, NULL);
+    if (text == NULL)
+        return -1;
+    *out = PyOS_string_to_double(text, NULL, NULL);
+    PyMem_Free(text);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+#define NOT_HERE -2
+
+/* overlay.nice_ticks(low, high, count) into values: its count, NOT_HERE where it is not
+ * computed here (magnitudes beyond 1e15 or below 1e-300, integers past 2**52, more than
+ * MAX_TICKS; the caller then uses Python's), -1 on an error. Python's ints and floats are followed:
+ * a step of 1, 2, 5 or 10 times a non-negative power of ten is an int there, and so are the
+ * first tick and the ticks, exact, and not rounded; a step of 2.5 times one, or of a power
+ * below one, is a float, and each tick is rounded to 10 places. */
+static int nice_ticks(double low, double high, long count, double *values) {
+    static const double multiples[5] = {1.0, 2.0, 2.5, 5.0, 10.0};
+    double span = high - low, raw, magnitude, step, miss = INFINITY, first, quotient, ticks;
+    long exponent, n, i, k, intervals = count - 1 > 1 ? count - 1 : 1;
+    int integral, step_integral;
+    if (!isfinite(span) || span <= 0) {
+        values[0] = low;
+        return 1;
+    }
+    raw = span / (double)intervals;
+    exponent = (long)floor(log10(raw));
+    if (exponent > 15 || exponent < -300)
+        return NOT_HERE;
+    integral = exponent >= 0;
+    magnitude = integral ? POWERS_OF_TEN[exponent] : pow(10.0, (double)exponent);
+    step = magnitude;
+    step_integral = integral;
+    for (k = 0; k < 5; k++) {
+        double candidate = multiples[k] * magnitude;
+        double distance = fabs(span / candidate - (double)(count - 1));
+        if (distance < miss) {
+            step = candidate;
+            step_integral = integral && k != 2;
+            miss = distance;
+        }
+    }
+    quotient = ceil(low / step);
+    if (!(fabs(quotient) < EXACT_INTEGER))
+        return NOT_HERE;
+    first = quotient * step;
+    if (step_integral && !(fabs(first) < EXACT_INTEGER))
+        return NOT_HERE;
+    ticks = (high - first) / step + 1e-9;
+    if (!(ticks < MAX_TICKS && ticks > -MAX_TICKS))
+        return NOT_HERE;
+    n = (long)ticks + 1; /* int() truncates towards zero; range() of it may be empty */
+    if (n < 0)
+        n = 0;
+    for (i = 0; i < n; i++) {
+        double value = first + (double)i * step;
+        if (step_integral) {
+            if (!(fabs(value) < EXACT_INTEGER))
+                return NOT_HERE;
+            values[i] = value;
+        } else if (round_10(value, &values[i]) < 0) {
+            return -1;
+        }
+    }
+    return (int)n;
+}
+
+static int append_segment(PyObject *list, double x0, double y0, double x1, double y1) {
+    PyObject *segment;
+    int failed;
+    if (list == Py_None)
+        return 0;
+    segment = Py_BuildValue("(dddd)", x0, y0, x1, y1);
+    if (segment == NULL)
+        return -1;
+    failed = PyList_Append(list, segment);
+    Py_DECREF(segment);
+    return failed;
+}
+
+PyDoc_STRVAR(axis_doc,
+"axis(canvas, low, high, count, position, vertical, grid_span, tick_span, label_at, stamps,\n"
+"     render, grid, ticks, /)\n--\n\n"
+"The ticks of an axis as `overlay.nice_ticks(low, high, count)` finds them, each at\n"
+"p = base + sign * ((value / divisor - offset) / denominator * scale), position being those\n"
+"six floats: its label f'{value:.4g}' pasted (the stamp stamps[text], else render(text)) at\n"
+"(p, label_at), or (label_at, p) on a vertical axis; its grid line across grid_span and its\n"
+"tick across tick_span appended to the lists grid and ticks (None: not drawn). Returns True,\n"
+"or False with nothing done where the ticks are not computed here.");
+
+static PyObject *axis(PyObject *self, PyObject *args) {
+    PyObject *canvas_object, *stamps, *render, *grid, *ticks;
+    double low, high, base, sign, divisor, offset, denominator, scale, label_at;
+    double grid_from, grid_to, tick_from, tick_to, values[MAX_TICKS];
+    long count;
+    int vertical, n, i;
+    Canvas canvas;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oddl(dddddd)p(dd)(dd)dO!OOO:axis", &canvas_object, &low,
+                          &high, &count, &base, &sign, &divisor, &offset, &denominator, &scale,
+                          &vertical, &grid_from, &grid_to, &tick_from, &tick_to, &label_at,
+                          &PyDict_Type, &stamps, &render, &grid, &ticks))
+        return NULL;
+    if ((grid != Py_None && !PyList_Check(grid)) || (ticks != Py_None && !PyList_Check(ticks))) {
+        PyErr_SetString(PyExc_TypeError, "grid and ticks are lists or None");
+        return NULL;
+    }
+    n = nice_ticks(low, high, count, values);
+    if (n == NOT_HERE)
+        Py_RETURN_FALSE;
+    if (n < 0)
+        return NULL;
+    if (open_canvas(canvas_object, &canvas) < 0)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        double p = base + sign * ((values[i] / divisor - offset) / denominator * scale);
+        char *formatted = PyOS_double_to_string(values[i], 'g', 4, 0, NULL);
+        PyObject *text, *stamp;
+        Stamp placed;
+        int failed;
+        if (formatted == NULL)
+            goto error;
+        text = PyUnicode_FromString(formatted);
+        PyMem_Free(formatted);
+        if (text == NULL)
+            goto error;
+        stamp = PyDict_GetItemWithError(stamps, text);
+        if (stamp != NULL)
+            Py_INCREF(stamp);
+        else if (!PyErr_Occurred())
+            stamp = PyObject_CallOneArg(render, text);
+        Py_DECREF(text);
+        if (stamp == NULL)
+            goto error;
+        failed = read_stamp(stamp, &placed);
+        if (!failed) {
+            if (vertical)
+                place(&canvas, &placed, label_at, p);
+            else
+                place(&canvas, &placed, p, label_at);
+        }
+        Py_DECREF(stamp);
+        if (failed)
+            goto error;
+        if (vertical ? append_segment(grid, grid_from, p, grid_to, p) < 0
+                         || append_segment(ticks, tick_from, p, tick_to, p) < 0
+                     : append_segment(grid, p, grid_from, p, grid_to) < 0
+                         || append_segment(ticks, p, tick_from, p, tick_to) < 0)
+            goto error;
+    }
+    PyBuffer_Release(&canvas.view);
+    Py_RETURN_TRUE;
+error:
+    PyBuffer_Release(&canvas.view);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"paste", (PyCFunction)(void (*)(void))paste, METH_FASTCALL, paste_doc},
     {"paste_at", (PyCFunction)(void (*)(void))paste_at, METH_FASTCALL, paste_at_doc},
     {"polyline", (PyCFunction)(void (*)(void))polyline, METH_FASTCALL, polyline_doc},
     {"segments", (PyCFunction)(void (*)(void))segments, METH_FASTCALL, segments_doc},
     {"glyph_run", (PyCFunction)(void (*)(void))glyph_run, METH_FASTCALL, glyph_run_doc},
+    {"axis", axis, METH_VARARGS, axis_doc},
     {NULL, NULL, 0, NULL},
 };
 

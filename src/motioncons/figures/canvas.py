@@ -13,14 +13,15 @@ floating-point operations in the same order.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import numpy as np
 
 from ..compiled import optional_module
 
 COMPILED = optional_module("motioncons.figures._canvas")
-"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`, `glyph_run`), or
-None."""
+"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`, `glyph_run`, `axis`),
+or None."""
 
 _HEADER = struct.Struct("<HHhhBx")
 FAR = 10000.0
@@ -93,6 +94,20 @@ def glyph_run(canvas: np.ndarray | None, text: str, count: int, x: float, y: flo
     if COMPILED is None:
         return None
     return COMPILED.glyph_run(canvas, text, count, x, y, glyphs, advances)
+
+
+def axis(canvas: np.ndarray, low: float, high: float, count: int,
+         position: tuple[float, float, float, float, float, float], vertical: bool,
+         grid_span: tuple[float, float], tick_span: tuple[float, float], label_at: float,
+         stamps: dict[str, bytes], render: Callable[[str], bytes], grid: list | None,
+         ticks: list | None) -> bool:
+    """An axis's ticks, labels and lines in one compiled call (`overlay.OverlayPlotter`'s
+    `_axis` says what each argument is, and does the same in Python); False, with nothing
+    done, where not compiled or where the compiled code leaves the ticks to Python."""
+    if COMPILED is None:
+        return False
+    return COMPILED.axis(canvas, low, high, count, position, vertical, grid_span, tick_span,
+                         label_at, stamps, render, grid, ticks)
 
 
 def fill(canvas: np.ndarray, left: int, top: int, right: int, bottom: int, ink: int) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from ..outputs.atomic import write_bytes
 from ..records import Row
 from .canvas import (
+    axis,
     fill,
     new_canvas,
     outline,
@@ -221,25 +222,17 @@ class OverlayPlotter:
         y_range = (y0, y0 + (bottom - top) / scale)
         grid: list[tuple[float, float, float, float]] = []
         ticks: list[tuple[float, float, float, float]] = []
-        for value in nice_ticks(*x_range, 6):
-            x = left + (value - x0) * scale
-            grid.append((x, top, x, bottom))
-            ticks.append((x, bottom, x, bottom + 4))
-            self._small(canvas, (x, bottom + 12), _tick_text(value), "mm")
-        for value in nice_ticks(*y_range, 6):
-            y = bottom - (value - y0) * scale
-            grid.append((left, y, right, y))
-            ticks.append((left - 4, y, left, y))
-            self._small(canvas, (left - 6, y), _tick_text(value), "rm")
+        self._axis(canvas, *x_range, 6, (left, 1.0, 1.0, x0, 1.0, scale), False, (top, bottom),
+                   (bottom, bottom + 4), bottom + 12, "mm", grid, ticks)
+        self._axis(canvas, *y_range, 6, (bottom, -1.0, 1.0, y0, 1.0, scale), True,
+                   (left, right), (left - 4, left), left - 6, "rm", grid, ticks)
         if math.isfinite(pixel_size) and pixel_size > 0:
-            for value in nice_ticks(x_range[0] * pixel_size, x_range[1] * pixel_size, 6):
-                x = left + (value / pixel_size - x0) * scale
-                ticks.append((x, top - 4, x, top))
-                self._small(canvas, (x, top - 12), _tick_text(value), "mm")
-            for value in nice_ticks(y_range[0] * pixel_size, y_range[1] * pixel_size, 6):
-                y = bottom - (value / pixel_size - y0) * scale
-                ticks.append((right, y, right + 4, y))
-                self._small(canvas, (right + 6, y), _tick_text(value), "lm")
+            self._axis(canvas, x_range[0] * pixel_size, x_range[1] * pixel_size, 6,
+                       (left, 1.0, pixel_size, x0, 1.0, scale), False, (top, bottom),
+                       (top - 4, top), top - 12, "mm", None, ticks)
+            self._axis(canvas, y_range[0] * pixel_size, y_range[1] * pixel_size, 6,
+                       (bottom, -1.0, pixel_size, y0, 1.0, scale), True, (left, right),
+                       (right, right + 4), right + 6, "lm", None, ticks)
         black = ink[_BLACK]
         segments(canvas, grid, ink[_GRID])
         segments(canvas, ticks, black)
@@ -258,6 +251,37 @@ class OverlayPlotter:
             paste(canvas, self._legend, left + 6, top + 6)
         else:
             self._draw_legend(canvas, left + 6, top + 6)
+
+    def _axis(self, canvas: np.ndarray, low: float, high: float, count: int,
+              position: tuple[float, float, float, float, float, float], vertical: bool,
+              grid_span: tuple[float, float], tick_span: tuple[float, float], label_at: float,
+              anchor: str, grid: list | None, ticks: list | None) -> None:
+        """The ticks `nice_ticks(low, high, count)` of one axis: each at p = base + sign *
+        ((value / divisor - offset) / denominator * scale) (`position`, those six; how each
+        axis computed its positions before, written so that the floats are the same), its
+        label (`_tick_text`) pasted at (p, label_at), or (label_at, p) on a `vertical` axis,
+        and its grid line across `grid_span` and tick across `tick_span` added to `grid` and
+        `ticks` (None: none). In one compiled call where it can be (`canvas.axis`)."""
+        texts = self.texts
+        stamps = texts.stamps(anchor, _BLACK)
+        if axis(canvas, low, high, count, position, vertical, grid_span, tick_span, label_at,
+                stamps, lambda text: texts.stamp(text, anchor, _BLACK), grid, ticks):
+            return
+        base, sign, divisor, offset, denominator, scale = position
+        for value in nice_ticks(low, high, count):
+            p = base + sign * ((value / divisor - offset) / denominator * scale)
+            if vertical:
+                if grid is not None:
+                    grid.append((grid_span[0], p, grid_span[1], p))
+                if ticks is not None:
+                    ticks.append((tick_span[0], p, tick_span[1], p))
+                self._small(canvas, (label_at, p), _tick_text(value), anchor)
+            else:
+                if grid is not None:
+                    grid.append((p, grid_span[0], p, grid_span[1]))
+                if ticks is not None:
+                    ticks.append((p, tick_span[0], p, tick_span[1]))
+                self._small(canvas, (p, label_at), _tick_text(value), anchor)
 
     def _draw_legend(self, canvas: np.ndarray, left: int, top: int) -> None:
         ink = self._ink
@@ -287,15 +311,12 @@ class OverlayPlotter:
         f0 = float(frames[0])
         f1 = float(frames[-1]) if frames[-1] > frames[0] else f0 + 1
         ceiling = max(float(error.max()) * 1.15, 0.05)
-        grid, ticks = [], []
-        for value in nice_ticks(0, ceiling, 3):
-            y = bottom - value / ceiling * (bottom - top)
-            grid.append((left, y, right, y))
-            self._small(canvas, (left - 6, y), _tick_text(value), "rm")
-        for value in nice_ticks(f0, f1, 8):
-            x = left + (value - f0) / (f1 - f0) * (right - left)
-            ticks.append((x, bottom, x, bottom + 4))
-            self._small(canvas, (x, bottom + 11), _tick_text(value), "mm")
+        grid: list[tuple[float, float, float, float]] = []
+        ticks: list[tuple[float, float, float, float]] = []
+        self._axis(canvas, 0, ceiling, 3, (bottom, -1.0, ceiling, 0.0, 1.0, bottom - top), True,
+                   (left, right), (left, left), left - 6, "rm", grid, None)
+        self._axis(canvas, f0, f1, 8, (left, 1.0, 1.0, f0, f1 - f0, right - left), False,
+                   (top, bottom), (bottom, bottom + 4), bottom + 11, "mm", None, ticks)
         segments(canvas, grid, ink[_GRID])
         segments(canvas, ticks, ink[_BLACK])
         xs = left + (frames - f0) / (f1 - f0) * (right - left)

@@ -35,7 +35,9 @@ class TextStamps:
         self._image = Image
         self.palette = palette
         self.fonts = {"small": small, "bold": bold}
-        self._stamps: dict[tuple[str, str, Colour, str], bytes] = {}  # (text, anchor, ...)
+        # Of each anchor, colour and font, the stamp of each text drawn (`stamps`).
+        self._stamps: dict[tuple[str, Colour, str], dict[str, bytes]] = {}
+        self._cached = 0
         self._widths: dict[tuple[str, str], float] = {}
         # Of each font, the advance of each pair of characters that was set (`_advance`).
         self._advances: dict[str, dict[str, float]] = {"small": {}, "bold": {}}
@@ -49,13 +51,30 @@ class TextStamps:
     def paste(self, canvas: np.ndarray, xy: tuple[float, float], text: str, anchor: str,
               fill: Colour, font: str = "small") -> None:
         """`text` at `xy` (Pillow's anchor) on `canvas` (`canvas.new_canvas`)."""
-        key = (text, anchor, fill, font)
-        stamp = self._stamps.get(key)
+        stamp = self.stamps(anchor, fill, font).get(text)
+        if stamp is None:
+            stamp = self.stamp(text, anchor, fill, font)
+        _canvas.paste(canvas, stamp, *xy)
+
+    def stamps(self, anchor: str, fill: Colour, font: str = "small") -> dict[str, bytes]:
+        """The stamps made so far of the texts of one anchor, colour and font, by text (what
+        compiled code looks a text up in, calling `stamp` for one not in it)."""
+        key = (anchor, fill, font)
+        table = self._stamps.get(key)
+        if table is None:
+            table = self._stamps[key] = {}
+        return table
+
+    def stamp(self, text: str, anchor: str, fill: Colour, font: str = "small") -> bytes:
+        """The stamp of `text`, made and kept (up to `MAX_CACHED`) if it was not."""
+        table = self.stamps(anchor, fill, font)
+        stamp = table.get(text)
         if stamp is None:
             stamp = self._stamp(text, anchor, fill, self.fonts[font])
-            if len(self._stamps) < MAX_CACHED:
-                self._stamps[key] = stamp
-        _canvas.paste(canvas, stamp, *xy)
+            if self._cached < MAX_CACHED:
+                table[text] = stamp
+                self._cached += 1
+        return stamp
 
     def words(self, canvas: np.ndarray, centre: tuple[float, float], text: str,
               fill: Colour) -> None:
