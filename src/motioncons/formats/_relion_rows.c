@@ -684,127 +684,131 @@ PyDoc_STRVAR(read_packed_doc,
 "holds a slot or read_cut's entry for each path, shifts (a bytearray of float64 x, y pairs)\n"
 "the slots' shifts.");
 
+/* What packing a chunk needs besides each file: the trailer's tokens, the checks' bounds,
+ * the attribute names of a layout's facts, and the chunk's distinct extras so far. */
+typedef struct {
+    Tokens extensions, suffixes;
+    double max_shift, not_observed;
+    PyObject *general, *total, *pixel_size, *extras, *tables;
+} Packing;
+
+/* The slot of a file cut by its layout whose `rows` rows were parsed into `out`, its shifts
+ * starting at `position` in the chunk's; Py_None (a new reference) where the file is left
+ * to Python (a name "." or "?", no rows, a shift implausible or not observed, fewer rows than
+ * the frames announced); NULL on an error. */
+static PyObject *slot_of(const Cut *cut, const double *out, Py_ssize_t rows,
+                         Py_ssize_t position, const Packing *packing) {
+    const unsigned char *name = (const unsigned char *)PyBytes_AS_STRING(cut->raw)
+                                + cut->name_start;
+    Py_ssize_t length = cut->name_end - cut->name_start, r, index, count;
+    PyObject *general = NULL, *total = NULL, *pixel = NULL, *extras = NULL, *key = NULL;
+    PyObject *text = NULL, *slot = NULL;
+    if (rows == 0 || (length == 1 && (name[0] == '.' || name[0] == '?')))
+        Py_RETURN_NONE;
+    for (r = 0; r < rows; r++) {
+        double x = out[2 * r], y = out[2 * r + 1];
+        if (!(fabs(x) <= packing->max_shift && fabs(y) <= packing->max_shift)
+                || (x == packing->not_observed && y == packing->not_observed))
+            Py_RETURN_NONE;
+    }
+    general = PyObject_GetAttr(cut->layout, packing->general);
+    if (general == NULL) goto done;
+    total = PyObject_GetAttr(general, packing->total);
+    if (total == NULL) goto done;
+    pixel = PyObject_GetAttr(general, packing->pixel_size);
+    if (pixel == NULL) goto done;
+    extras = PyObject_GetAttr(general, packing->extras);
+    if (extras == NULL) goto done;
+    if (total != Py_None) {  /* fewer rows than frames (or not a count): Python decides */
+        Py_ssize_t frames = PyLong_AsSsize_t(total);
+        int counted = !(frames == -1 && PyErr_Occurred());
+        if (!counted)
+            PyErr_Clear();
+        if (!counted || rows < frames) {
+            slot = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    key = key_of(name, length, &packing->extensions, &packing->suffixes);
+    if (key == NULL) goto done;
+    text = PyUnicode_FromStringAndSize((const char *)name, length);
+    if (text == NULL) goto done;
+    count = PyList_GET_SIZE(packing->tables);
+    for (index = 0; index < count; index++)
+        if (PyList_GET_ITEM(packing->tables, index) == extras) break;
+    if (index == count && PyList_Append(packing->tables, extras) < 0) goto done;
+    slot = Py_BuildValue("(OOOOnnnO)", key, text, pixel, total, index, position,
+                         position + rows, Py_None);
+done:
+    Py_XDECREF(general);
+    Py_XDECREF(total);
+    Py_XDECREF(pixel);
+    Py_XDECREF(extras);
+    Py_XDECREF(key);
+    Py_XDECREF(text);
+    return slot;
+}
+
 static PyObject *read_packed(PyObject *module, PyObject *args) {
     PyObject *paths, *layouts, *extension_tuple, *suffix_tuple, *sequence = NULL, *items = NULL;
-    PyObject *tables = NULL, *shifts = NULL, *result = NULL, *tail_name = NULL;
-    PyObject *general_name = NULL, *total_name = NULL, *pixel_name = NULL, *extras_name = NULL;
-    Py_ssize_t size, limit, count, i, position = 0, capacity;
-    double max_shift, not_observed;
-    Tokens extensions, suffixes;
+    PyObject *shifts = NULL, *result = NULL, *tail_name = NULL;
+    Packing packing = {0};
+    Py_ssize_t size, limit, count, i, position = 0, capacity = 64 * 2;
     (void)module;
     if (!PyArg_ParseTuple(args, "OO!nnOOdd", &paths, &PyDict_Type, &layouts, &size, &limit,
-                          &extension_tuple, &suffix_tuple, &max_shift, &not_observed))
+                          &extension_tuple, &suffix_tuple, &packing.max_shift,
+                          &packing.not_observed))
         return NULL;
     if (size <= 0 || limit < 0) {
         PyErr_SetString(PyExc_ValueError, "size must be positive, limit not negative");
         return NULL;
     }
-    if (open_tokens(extension_tuple, &extensions) < 0 || open_tokens(suffix_tuple, &suffixes) < 0)
+    if (open_tokens(extension_tuple, &packing.extensions) < 0
+            || open_tokens(suffix_tuple, &packing.suffixes) < 0)
         return NULL;
     sequence = PySequence_Fast(paths, "paths must be a sequence of str");
     if (sequence == NULL) return NULL;
     count = PySequence_Fast_GET_SIZE(sequence);
     tail_name = PyUnicode_InternFromString("tail");
-    general_name = PyUnicode_InternFromString("general");
-    total_name = PyUnicode_InternFromString("total");
-    pixel_name = PyUnicode_InternFromString("pixel_size");
-    extras_name = PyUnicode_InternFromString("extras");
+    packing.general = PyUnicode_InternFromString("general");
+    packing.total = PyUnicode_InternFromString("total");
+    packing.pixel_size = PyUnicode_InternFromString("pixel_size");
+    packing.extras = PyUnicode_InternFromString("extras");
+    packing.tables = PyList_New(0);
     items = PyList_New(count);
-    tables = PyList_New(0);
-    capacity = 64 * 2;
     shifts = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(capacity * sizeof(double)));
-    if (tail_name == NULL || general_name == NULL || total_name == NULL || pixel_name == NULL
-            || extras_name == NULL || items == NULL || tables == NULL || shifts == NULL)
+    if (tail_name == NULL || packing.general == NULL || packing.total == NULL
+            || packing.pixel_size == NULL || packing.extras == NULL || packing.tables == NULL
+            || items == NULL || shifts == NULL)
         goto done;
     for (i = 0; i < count; i++) {
         PyObject *path = PySequence_Fast_GET_ITEM(sequence, i), *entry = NULL;
-        PyObject *general = NULL, *total = NULL, *pixel = NULL, *extras = NULL;
         Cut cut;
-        Py_ssize_t rows = 0, r, index, needed;
-        const unsigned char *bytes;
-        int fast = 0;
         if (!PyUnicode_Check(path)) {
             PyErr_SetString(PyExc_TypeError, "paths must be str");
             goto done;
         }
         if (read_cut_one(path, layouts, size, limit, tail_name, &cut) < 0) goto done;
         if (cut.layout != NULL) {
-            Py_ssize_t row_bytes = cut.rows_end - cut.rows_start;
-            Py_ssize_t name_length = cut.name_end - cut.name_start;
+            Py_ssize_t row_bytes = cut.rows_end - cut.rows_start, rows;
+            Py_ssize_t needed = 2 * (position + row_bytes / 10 + 1); /* rows of 10 bytes up */
             double *out;
-            bytes = (const unsigned char *)PyBytes_AS_STRING(cut.raw);
-            needed = 2 * (position + row_bytes / 10 + 1);  /* a row is at least 10 bytes */
             if (needed > capacity) {
                 while (capacity < needed) capacity *= 2;
-                if (PyByteArray_Resize(shifts, (Py_ssize_t)(capacity * sizeof(double))) < 0) {
-                    Py_DECREF(cut.layout);
-                    Py_DECREF(cut.raw);
-                    goto done;
-                }
+                if (PyByteArray_Resize(shifts, (Py_ssize_t)(capacity * sizeof(double))) < 0)
+                    goto cut_failed;
             }
             out = (double *)PyByteArray_AS_STRING(shifts) + 2 * position;
-            rows = parse_block(bytes + cut.rows_start, row_bytes, out);
-            fast = rows > 0 && !(name_length == 1 && (bytes[cut.name_start] == '.'
-                                                       || bytes[cut.name_start] == '?'));
-            for (r = 0; fast && r < rows; r++) {
-                double x = out[2 * r], y = out[2 * r + 1];
-                fast = fabs(x) <= max_shift && fabs(y) <= max_shift
-                       && !(x == not_observed && y == not_observed);
-            }
-            if (fast) {
-                general = PyObject_GetAttr(cut.layout, general_name);
-                if (general != NULL) total = PyObject_GetAttr(general, total_name);
-                if (total != NULL) pixel = PyObject_GetAttr(general, pixel_name);
-                if (pixel != NULL) extras = PyObject_GetAttr(general, extras_name);
-                if (extras == NULL) {
-                    Py_XDECREF(general);
-                    Py_XDECREF(total);
-                    Py_XDECREF(pixel);
-                    Py_DECREF(cut.layout);
-                    Py_DECREF(cut.raw);
-                    goto done;
-                }
-                if (total != Py_None) {  /* fewer rows than frames: the full parser decides */
-                    Py_ssize_t frames = PyLong_AsSsize_t(total);
-                    if (frames == -1 && PyErr_Occurred()) {
-                        PyErr_Clear();
-                        fast = 0;
-                    } else {
-                        fast = rows >= frames;
-                    }
-                }
-            }
-            if (fast) {
-                PyObject *key = key_of(bytes + cut.name_start, name_length, &extensions,
-                                       &suffixes);
-                PyObject *name = key == NULL ? NULL : PyUnicode_FromStringAndSize(
-                    (const char *)bytes + cut.name_start, name_length);
-                Py_ssize_t n_tables = PyList_GET_SIZE(tables);
-                for (index = 0; index < n_tables; index++)
-                    if (PyList_GET_ITEM(tables, index) == extras) break;
-                if (key != NULL && name != NULL && index == n_tables
-                        && PyList_Append(tables, extras) < 0)
-                    Py_CLEAR(name);
-                if (key != NULL && name != NULL)
-                    entry = Py_BuildValue("(NNOOnnnO)", key, name, pixel, total, index, position,
-                                          position + rows, Py_None);
-                else {
-                    Py_XDECREF(key);
-                    Py_XDECREF(name);
-                }
-                Py_DECREF(general);
-                Py_DECREF(total);
-                Py_DECREF(pixel);
-                Py_DECREF(extras);
+            rows = parse_block((const unsigned char *)PyBytes_AS_STRING(cut.raw)
+                               + cut.rows_start, row_bytes, out);
+            entry = slot_of(&cut, out, rows, position, &packing);
+            if (entry == NULL) goto cut_failed;
+            if (entry == Py_None) {
+                Py_CLEAR(entry); /* left to Python, as read_cut gives it */
+            } else {
+                position += rows;
                 Py_CLEAR(cut.layout);
                 Py_CLEAR(cut.raw);
-                if (entry == NULL) goto done;
-                position += rows;
-            } else {
-                Py_XDECREF(general);
-                Py_XDECREF(total);
-                Py_XDECREF(pixel);
-                Py_XDECREF(extras);
             }
         }
         if (entry == NULL) {
@@ -812,19 +816,24 @@ static PyObject *read_packed(PyObject *module, PyObject *args) {
             if (entry == NULL) goto done;
         }
         PyList_SET_ITEM(items, i, entry);
+        continue;
+    cut_failed:
+        Py_XDECREF(cut.layout);
+        Py_XDECREF(cut.raw);
+        goto done;
     }
     if (PyByteArray_Resize(shifts, (Py_ssize_t)(2 * position * sizeof(double))) < 0) goto done;
-    result = PyTuple_Pack(3, items, tables, shifts);
+    result = PyTuple_Pack(3, items, packing.tables, shifts);
 done:
     Py_DECREF(sequence);
     Py_XDECREF(items);
-    Py_XDECREF(tables);
     Py_XDECREF(shifts);
     Py_XDECREF(tail_name);
-    Py_XDECREF(general_name);
-    Py_XDECREF(total_name);
-    Py_XDECREF(pixel_name);
-    Py_XDECREF(extras_name);
+    Py_XDECREF(packing.general);
+    Py_XDECREF(packing.total);
+    Py_XDECREF(packing.pixel_size);
+    Py_XDECREF(packing.extras);
+    Py_XDECREF(packing.tables);
     return result;
 }
 

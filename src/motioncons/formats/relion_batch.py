@@ -439,8 +439,8 @@ _KEY_TOKENS = (tuple(e.encode() for e in KEY_EXTENSIONS), tuple(s.encode() for s
 def _read_chunk_packed(jobs: list[Job]) -> tuple:
     """Like `read_chunk`, packed so that it crosses the process boundary cheaply: no
     trajectory objects, one array of shifts, each distinct extras once. Where compiled, the
-    files in a learned layout are read and packed in one call (`read_packed`: 9-10 µs a
-    file instead of 13-14), and only the others go through `_scan`."""
+    files in a learned layout are read and packed in one call (`read_packed`: 10.4 µs a
+    file instead of 13.4), and only the others go through `_scan`."""
     module = compiled.MODULE
     if module is None:
         slots, tables, shifts = _packed(*_scan(jobs))

@@ -25,12 +25,14 @@ static const uint64_t POW10[20] = {
 
 #define MAX_POW5 27 /* 5**27 < 2**63: a 53-bit mantissa times it fits in 116 bits */
 
-static uint64_t pow5(int q) {
-    uint64_t value = 1;
-    while (q-- > 0)
-        value *= 5;
-    return value;
-}
+static const uint64_t POW5[MAX_POW5 + 1] = {
+    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL, 1953125ULL,
+    9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL,
+    152587890625ULL, 762939453125ULL, 3814697265625ULL, 19073486328125ULL,
+    95367431640625ULL, 476837158203125ULL, 2384185791015625ULL, 11920928955078125ULL,
+    59604644775390625ULL, 298023223876953125ULL, 1490116119384765625ULL,
+    7450580596923828125ULL,
+};
 
 /* round(|x| * 10**q), half to even, for |x| = mantissa * 2**exponent; 0 when it is not
  * exactly computable here (the caller then uses the general conversion), else 1. */
@@ -40,7 +42,7 @@ static int scaled_rounded(uint64_t mantissa, int exponent, int q, uint64_t *out)
         int shift;
         if (q > MAX_POW5)
             return 0;
-        numerator = (u128)mantissa * pow5(q);
+        numerator = (u128)mantissa * POW5[q];
         shift = exponent + q;
         if (shift >= 0) {
             if (shift > 63 || (numerator >> (64 - shift)) != 0)
@@ -62,7 +64,7 @@ static int scaled_rounded(uint64_t mantissa, int exponent, int q, uint64_t *out)
         u128 denominator;
         if (p > MAX_POW5)
             return 0;
-        denominator = pow5(p);
+        denominator = POW5[p];
         numerator = mantissa;
         if (shift >= 0) {
             if (shift > 70)
