@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 
 import gemmi
 import pytest
@@ -32,6 +33,31 @@ def test_the_inputs_share_the_movie_names_they_have_in_common(relion31, relion5)
     shared = [(t, by_key[t.key]) for t in secondary.trajectories if t.key in by_key]
     assert len(shared) == 3
     assert all(t.key is r.key for t, r in shared)
+
+
+def _facts(dataset) -> list[tuple]:
+    return [(t.key, t.movie_name, t.source, t.shifts.tobytes(), t.pixel_size, t.extras)
+            for t in dataset.trajectories] + [(p.key, p.reason) for p in dataset.problems]
+
+
+def test_inputs_read_by_one_pool_read_as_in_one_process(tmp_path, monkeypatch):
+    """Both inputs in workers (one pool, the secondary's files read while the reference's
+    last are taken) read as in one process, and no worker outlives the read."""
+    from motioncons.formats import relion, relion_batch
+
+    info = write_simulation(tmp_path / "project", SimulationConfig(movies=40, seed=5))
+    jobs = info["reference"], info["secondary"]
+    alone = read_inputs(*jobs, Options(workers=1))
+    prepared: list[str] = []
+    real = relion.prepare
+    monkeypatch.setattr(relion, "prepare", lambda path, workers: (
+        prepared.append(str(path)), real(path, workers))[1])
+    monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
+    pooled = read_inputs(*jobs, Options(workers=2))
+    assert prepared == [str(info["secondary"])]
+    for one, other in zip(alone[:2], pooled[:2], strict=True):
+        assert _facts(other) == _facts(one)
+    assert multiprocessing.active_children() == []
 
 
 def test_a_run_hands_its_inputs_trajectories_over_to_pairing(relion31, relion5, tmp_path,

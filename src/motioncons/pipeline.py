@@ -35,9 +35,10 @@ from .figures.plots import (
     wanted,
 )
 from .figures.report import write_report
-from .formats import read_input
+from .formats import read_input, relion
 from .formats.cryosparc import CryosparcExposures
 from .formats.relion import RelionMicrographTable
+from .formats.relion_batch import shared_readers
 from .formats.scipion import ScipionSet
 from .matching import compile_match_regex, rekey
 from .outputs import comparison_file
@@ -180,19 +181,22 @@ def read_inputs(reference_path: str | Path, secondary_path: str | Path,
         warnings.append(f"the reference and the secondary are the same input ({reference_path}):"
                         " every movie will agree with itself")
     inputs: list[TrajectorySet] = []
-    for path, keep_table in ((reference_path, True), (secondary_path, False)):
-        # The secondary names the reference's movies: one copy of each name is kept.
-        reference = inputs[0] if inputs else None
-        dataset = read_input(path, options.pixel_size,
-                             cryosparc_project_dir=options.cryosparc_project_dir,
-                             workers=options.workers, keep_table=keep_table,
-                             names_from=None if options.match_regex else reference)
-        _require_readable(dataset)
-        if options.match_regex:
-            rekey(dataset, compile_match_regex(options.match_regex))
-            if reference is not None:
-                dataset.share_names(reference)  # by the new keys
-        inputs.append(dataset)
+    with shared_readers() as session:  # both inputs read by one pool of processes
+        # The secondary's first files are read while the reference's last are taken.
+        session.upcoming = lambda: relion.prepare(secondary_path, options.workers)
+        for path, keep_table in ((reference_path, True), (secondary_path, False)):
+            # The secondary names the reference's movies: one copy of each name is kept.
+            reference = inputs[0] if inputs else None
+            dataset = read_input(path, options.pixel_size,
+                                 cryosparc_project_dir=options.cryosparc_project_dir,
+                                 workers=options.workers, keep_table=keep_table,
+                                 names_from=None if options.match_regex else reference)
+            _require_readable(dataset)
+            if options.match_regex:
+                rekey(dataset, compile_match_regex(options.match_regex))
+                if reference is not None:
+                    dataset.share_names(reference)  # by the new keys
+            inputs.append(dataset)
     return inputs[0], inputs[1], warnings
 
 

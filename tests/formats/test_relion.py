@@ -340,3 +340,84 @@ def test_an_unexpected_failure_of_the_relion_reader_is_one_line_naming_the_input
                                          r"\(MemoryError: out of memory\)") as caught:
         read_input(job)
     assert str(job) in str(caught.value)
+
+
+def _two_jobs(tmp_path: Path, movies: int = 9) -> tuple[Path, Path]:
+    names = [f"Movies/FoilHole_{i}_Data_{i:05d}_fractions.tiff" for i in range(movies)]
+    shifts = [np.cumsum(np.full((8, 2), 0.2 + 0.1 * i), axis=0) for i in range(movies)]
+    return (write_relion_job(tmp_path, "MotionCorr/job002", names, shifts, 0.885),
+            write_relion_job(tmp_path, "MotionCorr/job003", names, shifts[::-1], 0.885))
+
+
+def _read_facts(dataset) -> list[tuple]:
+    return [(t.key, t.movie_name, t.source, t.shifts.tobytes(), t.pixel_size, t.extras)
+            for t in dataset.trajectories] + [(p.key, p.reason) for p in dataset.problems]
+
+
+@pytest.fixture
+def parsed_tables(monkeypatch) -> list[str]:
+    """The micrographs tables parsed, reading in 2 workers from 1 file on."""
+    from motioncons.formats import relion, relion_batch
+
+    monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
+    parsed: list[str] = []
+    real = relion._parse_star
+
+    def counted(path):
+        parsed.append(Path(path).parent.name)
+        return real(path)
+
+    monkeypatch.setattr(relion, "_parse_star", counted)
+    return parsed
+
+
+def test_a_secondary_prepared_while_the_reference_is_read_reads_as_alone(tmp_path,
+                                                                         parsed_tables):
+    from motioncons.formats import relion, relion_batch
+
+    reference, secondary = _two_jobs(tmp_path)
+    alone = read_input(secondary, workers=2, keep_table=False)
+    relion.prepare(secondary, 2)  # outside a shared block: nothing
+    assert parsed_tables == ["job003"]
+    with relion_batch.shared_readers() as session:
+        session.upcoming = lambda: relion.prepare(secondary, 2)
+        first = read_input(reference, workers=2)
+        assert list(session.plans) == [(str(secondary / "corrected_micrographs.star"), False)]
+        assert len(session.queued) == 1
+        second = read_input(secondary, workers=2, keep_table=False)
+        assert not session.plans and not session.queued
+    assert parsed_tables == ["job003", "job002", "job003"]  # each table once
+    assert _read_facts(second) == _read_facts(alone)
+    assert second.micrograph_table is None and first.micrograph_table is not None
+    assert [t.key for t in first.trajectories] == [t.key for t in alone.trajectories]
+
+
+def _outcome(read) -> object:
+    try:
+        return _read_facts(read())
+    except InputError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("table", ["empty", "garbage", "missing"])
+def test_a_broken_secondary_table_is_read_as_without_a_prefetch(tmp_path, parsed_tables,
+                                                                table):
+    """Reported by its own read with the same message (a missing table: the job's folder is
+    then read as a folder of per-movie files)."""
+    from motioncons.formats import relion, relion_batch
+
+    reference, secondary = _two_jobs(tmp_path)
+    star = secondary / "corrected_micrographs.star"
+    if table == "missing":
+        star.unlink()
+    else:
+        text = star.read_text()
+        star.write_text(text[:text.index("MotionCorr/job003/Movies")] if table == "empty"
+                        else "data_\nloop_\n_a\n'unterminated\n")
+    alone = _outcome(lambda: read_input(secondary, workers=2, keep_table=False))
+    assert isinstance(alone, str) == (table != "missing")
+    with relion_batch.shared_readers() as session:
+        session.upcoming = lambda: relion.prepare(secondary, 2)
+        read_input(reference, workers=2)
+        assert not session.plans and not session.queued
+        assert _outcome(lambda: read_input(secondary, workers=2, keep_table=False)) == alone

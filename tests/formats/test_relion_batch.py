@@ -5,6 +5,7 @@ simulated ones (the simulator writes RELION's own layout)."""
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import re
 import shutil
@@ -570,3 +571,78 @@ def test_read_cut_refuses_layouts_without_a_tail_of_bytes(relion31, row_parser):
         compiled.MODULE.read_cut([path], {}, 64, limit)
     assert compiled.MODULE.read_cut([str(path)], {raw[:tag]: SimpleNamespace(tail=b"?")}, 64,
                                     limit) == [raw]  # a tail that does not follow: its bytes
+
+
+@pytest.fixture
+def pools_started(monkeypatch) -> list[int]:
+    """The worker pools the bulk reader starts (their sizes), reading in workers from 1 file."""
+    started: list[int] = []
+    real = relion_batch.worker_pool
+
+    def counted(workers):
+        started.append(workers)
+        return real(workers)
+
+    monkeypatch.setattr(relion_batch, "worker_pool", counted)
+    monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
+    return started
+
+
+def test_reads_in_a_shared_block_use_one_pool_and_read_the_same(tmp_path, pools_started):
+    jobs = [(str(path), None) for path in _simulated(tmp_path, movies=7)]
+    alone = [_facts(t) for t in relion_batch.read_movie_stars(jobs, 2, chunk_size=2)]
+    assert pools_started == [2]
+    with relion_batch.shared_readers():
+        first = [_facts(t) for t in relion_batch.read_movie_stars(jobs, 2, chunk_size=2)]
+        second = [_facts(t) for t in relion_batch.read_movie_stars(jobs[::-1], 2,
+                                                                   chunk_size=3)]
+    assert pools_started == [2, 2]  # one for the whole block
+    assert first == alone and second == alone[::-1]
+    assert multiprocessing.active_children() == []  # the block's pool ends with it
+
+
+def test_a_prefetched_read_is_taken_by_its_read(tmp_path, pools_started):
+    jobs = [(str(path), None) for path in _simulated(tmp_path, movies=7)]
+    alone = [_facts(t) for t in relion_batch.read_movie_stars(jobs, 2, chunk_size=2)]
+    assert not relion_batch.prefetch(jobs, 2, chunk_size=2)  # no shared block
+    with relion_batch.shared_readers() as session:
+        assert relion_batch.prefetch(jobs, 2, chunk_size=2)
+        assert len(session.queued) == 1 and session.queued[0].jobs is jobs
+        read = [_facts(t) for t in relion_batch.iter_movie_stars(jobs, 2, chunk_size=2)]
+        assert session.queued == []
+        assert not relion_batch.prefetch(jobs, 1)  # one process: nothing to start
+        assert not relion_batch.prefetch(jobs[:0], 2)
+    assert read == alone
+
+
+def test_the_next_read_starts_when_the_current_one_has_submitted_its_last_chunk(
+        tmp_path, pools_started):
+    files = _simulated(tmp_path, movies=20)
+    current = [(str(path), None) for path in files[:14]]
+    upcoming = [(str(path), None) for path in files[14:]]
+    events: list[str] = []
+    with relion_batch.shared_readers() as session:
+        session.upcoming = lambda: events.append(
+            f"upcoming {relion_batch.prefetch(upcoming, 2, chunk_size=2)}")
+        for _ in relion_batch.iter_movie_stars(current, 2, chunk_size=2):
+            events.append("item")
+        # 7 chunks, 6 submitted ahead: the last is submitted when the first is taken, then
+        # one of the next read's a chunk taken.
+        assert events == ["item", "item", "upcoming True", *["item"] * 12]
+        assert session.upcoming is None and len(session.queued) == 1
+        assert len(session.queued[0].ahead) == 3 and session.queued[0].all_submitted
+        read = [_facts(t) for t in relion_batch.read_movie_stars(upcoming, 2, chunk_size=2)]
+    assert read == [_facts(t) for t in relion_batch.read_chunk(upcoming)]
+
+
+def test_a_read_stopped_early_in_a_shared_block_leaves_no_work_and_no_process(tmp_path,
+                                                                            pools_started):
+    jobs = [(str(path), None) for path in _simulated(tmp_path, movies=16)]
+    with relion_batch.shared_readers() as session:
+        relion_batch.prefetch(jobs[8:], 2, chunk_size=1)
+        items = relion_batch.iter_movie_stars(jobs, 2, chunk_size=1)
+        next(items)
+        items.close()
+        futures = list(session.queued[0].ahead)
+    assert all(future.done() for future in futures)  # cancelled or finished, none running
+    assert multiprocessing.active_children() == []

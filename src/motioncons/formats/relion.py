@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..trajectory import Problem, SharedNames, Trajectory, TrajectorySet, movie_key
 from .common import checked, one_line
 from .packed_lines import PackedLines
-from .relion_batch import iter_movie_stars, read_movie_stars
+from .relion_batch import current_session, iter_movie_stars, prefetch, read_movie_stars
 from .relion_movie import NAME as NAME  # this reader's name (formats.detect, its errors)
 from .relion_movie import read_movie_star
 from .star import parse_cif, requoted, unescape
@@ -296,6 +296,92 @@ def _optics(doc: gemmi.cif.Document, escaped: bool) -> dict[str, list[str]]:
     return {}
 
 
+@dataclass
+class _Plan:
+    """A micrographs table parsed, as reading its movies needs it."""
+
+    dataset: TrajectorySet
+    recorded: list[str]
+    """Each row's ``_rlnMicrographMetadata`` as written."""
+    jobs: list[tuple[str, str | None] | None]
+    """Each row's per-movie STAR as found (`_MetadataResolver`), and its fallback movie name."""
+    resolver: _MetadataResolver
+    row_keys: list[str]
+    make_table: Callable[[], RelionMicrographTable | None]
+    """The table kept (None without `keep_table`), made once; the parsed file is then freed."""
+
+
+def _planned(path: Path, keep_table: bool) -> _Plan:
+    text, doc, escaped = _parse_star(path)
+    block, loop = _micrographs_loop(doc, path)
+    block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
+    tags = list(loop.tags)
+    if not loop.length():
+        raise InputError(path, "the micrographs table is empty")
+    meta_col = tags.index("_rlnMicrographMetadata")
+    fallback_col = _fallback_column(tags)
+    recorded = _column(block, tags[meta_col], escaped)
+    fallbacks = recorded if fallback_col == meta_col else _column(block, tags[fallback_col],
+                                                                   escaped)
+    resolver = _MetadataResolver(path)
+    row_keys: list[str] = []
+    # Without the table, the parsed file (tens of MB at 50,000 movies) is not kept at all.
+    parsed: list[Any] = [text, doc, loop] if keep_table else []
+    del text, doc, block, loop
+
+    def make_table() -> RelionMicrographTable | None:
+        """The table kept, made while the workers read the first files (0.17 s of 50,000
+        movies); then the parsed file is freed: reading the secondary's table on top of the
+        reference's movies makes the run's peak."""
+        if not parsed:
+            return None
+        text, doc, loop = parsed
+        parsed.clear()
+        return RelionMicrographTable.from_rows(
+            str(path), _preamble(text, block_name, path), block_name, tags,
+            _loop_rows(loop, escaped), row_keys, _optics(doc, escaped))
+
+    jobs: list[tuple[str, str | None] | None] = list(
+        zip(resolver.resolve_all(recorded), fallbacks, strict=True))
+    dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
+    return _Plan(dataset, recorded, jobs, resolver, row_keys, make_table)
+
+
+def _fallback_column(tags: list[str]) -> int:
+    """The column that names a movie whose per-movie STAR names none: the movie, else the
+    micrograph, else the per-movie STAR itself."""
+    for tag in ("_rlnMicrographMovieName", "_rlnMicrographName", "_rlnMicrographMetadata"):
+        if tag in tags:
+            return tags.index(tag)
+    raise ValueError("no _rlnMicrographMetadata column")
+
+
+def prepare(path: str | Path, workers: int | None = None) -> None:
+    """Within `relion_batch.shared_readers`, parse the micrographs table of the input at
+    `path` (a job folder or its ``corrected_micrographs.star``) and start reading its movies
+    behind what is being read, for a read of it without its table (`keep_table` False) to come.
+    Best effort: anything else, or anything wrong, is left to that read, which reports it."""
+    session = current_session()
+    if session is None:
+        return
+    star = Path(path)
+    if star.name != MICROGRAPHS_STAR:
+        star = star / MICROGRAPHS_STAR
+    try:
+        if not star.is_file() or (Path(path).is_dir() and
+                                  (Path(path) / TILT_SERIES_STAR).is_file()):
+            return
+        plan = _planned(star, keep_table=False)
+    except Exception:
+        return
+    if prefetch(plan.jobs, workers):
+        session.plans[_plan_key(star, False)] = plan
+
+
+def _plan_key(path: Path, keep_table: bool) -> tuple[str, bool]:
+    return os.path.abspath(path), keep_table
+
+
 def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | None = None,
                           keep_table: bool = True, names_from: TrajectorySet | None = None
                           ) -> TrajectorySet:
@@ -307,49 +393,19 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
     and movie names equal to those of `names_from` are held as its strings as each movie is
     read (`SharedNames`).
     """
-    text, doc, escaped = _parse_star(path)
-    block, loop = _micrographs_loop(doc, path)
-    block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
-    tags = list(loop.tags)
-    meta_col = tags.index("_rlnMicrographMetadata")
-    name_col = tags.index("_rlnMicrographName") if "_rlnMicrographName" in tags else None
-    movie_col = tags.index("_rlnMicrographMovieName") if "_rlnMicrographMovieName" in tags else None
-    resolver = _MetadataResolver(path)
-    dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
-    row_keys: list[str] = []
-    fallback_col = movie_col if movie_col is not None else (
-        name_col if name_col is not None else meta_col)
-    if not loop.length():
-        raise InputError(path, "the micrographs table is empty")
     if not read_movies:
-        rows = _loop_rows(loop, escaped)
-        keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
-        dataset.micrograph_table = RelionMicrographTable.from_rows(
-            str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
-            _optics(doc, escaped))
-        return dataset
-    recorded = _column(block, tags[meta_col], escaped)
-    fallbacks = recorded if fallback_col == meta_col else _column(block, tags[fallback_col],
-                                                                   escaped)
+        return _table_only(path)
+    session = current_session()
+    plan = session.plans.pop(_plan_key(path, keep_table), None) if session else None
+    if plan is None:
+        plan = _planned(path, keep_table)
+    dataset, recorded, jobs, resolver = plan.dataset, plan.recorded, plan.jobs, plan.resolver
     table: RelionMicrographTable | None = None
-    parsed: list[Any] = [text, doc, loop]
-    del text, doc, block, loop
 
     def make_table() -> None:
-        """The table kept, made while the workers read the first files (0.17 s of 50,000
-        movies); then the parsed file (tens of MB at 50,000 movies) is freed: reading the
-        secondary's table on top of the reference's movies makes the run's peak."""
         nonlocal table
-        text, doc, loop = parsed
-        parsed.clear()
-        if keep_table:
-            table = RelionMicrographTable.from_rows(
-                str(path), _preamble(text, block_name, path), block_name, tags,
-                _loop_rows(loop, escaped), row_keys, _optics(doc, escaped))
+        table = plan.make_table()
 
-    jobs: list[tuple[str, str | None] | None] = list(
-        zip(resolver.resolve_all(recorded), fallbacks, strict=True))
-    del fallbacks
     shared = SharedNames(names_from) if names_from is not None else None
     with contextlib.closing(iter_movie_stars(jobs, workers, meanwhile=make_table)) as items:
         for i, item in enumerate(items):
@@ -363,10 +419,28 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
             if shared is not None and isinstance(item, Trajectory):
                 shared.give(item)
             dataset.add(item)
-            row_keys.append(item.key)
+            plan.row_keys.append(item.key)
     dataset.validated = True
     dataset.names_shared = shared is not None
     dataset.micrograph_table = table
+    return dataset
+
+
+def _table_only(path: Path) -> TrajectorySet:
+    """The table of a micrographs STAR, its movies not read (`read_micrographs_star`)."""
+    text, doc, escaped = _parse_star(path)
+    block, loop = _micrographs_loop(doc, path)
+    block_name = block.name.strip()
+    tags = list(loop.tags)
+    if not loop.length():
+        raise InputError(path, "the micrographs table is empty")
+    fallback_col = _fallback_column(tags)
+    rows = _loop_rows(loop, escaped)
+    keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
+    dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
+    dataset.micrograph_table = RelionMicrographTable.from_rows(
+        str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
+        _optics(doc, escaped))
     return dataset
 
 

@@ -515,6 +515,101 @@ AHEAD_PER_WORKER = 3
 """Chunks a reader submits ahead of the one it gives, per worker."""
 
 
+class _Stream:
+    """The chunks of one list of jobs, submitted to a pool a few ahead of the one taken."""
+
+    def __init__(self, pool: Any, jobs: Sequence[Job | None], chunk_size: int) -> None:
+        self.jobs, self.chunk_size = jobs, chunk_size
+        self.starts = range(0, len(jobs), chunk_size)
+        self._waiting = (pool.submit(_read_chunk_packed, _chunk(jobs, start, chunk_size))
+                         for start in self.starts)
+        self.ahead: collections.deque = collections.deque()
+        self.submitted = 0
+
+    def submit(self, count: int) -> None:
+        """Submit up to `count` more chunks."""
+        if count > 0:
+            before = len(self.ahead)
+            self.ahead.extend(itertools.islice(self._waiting, count))
+            self.submitted += len(self.ahead) - before
+
+    @property
+    def all_submitted(self) -> bool:
+        return self.submitted == len(self.starts)
+
+    def cancel(self) -> None:
+        for future in self.ahead:
+            future.cancel()
+
+
+class ReadingSession:
+    """One pool of reader processes for every bulk read in a `shared_readers` block, started
+    by the first read that needs one, and the reads queued behind the current one."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._pools: dict[int, Any] = {}
+        self.queued: list[_Stream] = []
+        self.upcoming: Callable[[], None] | None = None
+        """Called once, when the current read has submitted its last chunk (`prefetch` what
+        comes next: the workers then go on without waiting for it)."""
+        self.plans: dict[Any, Any] = {}
+        """What a reader prepared for a read to come (`relion.prepare`), by its own key."""
+
+    def pool(self, workers: int) -> Any:
+        if workers not in self._pools:
+            self._pools[workers] = self._stack.enter_context(worker_pool(workers))
+        return self._pools[workers]
+
+
+_SESSIONS: list[ReadingSession] = []
+"""The open `shared_readers` blocks, innermost last (one thread only)."""
+
+
+@contextlib.contextmanager
+def shared_readers() -> Generator[ReadingSession, None, None]:
+    """Every bulk read in this block uses one pool of reader processes: a run's second input
+    is read by the processes that read its first, already started and warm, and its first
+    files can be read while the first input's last are taken (`ReadingSession.upcoming`)."""
+    with contextlib.ExitStack() as stack:
+        session = ReadingSession(stack)
+        _SESSIONS.append(session)
+        try:
+            yield session
+        finally:
+            _SESSIONS.remove(session)
+            for stream in session.queued:
+                stream.cancel()
+
+
+def current_session() -> ReadingSession | None:
+    return _SESSIONS[-1] if _SESSIONS else None
+
+
+def _bulk(jobs: Sequence[Job | None], workers: int | None) -> int:
+    """The reader processes for `jobs`: 0 where they are read in this process."""
+    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    return workers if len(jobs) >= PARALLEL_THRESHOLD and workers >= 2 else 0
+
+
+def prefetch(jobs: Sequence[Job | None], workers: int | None = None,
+             chunk_size: int = 2000) -> bool:
+    """Start reading `jobs` in the current `shared_readers` block's pool, behind what it is
+    reading: `iter_movie_stars` of the same list then takes what was read. False where they
+    will not be read in bulk, or there is no block."""
+    session = current_session()
+    workers = _bulk(jobs, workers)
+    if session is None or not workers:
+        return False
+    pool = session.pool(workers)
+    if pool is None:
+        return False
+    stream = _Stream(pool, jobs, chunk_size)
+    stream.submit(1)
+    session.queued.append(stream)
+    return True
+
+
 def read_movie_stars(jobs: list[Job], workers: int | None = None,
                      chunk_size: int = 2000) -> list[Trajectory | Problem]:
     """Read many per-movie STAR files (path, fallback name), in worker processes when many.
@@ -533,28 +628,63 @@ def iter_movie_stars(jobs: Sequence[Job | None], workers: int | None = None,
     reading needed is freed as the run goes (close the iterator if you stop early: it holds
     the worker processes). `meanwhile` is called once before the first item is given: while
     the workers read, where there are workers."""
-    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     starts = range(0, len(jobs), chunk_size)
-    if len(jobs) >= PARALLEL_THRESHOLD and workers >= 2:
-        with worker_pool(workers) as pool:
+    workers = _bulk(jobs, workers)
+    if workers:
+        with _pool(workers) as (pool, session):
             if pool is not None:
-                # A few chunks ahead of the one given, not all of them: what the workers
-                # have read and this process has not taken yet is held here (reading one
-                # input of 200,000 movies: a peak 5-10 MB lower, as fast).
-                waiting = (pool.submit(_read_chunk_packed, _chunk(jobs, start, chunk_size))
-                           for start in starts)
-                ahead = collections.deque(itertools.islice(waiting, AHEAD_PER_WORKER * workers))
-                if meanwhile is not None:
-                    meanwhile()
-                for start in starts:
-                    packed = ahead.popleft().result()
-                    ahead.extend(itertools.islice(waiting, 1))
-                    yield from _unpack(_chunk(jobs, start, chunk_size), packed)
+                yield from _streamed(pool, session, jobs, workers, chunk_size, meanwhile)
                 return
     if meanwhile is not None:
         meanwhile()
     for start in starts:
         yield from read_chunk(_chunk(jobs, start, chunk_size))
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Generator[tuple[Any, ReadingSession | None], None, None]:
+    """The current `shared_readers` block's pool of `workers` processes, else one of its own."""
+    session = current_session()
+    if session is not None:
+        yield session.pool(workers), session
+        return
+    with worker_pool(workers) as pool:
+        yield pool, None
+
+
+def _streamed(pool: Any, session: ReadingSession | None, jobs: Sequence[Job | None],
+              workers: int, chunk_size: int, meanwhile: Callable[[], None] | None
+              ) -> Generator[Trajectory | Problem, None, None]:
+    # A few chunks ahead of the one given, not all of them: what the workers have read and
+    # this process has not taken yet is held here (reading one input of 200,000 movies: a
+    # peak 5-10 MB lower, as fast).
+    stream = next((s for s in session.queued if s.jobs is jobs), None) if session else None
+    if stream is not None and session is not None:
+        session.queued.remove(stream)
+    else:
+        stream = _Stream(pool, jobs, chunk_size)
+    stream.submit(AHEAD_PER_WORKER * workers - len(stream.ahead))
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        for start in stream.starts:
+            if stream.all_submitted and session is not None:
+                _behind(session)
+            packed = stream.ahead.popleft().result()
+            stream.submit(1)
+            yield from _unpack(_chunk(jobs, start, chunk_size), packed)
+    finally:
+        stream.cancel()  # stopped early: a shared pool goes on
+
+
+def _behind(session: ReadingSession) -> None:
+    """The current read has submitted every chunk: one of the next read's instead of its
+    next."""
+    if session.upcoming is not None:
+        upcoming, session.upcoming = session.upcoming, None
+        upcoming()  # its first chunk submitted, where it prefetches
+    elif session.queued:
+        session.queued[0].submit(1)
 
 
 def _chunk(jobs: Sequence[Job | None], start: int, size: int) -> list[Job]:
