@@ -41,7 +41,9 @@ from scratch import scratch
 
 _CHILD = """
 import resource, sys, time
+from motioncons import cli
 from motioncons.cli import main
+cli._OUTLIVING = []  # as the program (`cli.entry`) runs a command: its results kept to the end
 start = time.perf_counter()
 status = main(["run", sys.argv[1], sys.argv[2], "-o", sys.argv[3], "--plots", sys.argv[4],
                "--force", "--quiet", *([] if sys.argv[5] == "1" else ["--no-report"])])
@@ -55,7 +57,9 @@ print(elapsed, peak, cpu)
 
 _DECIDE = """
 import resource, sys, time
+from motioncons import cli
 from motioncons.cli import main
+cli._OUTLIVING = []  # as the program (`cli.entry`) runs a command
 start = time.perf_counter()
 status = main(["decide", sys.argv[1], "--min-corr", sys.argv[2], "--quiet"])
 elapsed = time.perf_counter() - start

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -80,6 +81,37 @@ def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "motioncons", "--version"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("motioncons ")
+
+
+def test_the_program_ends_with_its_output_flushed_and_exit_handlers_run(relion31, relion5,
+                                                                      tmp_path):
+    """`entry` ends the process without the interpreter's teardown: what a command printed
+    still reaches a pipe, exit handlers still run, and the status is the command's."""
+    marker = tmp_path / "handler ran"
+    program = ("import atexit, pathlib, sys\n"
+               "from motioncons import cli\n"
+               f"atexit.register(pathlib.Path({str(marker)!r}).touch)\n"
+               "sys.argv[1:] = sys.argv[2:]\n"
+               "cli.entry()\n")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-c", program, "-", "run", str(relion31),
+                           str(relion5), "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, check=False, env=buffered)
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()
+    assert "accepted" in done.stdout and done.stdout.endswith("\n")
+    assert (tmp_path / "o" / "consensus.csv").exists()
+    failed = subprocess.run([sys.executable, "-m", "motioncons", "run", str(tmp_path / "none"),
+                             str(relion5), "-o", str(tmp_path / "p")],
+                            capture_output=True, text=True, check=False)
+    assert failed.returncode == 1 and "no such file or directory" in failed.stderr
+
+
+def test_main_in_a_process_keeps_nothing(relion31, relion5, tmp_path):
+    from motioncons import cli
+
+    assert cli.main(["run", str(relion31), str(relion5), "-o", str(tmp_path), "--quiet"]) == 0
+    assert cli._OUTLIVING is None  # only `entry`, which ends the process, keeps results
 
 
 def test_output_piped_into_a_closed_reader_exits_quietly(relion31, relion5, tmp_path):

@@ -7,6 +7,8 @@ Exit codes: 0 done; 1 the run cannot proceed (the message names the file and the
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import sys
 import time
@@ -306,10 +308,20 @@ def format_summary(result: RunResult, out: Path, seconds: float) -> str:
     return "\n".join(lines)
 
 
+_OUTLIVING: list[object] | None = None
+"""What the commands made, kept to the end of the process where `entry` ends it (else None)."""
+
+
+def _outlive(result: object) -> None:
+    if _OUTLIVING is not None:
+        _OUTLIVING.append(result)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = run(args.reference, args.secondary, args.out, _options(args),
                  progress=progress_bar("plots", args.quiet), force=args.force)
+    _outlive(result)
     if not args.quiet:
         print(format_summary(result, Path(args.out), time.perf_counter() - start))
     return 0
@@ -336,6 +348,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = decide(args.out, changes, progress=progress_bar("plots", args.quiet),
                     workers=args.workers)
+    _outlive(result)
     if not args.quiet:
         print(format_summary(result, Path(args.out), time.perf_counter() - start))
     return 0
@@ -510,5 +523,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """`main` as the program: its exit status ends the process. Every output is written and
+    closed when a command returns, so the process then ends without freeing what the command
+    made one object at a time (50,000 movies: 0.07 s for the rows, as much again for the
+    interpreter's own teardown); the exit handlers run and the standard streams are flushed,
+    as at any exit."""
+    global _OUTLIVING
+    _OUTLIVING = []
+    code = main()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
