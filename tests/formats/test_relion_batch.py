@@ -612,7 +612,10 @@ def test_a_prefetched_read_is_taken_by_its_read(tmp_path, pools_started):
         assert session.queued == []
         assert not relion_batch.prefetch(jobs, 1)  # one process: nothing to start
         assert not relion_batch.prefetch(jobs[:0], 2)
-    assert read == alone
+        assert relion_batch.prefetch(jobs, 2, chunk_size=2)
+        other = [_facts(t) for t in relion_batch.iter_movie_stars(jobs, 2, chunk_size=3)]
+        assert len(session.queued) == 1  # read in other chunks: not the prefetched ones
+    assert read == alone and other == alone
 
 
 def test_the_next_read_starts_when_the_current_one_has_submitted_its_last_chunk(

@@ -658,7 +658,8 @@ def _streamed(pool: Any, session: ReadingSession | None, jobs: Sequence[Job | No
     # A few chunks ahead of the one given, not all of them: what the workers have read and
     # this process has not taken yet is held here (reading one input of 200,000 movies: a
     # peak 5-10 MB lower, as fast).
-    stream = next((s for s in session.queued if s.jobs is jobs), None) if session else None
+    stream = next((s for s in session.queued if s.jobs is jobs and s.chunk_size == chunk_size),
+                  None) if session else None
     if stream is not None and session is not None:
         session.queued.remove(stream)
     else:
