@@ -311,13 +311,20 @@ class _Plan:
     """The table kept (None without `keep_table`), made once; the parsed file is then freed."""
 
 
-def _planned(path: Path, keep_table: bool) -> _Plan:
+def _micrographs_table(path: Path) -> tuple[str, gemmi.cif.Document, bool, gemmi.cif.Block,
+                                             gemmi.cif.Loop, str, list[str]]:
+    """A micrographs STAR parsed: its text, document, whether escaped, the table's block, loop,
+    block name and tags; an empty table is an error."""
     text, doc, escaped = _parse_star(path)
     block, loop = _micrographs_loop(doc, path)
     block_name = block.name.strip()  # gemmi names RELION 3.0's bare "data_" block " "
-    tags = list(loop.tags)
     if not loop.length():
         raise InputError(path, "the micrographs table is empty")
+    return text, doc, escaped, block, loop, block_name, list(loop.tags)
+
+
+def _planned(path: Path, keep_table: bool) -> _Plan:
+    text, doc, escaped, block, loop, block_name, tags = _micrographs_table(path)
     meta_col = tags.index("_rlnMicrographMetadata")
     fallback_col = _fallback_column(tags)
     recorded = _column(block, tags[meta_col], escaped)
@@ -364,12 +371,10 @@ def prepare(path: str | Path, workers: int | None = None) -> None:
     session = current_session()
     if session is None:
         return
-    star = Path(path)
-    if star.name != MICROGRAPHS_STAR:
-        star = star / MICROGRAPHS_STAR
+    given = Path(path)
+    star = given if given.name == MICROGRAPHS_STAR else given / MICROGRAPHS_STAR
     try:
-        if not star.is_file() or (Path(path).is_dir() and
-                                  (Path(path) / TILT_SERIES_STAR).is_file()):
+        if not star.is_file() or (given / TILT_SERIES_STAR).is_file():
             return
         plan = _planned(star, keep_table=False)
     except Exception:
@@ -428,12 +433,7 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
 
 def _table_only(path: Path) -> TrajectorySet:
     """The table of a micrographs STAR, its movies not read (`read_micrographs_star`)."""
-    text, doc, escaped = _parse_star(path)
-    block, loop = _micrographs_loop(doc, path)
-    block_name = block.name.strip()
-    tags = list(loop.tags)
-    if not loop.length():
-        raise InputError(path, "the micrographs table is empty")
+    text, doc, escaped, _, loop, block_name, tags = _micrographs_table(path)
     fallback_col = _fallback_column(tags)
     rows = _loop_rows(loop, escaped)
     keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
