@@ -99,3 +99,35 @@ def test_the_compiled_formatter_refuses_codes_it_does_not_know(number_formatter)
         numbers.COMPILED.finite_formatted(1.5, "g", 17)
     with pytest.raises(TypeError, match="missing must be"):
         numbers.COMPILED.finite_formatted([1.5], "g", 17, b"")
+
+
+TEXTS = ["", "a", "plain_01.tif", "Ångström", "séance 2", "日本語", "🎉 party", '"q"', "x\ny"]
+
+
+@pytest.mark.parametrize("separator,end", [(",", "\n"), (" ", "\n"), (" -- ", "\r\n"),
+                                           ("é", "€\n"), ("", "")])
+def test_a_table_of_text_is_joined_as_its_rows_joined_one_by_one(separator, end):
+    rng = np.random.default_rng(3)
+    for width in (1, 2, 5):
+        for rows in (0, 1, 7, 300):
+            columns = [[TEXTS[i] for i in rng.integers(0, len(TEXTS), rows)]
+                       for _ in range(width)]
+            expected = "".join(separator.join(items) + end for items in zip(*columns, strict=True))
+            assert numbers.joined_lines(columns, separator, end) == expected
+    assert numbers.joined_lines([], ",") == ""
+    ascii_only = [["a", "b"], ["1", "2"]]
+    assert numbers.joined_lines(ascii_only, ",") == "a,1\nb,2\n"
+
+
+def test_the_compiled_joiner_refuses_what_is_not_a_table_of_text(number_formatter):
+    if number_formatter != "compiled":
+        pytest.skip("the compiled joiner's own checks")
+    join = numbers.COMPILED.joined_lines
+    with pytest.raises(ValueError, match="differ in length"):
+        join([["a", "b"], ["c"]], ",", "\n")
+    with pytest.raises(TypeError, match="must be a str"):
+        join([["a", 1]], ",", "\n")
+    with pytest.raises(TypeError, match="must be a list"):
+        join([("a",)], ",", "\n")
+    with pytest.raises(TypeError):
+        join(("a",), ",", "\n")

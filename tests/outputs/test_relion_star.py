@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("number_formatter")  # compiled, then in Py
 
 NAMES = ["plain_01.tif", "with space.tif", "it's.tif", 'say "hi" now.tif', "_underscore.tif",
          "#hash.tif", "data_block.tif", "loop_", "save_x", "Ångström é.tif", "$dollar", "[x",
-         ".", "?", ";semi", "tab\there"]
+         ".", "?", ";semi", "tab\there", "line end\n", "bare_end\n"]
 
 
 @pytest.mark.parametrize("name", NAMES)

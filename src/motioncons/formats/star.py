@@ -30,8 +30,10 @@ def unescape(value: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value) if "@u" in value else value
 
 
-_BARE = re.compile(r"^[!%&()*+,\-./0-9:<=>?@A-Z\\^`a-z{|}~][!-~]*$")
-_RESERVED = re.compile(r"^(?:data_|save_|loop_$|stop_$|global_$)", re.IGNORECASE)
+_BARE = re.compile(r"(?!(?i:data_|save_|loop_\Z|stop_\Z|global_\Z)|[.?]\Z)"
+                   r"[!%&()*+,\-./0-9:<=>?@A-Z\\^`a-z{|}~][!-~]*\Z")
+"""A value written bare: printable ASCII without blanks, not starting with a character or a
+word that means something else, not ``.`` or ``?`` alone."""
 
 
 def star_value(value: str) -> str:
@@ -39,7 +41,7 @@ def star_value(value: str) -> str:
     rules allow it (printable ASCII without blanks, not starting with a character or word that
     means something else: ``_ # $ ' " [ ] ;``, ``data_``, ``loop_``...), else in double quotes as
     RELION writes names with spaces, or in whatever quoting the value allows."""
-    if _BARE.match(value) and not _RESERVED.match(value) and value not in (".", "?"):
+    if _BARE.match(value):
         return value
     if '"' not in value and "\n" not in value and "\r" not in value:
         return f'"{value}"'

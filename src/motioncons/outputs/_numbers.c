@@ -293,14 +293,113 @@ static PyObject *finite_formatted(PyObject *self, PyObject *args) {
     return out;
 }
 
+
+PyDoc_STRVAR(joined_lines_doc,
+"joined_lines(columns, separator, end, /)\n--\n\n"
+"The lines of a table whose `columns` are lists of str of one length: each line the\n"
+"columns' items joined by `separator`, and ended by `end` (``''`` for no rows): what\n"
+"``''.join(separator.join(items) + end for items in zip(*columns))`` gives, in one pass.");
+
+static int joined_size(PyObject *text, Py_ssize_t *size, Py_UCS4 *widest) {
+    Py_UCS4 widest_here;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "every item must be a str");
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return -1;
+#endif
+    if (PY_SSIZE_T_MAX - *size < PyUnicode_GET_LENGTH(text)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *size += PyUnicode_GET_LENGTH(text);
+    widest_here = PyUnicode_MAX_CHAR_VALUE(text);
+    if (widest_here > *widest)
+        *widest = widest_here;
+    return 0;
+}
+
+static Py_ssize_t copied(PyObject *out, Py_ssize_t at, PyObject *text) {
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    if (PyUnicode_KIND(out) == PyUnicode_1BYTE_KIND) {
+        memcpy(PyUnicode_1BYTE_DATA(out) + at, PyUnicode_1BYTE_DATA(text), (size_t)length);
+        return at + length;
+    }
+    if (PyUnicode_CopyCharacters(out, at, text, 0, length) < 0)
+        return -1;
+    return at + length;
+}
+
+static PyObject *joined_lines(PyObject *self, PyObject *args) {
+    PyObject *columns, *separator, *end, *out = NULL;
+    PyObject **lists = NULL;
+    Py_ssize_t width, rows = 0, size = 0, i, j, at = 0;
+    Py_UCS4 widest = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!UU:joined_lines", &PyList_Type, &columns, &separator, &end))
+        return NULL;
+    width = PyList_GET_SIZE(columns);
+    if (width == 0)
+        return PyUnicode_New(0, 0);
+    lists = PyMem_Malloc((size_t)width * sizeof(PyObject *));
+    if (lists == NULL)
+        return PyErr_NoMemory();
+    for (j = 0; j < width; j++) {
+        lists[j] = PyList_GET_ITEM(columns, j);
+        if (!PyList_Check(lists[j])) {
+            PyErr_SetString(PyExc_TypeError, "every column must be a list");
+            goto done;
+        }
+        if (j == 0)
+            rows = PyList_GET_SIZE(lists[0]);
+        else if (PyList_GET_SIZE(lists[j]) != rows) {
+            PyErr_SetString(PyExc_ValueError, "the columns differ in length");
+            goto done;
+        }
+    }
+    if (joined_size(separator, &size, &widest) < 0 || joined_size(end, &size, &widest) < 0)
+        goto done;
+    size = PyUnicode_GET_LENGTH(separator) * (width - 1) + PyUnicode_GET_LENGTH(end);
+    if (size > 0 && rows > PY_SSIZE_T_MAX / 2 / size) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size *= rows;
+    for (j = 0; j < width; j++)
+        for (i = 0; i < rows; i++)
+            if (joined_size(PyList_GET_ITEM(lists[j], i), &size, &widest) < 0)
+                goto done;
+    out = PyUnicode_New(size, widest);
+    if (out == NULL)
+        goto done;
+    for (i = 0; i < rows && at >= 0; i++) {
+        for (j = 0; j < width && at >= 0; j++) {
+            if (j > 0)
+                at = copied(out, at, separator);
+            if (at >= 0)
+                at = copied(out, at, PyList_GET_ITEM(lists[j], i));
+        }
+        if (at >= 0)
+            at = copied(out, at, end);
+    }
+    if (at < 0)
+        Py_CLEAR(out);
+done:
+    PyMem_Free(lists);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"finite_formatted", finite_formatted, METH_VARARGS, finite_formatted_doc},
+    {"joined_lines", joined_lines, METH_VARARGS, joined_lines_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_numbers",
-    "Columns of floats as text, compiled (see outputs.numbers).", -1, methods,
+    "Columns of floats as text, and tables of text as lines, compiled (see outputs.numbers).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

