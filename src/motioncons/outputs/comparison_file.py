@@ -4,8 +4,11 @@ the inputs again.
 A numpy ``.npz`` (a zip of ``.npy`` arrays; no pickles: it is loaded with
 ``allow_pickle=False``):
 
-- ``lengths`` (N,), ``frames`` (ΣK,, int32), ``reference`` and ``secondary`` (ΣK, 2, float64):
-  the common samples of each comparable pair, in the order of ``meta.valid``;
+- ``lengths`` (N,), ``frames`` (ΣK,, int32), ``reference`` and ``secondary`` (ΣK, 2): the
+  common samples of each comparable pair, in the order of ``meta.valid``, as the pairs hold
+  them: int32 millionths of a pixel when every pair holds them so (the shifts read from text,
+  `trajectory.as_micro`: half the bytes, the same floats once divided), else float64 pixels
+  (version 1 always wrote pixels);
 - ``meta``: one zlib-compressed UTF-8 JSON text (a uint8 array) with, per comparable pair, its
   key, movie name, result files, resampling flag, pixel size and the reference's accumulated
   motion (px, all and early frames);
@@ -39,9 +42,13 @@ from ..trajectory import joined_pixels
 from .atomic import temporary_path
 
 _FLOAT = np.dtype(np.float64)
+_MICRO = np.dtype(np.int32)
 
 FILE = "consensus_data.npz"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Version 2 may hold the samples as int32 millionths of a pixel, which version 1 never did:
+a version-1 reader refuses the file rather than take them for pixels."""
 _ROW_FIELDS = [f.name for f in fields(Row) if f.name not in (
     "reference_shifts", "secondary_fitted", "sample_frames")]
 
@@ -96,13 +103,14 @@ def save(path: Path, comparison: Comparison, options: dict[str, Any]) -> None:
     meta_bytes = _Joined([np.frombuffer(part, dtype=np.uint8)
                           for part in _compressed_json_parts(meta)], (), np.dtype(np.uint8))
     del meta
+    micro = all(v.samples.reference.dtype == _MICRO and v.samples.secondary.dtype == _MICRO
+                for v in valid)
+    shifts, join = (_MICRO, np.concatenate) if micro else (_FLOAT, joined_pixels)
     members: list[tuple[str, np.ndarray | _Joined]] = [
         ("lengths", lengths),
         ("frames", _Joined([v.samples.frames for v in valid], (), np.dtype(np.int32))),
-        ("reference", _Joined([v.samples.reference for v in valid], (2,), _FLOAT,
-                              joined_pixels)),
-        ("secondary", _Joined([v.samples.secondary for v in valid], (2,), _FLOAT,
-                              joined_pixels)),
+        ("reference", _Joined([v.samples.reference for v in valid], (2,), shifts, join)),
+        ("secondary", _Joined([v.samples.secondary for v in valid], (2,), shifts, join)),
         ("meta", meta_bytes),
     ]
     if records is not None:
@@ -218,11 +226,15 @@ def load(out_dir: Path) -> tuple[Comparison, dict[str, Any]]:
                                "run or watch (or by a version before 0.2)") from None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise InputError(path, f"unreadable consensus data ({exc})") from exc
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in READABLE_VERSIONS:
         raise InputError(path, f"consensus data version {meta.get('version')} is not "
                                f"{VERSION}: run the consensus again")
     frames = arrays["frames"].astype(np.int64)
     reference, secondary = arrays["reference"], arrays["secondary"]
+    if not (reference.dtype == secondary.dtype and reference.dtype in (_FLOAT, _MICRO)) or (
+            reference.dtype == _MICRO and meta["version"] < 2):
+        raise InputError(path, f"unreadable consensus data (samples of type {reference.dtype} "
+                               f"and {secondary.dtype})")
     ends = np.cumsum(arrays["lengths"])
     starts = ends - arrays["lengths"]
     valid = []
