@@ -372,20 +372,21 @@ def write_decision(out: Path, comparison: Comparison, decision: Decision, option
     summary figure by `summary_process` where a run started one early, else by one started
     here when the figure is drawn apart."""
     rows = decision.rows
-    summary = summary_of(comparison, decision, options)
     overlays = _with_plot_paths(rows, options.plots)
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
     # consensus.csv, and the summary figure, go to processes of their own when the run is
     # large enough to pay for them (`decide` then uses the second core, which draws few
     # overlays or none); they are forked before the overlay workers (a process with threads
-    # is not forked). The report's table is made meanwhile; the page waits for the figure.
+    # is not forked), the csv's first: it takes longest. The report's table is made
+    # meanwhile; the page waits for the figure.
     apart = options.report and _summary_apart(len(rows), options)
-    shown: Summary = {**summary, "outputs": []}  # the report's: before the outputs are listed
     summary_drawn: Callable[[], None] = _nothing
     with contextlib.ExitStack() as stack:
         stack.enter_context(alongside(lambda: write_sorted_csv(out, rows),
                                       _second_process_pays(len(rows), options)))
+        summary = summary_of(comparison, decision, options)
+        shown: Summary = {**summary, "outputs": []}  # the report's: before the outputs are listed
         if apart:
             summary_process = summary_process or stack.enter_context(
                 standing_by(import_matplotlib, draw_summary))
