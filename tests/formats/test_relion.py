@@ -421,3 +421,70 @@ def test_a_broken_secondary_table_is_read_as_without_a_prefetch(tmp_path, parsed
         read_input(reference, workers=2)
         assert not session.plans and not session.queued
         assert _outcome(lambda: read_input(secondary, workers=2, keep_table=False)) == alone
+
+
+HOSTILE_VALUES = ["plain", "'quoted value'", '"double quoted"', ".", "?", "'.'", "x.y", "?x",
+                  "'it''s'", "Ångström", "'Ångström é'", "a;b", "1.5e3", "'_odd'"]
+
+
+def test_a_column_is_its_values_as_gemmi_gives_them(tmp_path):
+    """`_column` leaves most values as they are: the same strings as `gemmi.cif.as_string` of
+    each, for quotes, nulls, text fields and escaped non-ASCII text."""
+    import gemmi
+
+    from motioncons.formats import relion
+    from motioncons.formats.star import parse_cif
+
+    lines = [f"{v} {i}" for i, v in enumerate(HOSTILE_VALUES)]
+    text = "data_t\nloop_\n_rlnA\n_rlnB\n" + "\n".join(lines) + "\n;text\nfield\n;\n99\n"
+    doc, escaped = parse_cif(text)
+    assert escaped
+    block = doc[0]
+    for tag in ("_rlnA", "_rlnB"):
+        expected = [gemmi.cif.as_string(relion.unescape(v)) for v in block.find_loop(tag)]
+        assert relion._column(block, tag, escaped) == expected
+    assert relion._column(block, "_rlnA", escaped)[:5] == [
+        "plain", "quoted value", "double quoted", "", ""]
+
+
+@pytest.mark.parametrize("text", [
+    "# version 30001\n\ndata_optics\n\nloop_\n_x\n1\n\n# version 30001\n\ndata_micrographs\n",
+    "data_micrographs\nloop_\n",
+    "# data_micrographs in a comment\n  data_micrographs  \r\nloop_\n",
+    "x data_micrographs_more\r\ndata_micrographsX\rdata_micrographs\x0bdata_micrographs\n",
+    "a\x1cdata_micrographs\x1d\ndata_micrographs",
+    "no block here\n", "data_micrographs", "\n\n \tdata_micrographs\t \n",
+])
+def test_the_preamble_is_the_text_before_the_blocks_first_line(text):
+    from motioncons.formats import relion
+
+    def split_all(text, marker="data_micrographs"):
+        position = 0
+        for line in text.splitlines(keepends=True):
+            if line.strip() == marker:
+                return text[:position]
+            position += len(line)
+        return None
+
+    expected = split_all(text)
+    if expected is None:
+        with pytest.raises(InputError, match="block data_micrographs not found"):
+            relion._preamble(text, "micrographs", Path("m.star"))
+    else:
+        assert relion._preamble(text, "micrographs", Path("m.star")) == expected
+
+
+def test_a_table_made_from_a_loops_values_is_the_table_made_from_its_rows():
+    rows = [["M/a.mrc", "'a b.star'", "1"], ["M/ü é.mrc", "M/ü.star", "2"],
+            ["M/c.mrc", '"q"', "1"], ["M/d.mrc", "d.star", "10"]]
+    tags = ["_rlnMicrographName", "_rlnMicrographMetadata", "_rlnOpticsGroup"]
+    keys = ["a", "ü", "c", "d"]
+    for chosen_tags, chosen_rows in ((tags, rows), (tags[:2], [row[:2] for row in rows])):
+        from_rows = RelionMicrographTable.from_rows("m.star", "# version 30001\n", "micrographs",
+                                                    chosen_tags, chosen_rows, keys, {"x": ["1"]})
+        from_values = RelionMicrographTable.from_values(
+            "m.star", "# version 30001\n", "micrographs", chosen_tags,
+            [value for row in chosen_rows for value in row], keys, {"x": ["1"]})
+        assert from_values == from_rows
+        assert from_values.optics_groups == (["1", "2", "1", "10"] if len(chosen_tags) == 3
+                                             else [])

@@ -81,6 +81,22 @@ class RelionMicrographTable:
         return cls(path, preamble, block_name, tags, PackedLines(map(_line, rows)), row_keys,
                    groups, optics or {})
 
+    @classmethod
+    def from_values(cls, path: str, preamble: str, block_name: str, tags: list[str],
+                    values: list[str], row_keys: list[str],
+                    optics: dict[str, list[str]] | None = None) -> RelionMicrographTable:
+        """`from_rows` of a loop's raw values in order, `len(tags)` a row, without making
+        the rows (a list a row: 0.04-0.08 s of 50,000)."""
+        width = len(tags)
+        groups: list[str] = []
+        if "_rlnOpticsGroup" in tags:
+            shared: dict[str, str] = {}
+            groups = [shared.setdefault(group, group)
+                      for group in values[tags.index("_rlnOpticsGroup")::width]]
+        lines = (_line(values[start: start + width]) for start in range(0, len(values), width))
+        return cls(path, preamble, block_name, tags, PackedLines(lines), row_keys, groups,
+                   optics or {})
+
 
 def _line(row: list[str]) -> str:
     line = " ".join(row)
@@ -251,14 +267,29 @@ def _parse_star(path: Path) -> tuple[str, gemmi.cif.Document, bool]:
 
 def _loop_rows(loop: gemmi.cif.Loop, escaped: bool = False) -> list[list[str]]:
     width = loop.width()
-    values = [unescape(v) for v in loop.values] if escaped else list(loop.values)
+    values = _loop_values(loop, escaped)
     return [values[i: i + width] for i in range(0, len(values), width)]
 
 
+def _loop_values(loop: gemmi.cif.Loop, escaped: bool = False) -> list[str]:
+    """A loop's raw values in order, row after row."""
+    return [unescape(v) for v in loop.values] if escaped else list(loop.values)
+
+
 def _column(block: gemmi.cif.Block, tag: str, escaped: bool) -> list[str]:
-    """A loop column's values as strings (quotes removed), without making the others."""
-    return [gemmi.cif.as_string(unescape(value) if escaped else value)
-            for value in block.find_loop(tag)]
+    """A loop column's values as strings (quotes removed), without making the others. Only a
+    quoted value, a text field or a null (``.``, ``?``) is given to `gemmi.cif.as_string`:
+    any other is its own string (a call a value cost 0.4 µs, 50,000 rows)."""
+    raw = [unescape(value) for value in block.find_loop(tag)] if escaped else \
+        list(block.find_loop(tag))
+    as_string = gemmi.cif.as_string
+    return [as_string(value) if value[:1] in _QUOTES or value in _NULLS else value
+            for value in raw]
+
+
+_QUOTES = "'\";"
+"""The first characters of a value `gemmi.cif.as_string` changes (with an empty one)."""
+_NULLS = (".", "?")
 
 
 def _micrographs_loop(doc: gemmi.cif.Document,
@@ -276,12 +307,19 @@ def _micrographs_loop(doc: gemmi.cif.Document,
 
 
 def _preamble(text: str, block_name: str, path: Path) -> str:
+    """The text before the block's ``data_`` line. The lines are split up to the end of the
+    line of each place the name is found, not all of them (tens of MB at 50,000 movies): the
+    first line that is the name alone is one of those."""
     marker = f"data_{block_name}"
-    position = 0
-    for line in text.splitlines(keepends=True):
-        if line.strip() == marker:
-            return text[:position]
-        position += len(line)
+    found = text.find(marker)
+    while found >= 0:
+        end = text.find("\n", found)
+        position = 0
+        for line in text[:len(text) if end < 0 else end + 1].splitlines(keepends=True):
+            if line.strip() == marker:
+                return text[:position]
+            position += len(line)
+        found = text.find(marker, found + 1)
     raise InputError(path, f"block {marker} not found")
 
 
@@ -344,9 +382,9 @@ def _planned(path: Path, keep_table: bool) -> _Plan:
             return None
         text, doc, loop = parsed
         parsed.clear()
-        return RelionMicrographTable.from_rows(
+        return RelionMicrographTable.from_values(
             str(path), _preamble(text, block_name, path), block_name, tags,
-            _loop_rows(loop, escaped), row_keys, _optics(doc, escaped))
+            _loop_values(loop, escaped), row_keys, _optics(doc, escaped))
 
     jobs: list[tuple[str, str | None] | None] = list(
         zip(resolver.resolve_all(recorded), fallbacks, strict=True))
