@@ -48,6 +48,24 @@ def test_accumulated_motions_do_not_depend_on_the_chunk():
     assert whole[0][0] == pytest.approx(np.hypot(*np.diff(first, axis=0).T).sum())
 
 
+@pytest.mark.parametrize("frames", [1, 2, 3, 7, 8, 9, 16, 17, 50, 51, 130])
+def test_trajectories_of_one_length_move_as_far_as_when_mixed_with_others(frames):
+    """Chunks of one length take `_accumulated_equal`: the same floats, bit for bit, as the
+    general path (`_accumulated_ragged`), for shifts held in pixels and in millionths."""
+    from motioncons.evaluation import _accumulated_equal, _accumulated_ragged
+
+    rng = np.random.default_rng(frames)
+    pixels = [np.cumsum(rng.normal(0, 2, (frames, 2)), axis=0) for _ in range(40)]
+    micro = [np.rint(t * 1e6).astype(np.int32) for t in pixels]
+    lengths = np.full(40, frames)
+    for held in (pixels, micro):
+        for early in (2, 4, 9, 1000):
+            assert _accumulated_equal(held, frames, early) == \
+                _accumulated_ragged(held, lengths, early)
+    mixed = [*pixels, np.ones((frames + 1, 2))]
+    assert accumulated_motions(mixed, 4)[:40] == accumulated_motions(pixels, 4)
+
+
 def test_decided_rows_are_made_in_the_order_of_rows_fields():
     """`_rows` makes each row by position (a fifth of the cost by keyword)."""
     from dataclasses import fields

