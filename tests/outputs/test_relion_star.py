@@ -88,3 +88,12 @@ def test_consensus_columns_do_not_depend_on_the_chunk():
         for chunk in (1, 4):
             assert "".join(relion_star._micrographs_pieces(table, decided, accepted,
                                                            chunk)) == whole
+
+
+def test_a_table_whose_keys_do_not_match_its_rows_is_refused_not_cut_short():
+    table = RelionMicrographTable.from_rows("m.star", "", "micrographs", ["_rlnMicrographName"],
+                                            [["M/a.mrc"], ["M/b.mrc"]], ["a", "b"])
+    table.row_keys = ["a"]
+    decided = {"a": Row(movie="a", decision="accepted", reason="agree")}
+    with pytest.raises(ValueError, match="2 rows but 1 keys"):
+        "".join(relion_star._micrographs_pieces(table, decided, True))

@@ -94,6 +94,8 @@ def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], a
     """The reference's rows of one decision, with the consensus columns appended: formatted
     `chunk` rows at a time (all of 50,000 movies' at once took 10 MB)."""
     tags = [*table.tags, *(label for label, _ in CONSENSUS_LABELS)]
+    if len(table.lines) != len(table.row_keys):
+        raise ValueError(f"{table.path}: {len(table.lines)} rows but {len(table.row_keys)} keys")
     records = list(map(decided.get, table.row_keys))
     # The decision compared, not `Row.accepted` called: a third of the cost.
     if accepted:
