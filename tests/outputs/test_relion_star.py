@@ -97,3 +97,22 @@ def test_a_table_whose_keys_do_not_match_its_rows_is_refused_not_cut_short():
     decided = {"a": Row(movie="a", decision="accepted", reason="agree")}
     with pytest.raises(ValueError, match="2 rows but 1 keys"):
         "".join(relion_star._micrographs_pieces(table, decided, True))
+
+
+def test_movie_subsets_do_not_depend_on_the_chunk():
+    decided = {f"k{i}": Row(movie=f"k{i}", decision="accepted" if i % 3 else "discarded",
+                            reason="agree", movie_name=NAMES[i % len(NAMES)])
+               for i in range(23)}
+    names = {key: row.movie_name for key, row in decided.items() if int(key[1:]) % 4}
+    keys = list(decided)
+    table = RelionMicrographTable.from_rows(
+        "m.star", "# version 30001\n\n", "micrographs", ["_rlnMicrographName", "_rlnOpticsGroup"],
+        [[f"M/{k}.mrc", str(1 + i % 2)] for i, k in enumerate(keys)], keys,
+        {"_rlnOpticsGroup": ["1", "2"], "_rlnOpticsGroupName": ["a", "b"]})
+    for with_table in (None, table):
+        for accepted in (True, False):
+            whole = "".join(relion_star._movies_pieces(with_table, decided, accepted, names))
+            assert whole.count("\n") > 5
+            for chunk in (1, 4):
+                assert "".join(relion_star._movies_pieces(with_table, decided, accepted, names,
+                                                          chunk)) == whole

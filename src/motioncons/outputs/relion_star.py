@@ -122,13 +122,22 @@ def movies_star(table: RelionMicrographTable | None, decided: dict[str, Row], ac
 
 
 def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
-                   accepted: bool, movie_names: dict[str, str]) -> Iterator[str]:
-    selected = [(key, row) for key, row in decided.items()
-                if (row.decision == "accepted") == accepted]
-    names = [star_value(movie_names.get(key, row.movie_name)) for key, row in selected]
+                   accepted: bool, movie_names: dict[str, str],
+                   chunk: int = 8192) -> Iterator[str]:
+    keys = [key for key, row in decided.items() if (row.decision == "accepted") == accepted]
+
+    def texts(with_groups: dict[str, str] | None) -> Iterator[str]:
+        """The rows `chunk` at a time: a name, and its optics group with `with_groups`."""
+        for start in range(0, len(keys), chunk):
+            part = keys[start: start + chunk]
+            columns = [[star_value(movie_names.get(key, decided[key].movie_name))
+                        for key in part]]
+            if with_groups is not None:
+                columns.append([with_groups.get(key, "1") for key in part])
+            yield joined_lines(columns, " ")
+
     if table is None or not table.optics:
-        yield from _loop_text("movies", ["_rlnMicrographMovieName"],
-                              [joined_lines([names], "")] if names else [])
+        yield from _loop_text("movies", ["_rlnMicrographMovieName"], texts(None))
         return
     optics_tags = [t for t in table.optics if t != "_rlnMicrographPixelSize"]
     optics_rows = [[requoted(v) for v in values]
@@ -137,9 +146,8 @@ def _movies_pieces(table: RelionMicrographTable | None, decided: dict[str, Row],
         if table.optics_groups else {}
     version = _version_line(table.preamble)
     yield version + _loop("optics", optics_tags, optics_rows) + version
-    groups = [group_of.get(key, "1") for key, _ in selected]
     yield from _loop_text("movies", ["_rlnMicrographMovieName", "_rlnOpticsGroup"],
-                          [joined_lines([names, groups], " ")] if names else [])
+                          texts(group_of))
 
 
 def write_relion_subsets(out_dir: Path, table: RelionMicrographTable | None,
