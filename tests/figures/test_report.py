@@ -311,3 +311,20 @@ def test_a_placeholder_in_a_value_is_left_as_it_is():
     assert "<li>a movie named %DATA% or %IMAGE%</li>" in page
     assert "<b>/data/%TRAJ%/job002</b>" in page
     assert page.count('<script id=data type="text/plain">') == 1
+
+
+def test_a_column_of_numbers_is_each_number_as_the_table_shows_it(number_formatter):
+    """The report's columns of floats, formatted in one call, are `_number` of each value:
+    4 significant digits, None for NaN and infinities."""
+    import sys
+
+    from motioncons.figures.report import _number, _number_column
+
+    rng = np.random.default_rng(4)
+    values = [*rng.normal(0, 10.0 ** rng.integers(-9, 9, 300)).tolist(), 0.0, -0.0, 5e-324,
+              sys.float_info.max, -sys.float_info.max, float("nan"), float("inf"),
+              float("-inf"), 0.00012345, 99995.0, 1e16, 123456.5]
+    column = _number_column(values)
+    assert column == [_number(value) for value in values]
+    assert [math.copysign(1, v) for v in column if v == 0] == [1.0, -1.0]
+    assert _number_column([1.5, 2]) == [1.5, 2] and _number_column([]) == []

@@ -34,6 +34,7 @@ from ..consensus import (
 )
 from ..deflate import compact_compressor
 from ..outputs.atomic import write_pieces
+from ..outputs.numbers import finite_formatted
 from ..records import Row, Summary, missing
 from .overlay_codec import QUANTUM
 
@@ -108,8 +109,12 @@ def _columns(rows: list[Row], reasons: dict[str, int]) -> list[list[object]]:
 
 
 def _number_column(values: list[object]) -> list[object]:
-    """`_number` of each value; a column of floats in one pass."""
+    """`_number` of each value; a column of floats in one pass, formatted by one call (its
+    undefined values, NaN and infinities, as None)."""
     if values and all(type(value) is float for value in values):
+        texts = finite_formatted(values, "%.4g", "")
+        if texts is not None:
+            return [float(text) if text else None for text in texts]
         # v - v == 0 exactly when v is a finite number.
         return [float(f"{value:.4g}") if value - value == 0 else None  # type: ignore
                 for value in values]

@@ -335,7 +335,7 @@ static Py_ssize_t copied(PyObject *out, Py_ssize_t at, PyObject *text) {
 static PyObject *joined_lines(PyObject *self, PyObject *args) {
     PyObject *columns, *separator, *end, *out = NULL;
     PyObject **lists = NULL;
-    Py_ssize_t width, rows = 0, size = 0, i, j, at = 0;
+    Py_ssize_t width, rows = 0, size = 0, separators = 0, i, j, at = 0;
     Py_UCS4 widest = 0;
     (void)self;
     if (!PyArg_ParseTuple(args, "O!UU:joined_lines", &PyList_Type, &columns, &separator, &end))
@@ -359,7 +359,9 @@ static PyObject *joined_lines(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    if (joined_size(separator, &size, &widest) < 0 || joined_size(end, &size, &widest) < 0)
+    /* The separator's and the end's widest characters; their lengths are counted below. */
+    if (joined_size(separator, &separators, &widest) < 0
+            || joined_size(end, &separators, &widest) < 0)
         goto done;
     size = PyUnicode_GET_LENGTH(separator) * (width - 1) + PyUnicode_GET_LENGTH(end);
     if (size > 0 && rows > PY_SSIZE_T_MAX / 2 / size) {
