@@ -115,9 +115,6 @@ def _number_column(values: list[object]) -> list[object]:
         texts = finite_formatted(values, "%.4g", "")
         if texts is not None:
             return [float(text) if text else None for text in texts]
-        # v - v == 0 exactly when v is a finite number.
-        return [float(f"{value:.4g}") if value - value == 0 else None  # type: ignore
-                for value in values]
     return [_number(value) for value in values]
 
 

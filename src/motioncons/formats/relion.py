@@ -72,25 +72,20 @@ class RelionMicrographTable:
     def from_rows(cls, path: str, preamble: str, block_name: str, tags: list[str],
                   rows: list[list[str]], row_keys: list[str],
                   optics: dict[str, list[str]] | None = None) -> RelionMicrographTable:
-        """The table of `rows` of raw values, one list a row."""
-        groups: list[str] = []
-        if "_rlnOpticsGroup" in tags:
-            column = tags.index("_rlnOpticsGroup")
-            shared: dict[str, str] = {}  # a session has a few groups: one string each
-            groups = [shared.setdefault(row[column], row[column]) for row in rows]
-        return cls(path, preamble, block_name, tags, PackedLines(map(_line, rows)), row_keys,
-                   groups, optics or {})
+        """The table of `rows` of raw values, one list of `len(tags)` values a row."""
+        return cls.from_values(path, preamble, block_name, tags,
+                               [value for row in rows for value in row], row_keys, optics)
 
     @classmethod
     def from_values(cls, path: str, preamble: str, block_name: str, tags: list[str],
                     values: list[str], row_keys: list[str],
                     optics: dict[str, list[str]] | None = None) -> RelionMicrographTable:
-        """`from_rows` of a loop's raw values in order, `len(tags)` a row, without making
-        the rows (a list a row: 0.04-0.08 s of 50,000)."""
+        """The table of a loop's raw values in order, `len(tags)` a row, without making the
+        rows (a list a row: 0.04-0.08 s of 50,000)."""
         width = len(tags)
         groups: list[str] = []
         if "_rlnOpticsGroup" in tags:
-            shared: dict[str, str] = {}
+            shared: dict[str, str] = {}  # a session has a few groups: one string each
             groups = [shared.setdefault(group, group)
                       for group in values[tags.index("_rlnOpticsGroup")::width]]
         lines = (_line(values[start: start + width]) for start in range(0, len(values), width))
@@ -471,14 +466,12 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
 
 def _table_only(path: Path) -> TrajectorySet:
     """The table of a micrographs STAR, its movies not read (`read_micrographs_star`)."""
-    text, doc, escaped, _, loop, block_name, tags = _micrographs_table(path)
-    fallback_col = _fallback_column(tags)
-    rows = _loop_rows(loop, escaped)
-    keys = [movie_key(gemmi.cif.as_string(row[fallback_col])) for row in rows]
+    text, doc, escaped, block, loop, block_name, tags = _micrographs_table(path)
+    keys = [movie_key(name) for name in _column(block, tags[_fallback_column(tags)], escaped)]
     dataset = TrajectorySet(path=str(path), format="relion corrected_micrographs.star")
-    dataset.micrograph_table = RelionMicrographTable.from_rows(
-        str(path), _preamble(text, block_name, path), block_name, tags, rows, keys,
-        _optics(doc, escaped))
+    dataset.micrograph_table = RelionMicrographTable.from_values(
+        str(path), _preamble(text, block_name, path), block_name, tags,
+        _loop_values(loop, escaped), keys, _optics(doc, escaped))
     return dataset
 
 

@@ -98,10 +98,8 @@ def _micrographs_pieces(table: RelionMicrographTable, decided: dict[str, Row], a
         raise ValueError(f"{table.path}: {len(table.lines)} rows but {len(table.row_keys)} keys")
     records = list(map(decided.get, table.row_keys))
     # The decision compared, not `Row.accepted` called: a third of the cost.
-    if accepted:
-        chosen = [record is not None and record.decision == "accepted" for record in records]
-    else:
-        chosen = [record is not None and record.decision != "accepted" for record in records]
+    chosen = [record is not None and (record.decision == "accepted") == accepted
+              for record in records]
     lines = itertools.compress(table.lines, chosen)
     selected = cast(list[Row], list(itertools.compress(records, chosen)))  # none is None
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import re
 from operator import attrgetter
 from pathlib import Path
 
@@ -31,7 +30,6 @@ def _quoted_by_csv() -> str:
 
 
 _SPECIAL = _quoted_by_csv()
-_NEEDS_QUOTES = re.compile("[" + re.escape(_SPECIAL) + "]")
 
 
 def _any_special(text: str) -> bool:
@@ -52,7 +50,7 @@ _BOOL_TEXT = {True: "true", False: "false"}
 
 
 def _quoted(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
+    return '"' + value.replace('"', '""') + '"' if _any_special(value) else value
 
 
 def _column(values: list) -> list[str]:
