@@ -389,18 +389,6 @@ def test_a_cryosparc_folder_of_several_cs_files_is_subset_as_one(tmp_path):
     assert len(accepted) == sum(r.accepted for r in result.rows)
 
 
-def test_collection_of_a_block_s_own_garbage_leaves_the_collector_as_it_was():
-    import gc
-
-    from motioncons import pipeline
-
-    with pipeline.paused_gc():
-        with pytest.raises(RuntimeError), pipeline._young_garbage_collected():
-            assert gc.isenabled() and gc.get_freeze_count() > 0
-            raise RuntimeError
-        assert not gc.isenabled() and gc.get_freeze_count() == 0
-
-
 def test_what_a_paused_collection_made_is_old_once_it_is_on_again():
     """Re-enabled, the collector does not start with a pass over everything made meanwhile
     (it would at the first allocation), and a cycle made meanwhile is still collected."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from motioncons import allocator, pipeline
 from motioncons.errors import MotionconsError, OutputError
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
-from motioncons.workers import alongside, standing_by, worker_pool
+from motioncons.workers import alongside, worker_pool
 
 from .processes import MARKER, marked, wait_until_gone
 
@@ -113,8 +112,6 @@ def _run_here_and_apart(tmp_path: Path, monkeypatch, seed: int, options: Options
     calls: list[bool | str] = []
     monkeypatch.setattr(pipeline, "alongside", lambda task, enabled=True: (
         calls.append(enabled) or alongside(task, enabled)))
-    monkeypatch.setattr(pipeline, "standing_by", lambda prepare, task, enabled=True: (
-        calls.append("standing by") or standing_by(prepare, task, enabled)))
     run(info["reference"], info["secondary"], tmp_path / "apart", options)
     return calls
 
@@ -170,87 +167,3 @@ def test_a_default_run_has_its_consensus_data_in_place_before_its_outputs(tmp_pa
     with np.load(tmp_path / "here" / "consensus_data.npz") as here, \
             np.load(tmp_path / "separate" / "consensus_data.npz") as there:
         assert all(np.array_equal(here[name], there[name]) for name in here.files)
-
-
-def _page_without_its_time(path: Path) -> str:
-    return re.sub(r"<div><b>[^<]*</b><span>written</span></div>", "", path.read_text())
-
-
-def test_a_run_drawing_its_summary_figure_apart_writes_the_same_figures(tmp_path, monkeypatch):
-    calls = _run_here_and_apart(tmp_path, monkeypatch, 7, Options(plots="none", report=True),
-                                "SUMMARY_ALONGSIDE_ROWS")
-    # The figure's process from the inputs' reading on; the npz and the CSV here.
-    assert calls == ["standing by", False, False]
-    assert multiprocessing.active_children() == []
-    for name in ("summary.png", "summary.json", "consensus.csv"):
-        assert (tmp_path / "here" / name).read_bytes() == \
-            (tmp_path / "apart" / name).read_bytes(), name
-    assert _page_without_its_time(tmp_path / "here" / "report.html") == \
-        _page_without_its_time(tmp_path / "apart" / "report.html")
-
-
-def test_a_summary_figure_that_fails_apart_fails_the_run(tmp_path, monkeypatch):
-    info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=8))
-    monkeypatch.setattr(pipeline, "SUMMARY_ALONGSIDE_ROWS", 1)
-
-    def broken(*args):
-        raise OutputError(tmp_path / "summary.png", "the disk is full")
-
-    monkeypatch.setattr(pipeline, "save_summary", broken)
-    with pytest.raises(OutputError, match="the disk is full"):
-        run(info["reference"], info["secondary"], tmp_path / "out", Options(plots="none"))
-    assert multiprocessing.active_children() == []
-    assert not (tmp_path / "out" / "report.html").exists()
-
-
-def _write_pid_and(path: Path, text: str) -> None:
-    path.write_text(f"{os.getpid()} {text}")
-
-
-def _fail_with(message: str) -> None:
-    raise OutputError("summary.png", message)
-
-
-def test_a_process_standing_by_prepares_then_runs_the_task_it_is_given(tmp_path):
-    prepared = tmp_path / "prepared"
-    with standing_by(lambda: prepared.write_text(str(os.getpid())), _write_pid_and) as give:
-        finish = give(tmp_path / "done", "drawn")
-        finish()
-        pid, text = (tmp_path / "done").read_text().split()
-        assert text == "drawn" and int(pid) != os.getpid()
-        assert prepared.read_text() == pid  # prepared in the process that ran the task
-    assert multiprocessing.active_children() == []
-
-
-def test_a_process_standing_by_reports_its_error_and_ends_when_given_nothing(tmp_path):
-    with pytest.raises(OutputError, match="the disk is full"), \
-            standing_by(lambda: None, _fail_with) as give:
-        give("the disk is full")()
-    assert multiprocessing.active_children() == []
-    with standing_by(lambda: None, _fail_with) as give:
-        pass  # given nothing: it ends with the block
-    assert multiprocessing.active_children() == []
-    with pytest.raises(RuntimeError, match="the body"), \
-            standing_by(lambda: None, _write_pid_and) as give:
-        give(tmp_path / "late", "drawn")
-        raise RuntimeError("the body failed")  # the task still ends before the block does
-    assert (tmp_path / "late").read_text().endswith("drawn")
-    assert multiprocessing.active_children() == []
-    with standing_by(lambda: None, _write_pid_and, enabled=False) as give:
-        give(tmp_path / "here", "drawn")()
-    assert (tmp_path / "here").read_text() == f"{os.getpid()} drawn"
-
-
-def test_sigkill_of_a_run_leaves_no_process_standing_by(tmp_path):
-    marker = f"standby-{os.getpid()}-{time.monotonic_ns()}"
-    code = ("import time\nfrom motioncons.workers import standing_by\n"
-            "with standing_by(lambda: None, print):\n"
-            "    print('ready', flush=True)\n    time.sleep(60)\n")
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                               env={**os.environ, MARKER: marker})
-    assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
-    assert [pid for pid, _ in marked(marker) if pid != process.pid], "nothing stood by"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    process.stdout.close()
-    assert wait_until_gone(marker, 10.0) == []

@@ -8,7 +8,7 @@ import csv
 import gc
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,6 @@ from .evaluation import (
 __all__ = ["Options", "compare_inputs", "decide", "read_inputs", "run", "write_outputs"]
 from .figures.overlay_codec import row_overlays
 from .figures.plots import (
-    SummaryColumns,
-    import_matplotlib,
     plot_name,
     render_overlays,
     rendering,
@@ -51,12 +49,10 @@ from .outputs.summary import write_summary
 from .outputs.table import write_csv
 from .records import Row, RunResult, Summary
 from .trajectory import TrajectorySet
-from .workers import alongside, standing_by
+from .workers import alongside
 
 CSV_ALONGSIDE_ROWS = 20_000
 """From this many movies on, a second process writes consensus.csv (or the npz) meanwhile."""
-SUMMARY_ALONGSIDE_ROWS = 1_000
-"""From this many movies on, a process of its own draws the summary figure."""
 FIGURES = ("summary.png", "report.html")
 
 
@@ -153,24 +149,15 @@ def write_figures(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
     return list(FIGURES)
 
 
-def _nothing() -> None:
-    pass
-
-
-def draw_summary(out_dir: Path, rows: list[Row] | SummaryColumns, summary: Summary) -> None:
-    with _young_garbage_collected():
-        save_summary(rows, summary, out_dir / "summary.png")
+def draw_summary(out_dir: Path, rows: list[Row], summary: Summary) -> None:
+    save_summary(rows, summary, out_dir / "summary.png")
 
 
 def _write_report(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
-                  summary: Summary, summary_drawn: Callable[[], None] = _nothing) -> None:
-    """``report.html``, with ``summary.png`` once `summary_drawn` has returned."""
-    def summary_png() -> bytes:
-        summary_drawn()
-        return (out_dir / "summary.png").read_bytes()
-
+                  summary: Summary) -> None:
+    """``report.html``, with ``summary.png`` as drawn."""
     write_report(out_dir / "report.html", sorted(rows, key=_by_movie), overlays, summary,
-                 summary_png)
+                 lambda: (out_dir / "summary.png").read_bytes())
 
 
 def read_inputs(reference_path: str | Path, secondary_path: str | Path,
@@ -244,19 +231,6 @@ def _aged() -> None:
     gc.unfreeze()
 
 
-@contextlib.contextmanager
-def _young_garbage_collected() -> Iterator[None]:
-    """The collector on for a block that makes reference cycles (a matplotlib figure), over
-    the objects the block makes only: the run's own millions are frozen, as a full pass over
-    them costs 0.4 s at 50,000 movies and finds nothing."""
-    gc.freeze()
-    try:
-        with _collector(True):
-            yield
-    finally:
-        gc.unfreeze()
-
-
 def _switch(enabled: bool) -> None:
     if enabled:
         gc.enable()
@@ -282,12 +256,9 @@ def compare_inputs(reference_path: str | Path, secondary_path: str | Path, optio
 
 
 def _paired(reference_path: str | Path, secondary_path: str | Path,
-            options: Options, read: Callable[[int], None] | None = None) -> Comparison:
-    """The inputs read and paired; `read` is called between the two with the number of
-    movies of the larger input."""
+            options: Options) -> Comparison:
+    """The inputs read and paired."""
     reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
-    if read is not None:
-        read(max(len(reference.trajectories), len(secondary.trajectories)))
     # The comparison holds all that deciding and writing need: the inputs' per-movie objects
     # are freed as they are paired, before the outputs are built (peak memory).
     return prepare(reference, secondary, options, notes, release_inputs=True)
@@ -303,26 +274,16 @@ def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | P
     options = options or Options()
     options.validate()
     overrides = read_overrides(options.override)
-    with OutputFolder(out_dir) as folder, paused_gc(), contextlib.ExitStack() as figure:
+    with OutputFolder(out_dir) as folder, paused_gc():
         folder.claim("run", reference_path, secondary_path, force)
-        started: list[SummaryProcess] = []
-
-        def read(movies: int) -> None:
-            # The summary figure's process, when it will have one, imports matplotlib while
-            # this one pairs (the second core is idle then) and decides.
-            if options.report and _summary_apart(movies, options):
-                started.append(figure.enter_context(standing_by(import_matplotlib,
-                                                                draw_summary)))
-
-        comparison = _paired(reference_path, secondary_path, options, read)
+        comparison = _paired(reference_path, secondary_path, options)
         # What `decide` needs later is written first, by a second process while this one
         # decides when worth one (deciding uses one core); the samples are then released
         # (before the rows are built in a core run, after in a run whose rows keep them).
         with alongside(lambda: _save_comparison(folder.path, comparison, options),
                        _second_process_pays(len(comparison.valid), options)):
             decision = decide_comparison(comparison, options, overrides, release_samples=True)
-        return write_decision(folder.path, comparison, decision, options, progress,
-                              started[0] if started else None)
+        return write_decision(folder.path, comparison, decision, options, progress)
 
 
 def write_run(out: Path, comparison: Comparison, decision: Decision, options: Options,
@@ -336,12 +297,6 @@ def _second_process_pays(movies: int, options: Options) -> bool:
     """Whether writing beside this process is worth a process: tens of thousands of movies,
     and more than one core to run on."""
     return movies >= CSV_ALONGSIDE_ROWS and _cores(options) > 1
-
-
-def _summary_apart(movies: int, options: Options) -> bool:
-    """Whether the summary figure is worth a process of its own, on more than one core: at
-    1,000 movies it takes 0.6 s (matplotlib's import included), forking 0.01 s."""
-    return movies >= SUMMARY_ALONGSIDE_ROWS and _cores(options) > 1
 
 
 def _cores(options: Options) -> int:
@@ -360,45 +315,29 @@ def stored_options(options: Options) -> dict[str, Any]:
             "match_regex": options.match_regex, **options.decision_options()}
 
 
-SummaryProcess = Callable[..., Callable[[], None]]
-"""A process standing by to draw the summary figure (`workers.standing_by` of
-`draw_summary`): given its arguments, returns what waits for the figure."""
-
-
 def write_decision(out: Path, comparison: Comparison, decision: Decision, options: Options,
-                   progress=None, summary_process: SummaryProcess | None = None
-                   ) -> RunResult:
-    """The outputs of a decision (what a later ``decide`` needs is already in place); the
-    summary figure by `summary_process` where a run started one early, else by one started
-    here when the figure is drawn apart."""
+                   progress=None) -> RunResult:
+    """The outputs of a decision (what a later ``decide`` needs is already in place)."""
     rows = decision.rows
     overlays = _with_plot_paths(rows, options.plots)
     # The overlays are drawn by worker processes while this process writes everything else;
     # what an earlier run wrote and this one did not is removed once they are all drawn.
-    # consensus.csv, and the summary figure, go to processes of their own when the run is
-    # large enough to pay for them (`decide` then uses the second core, which draws few
-    # overlays or none); they are forked before the overlay workers (a process with threads
-    # is not forked), the csv's first: it takes longest. The report's table is made
-    # meanwhile; the page waits for the figure.
-    apart = options.report and _summary_apart(len(rows), options)
-    summary_drawn: Callable[[], None] = _nothing
+    # consensus.csv goes to a process of its own when the run is large enough to pay for it
+    # (`decide` then uses the second core, which draws few overlays or none); it is forked
+    # before the overlay workers (a process with threads is not forked).
     with contextlib.ExitStack() as stack:
         stack.enter_context(alongside(lambda: write_sorted_csv(out, rows),
                                       _second_process_pays(len(rows), options)))
         summary = summary_of(comparison, decision, options)
         shown: Summary = {**summary, "outputs": []}  # the report's: before the outputs are listed
-        if apart:
-            summary_process = summary_process or stack.enter_context(
-                standing_by(import_matplotlib, draw_summary))
-            summary_drawn = summary_process(out, SummaryColumns.of(rows), shown)
         stack.enter_context(rendering(overlays, out, options.workers, progress))
-        if options.report and not apart:
+        if options.report:
             draw_summary(out, rows, shown)
         outputs = write_outputs(out, comparison.reference_format, comparison.table, rows,
                                 summary, list(FIGURES) if options.report else [],
                                 remove_stale=False, csv_written=True)
         if options.report:
-            _write_report(out, rows, row_overlays(rows), shown, summary_drawn)
+            _write_report(out, rows, row_overlays(rows), shown)
     _remove_stale(out, outputs, rows)
     return RunResult(rows, summary, decision.warnings, outputs)
 

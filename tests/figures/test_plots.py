@@ -6,7 +6,6 @@ import re
 import gemmi
 import pytest
 
-from motioncons.figures.plots import summary_figure
 from motioncons.pipeline import Options, run
 from motioncons.simulation.trajectories import SimulationConfig, write_simulation
 
@@ -48,20 +47,6 @@ def test_names_of_250_characters_get_a_plot_file_that_fits(tmp_path):
     assert all(drawn) and len(set(drawn)) == 3
     assert all(len(path.split("/")[-1]) < 200 and (tmp_path / "out" / path).exists()
                for path in drawn)
-
-
-def test_the_summary_figure_labels_its_log_axis_in_plain_numbers(tmp_path):
-    """Plain text, not mathtext powers of ten: the mathtext parser costs a quarter of a second
-    to build, and "10" reads as well as 10^1."""
-    info = write_simulation(tmp_path / "p", SimulationConfig(movies=30, seed=4))
-    result = run(info["reference"], info["secondary"], tmp_path / "out",
-                 Options(plots="none", report=False))
-    figure = summary_figure(result.rows, result.summary)
-    motion_axis = figure.axes[3].xaxis
-    assert motion_axis.get_scale() == "symlog"
-    labels = [motion_axis.get_major_formatter()(value, 0) for value in (-1.0, 0.0, 1.0, 100.0)]
-    assert labels == ["\N{MINUS SIGN}1", "0", "1", "100"]
-    assert not any("$" in label for label in labels)
 
 
 def test_a_run_again_keeps_its_overlays_and_one_with_force_draws_them_again(tmp_path):

@@ -1,1 +1,2 @@
-"""Figures: the per-movie overlay (Pillow), the summary figure (matplotlib), the HTML report."""
+"""Figures: the per-movie overlay and the summary figure (drawn on a palette canvas, with
+Pillow's fonts), the HTML report."""

@@ -48,6 +48,15 @@ def stamp_bytes(indices: np.ndarray, dx: int, dy: int, clear: int) -> bytes:
         indices, dtype=np.uint8).tobytes()
 
 
+def turned_left(stamp: bytes) -> bytes:
+    """`stamp` turned a quarter turn anticlockwise about the point it is pasted at (a text
+    read from bottom to top: a vertical axis's label)."""
+    width, height, dx, dy, clear = _HEADER.unpack_from(stamp)
+    indices = np.frombuffer(stamp, dtype=np.uint8, offset=_HEADER.size).reshape(height, width)
+    # The pixel from (dx + column, dy + row) goes to the one from (dy + row, -(dx + column + 1)).
+    return stamp_bytes(np.rot90(indices), dy, -(dx + width), clear)
+
+
 def paste(canvas: np.ndarray, stamp: bytes, x: float, y: float) -> None:
     """`stamp` placed at (x, y), each rounded half to even (Python's `round`)."""
     if COMPILED is not None:

@@ -1,7 +1,7 @@
 """Figures: which movies get an overlay and where (`plot_name`), the overlays drawn by a pool of
 worker processes (`rendering`, each process with one `overlay.OverlayPlotter`), but for those
 already on disk as they would be drawn (`needs_drawing`), and the dataset summary figure (PNG or
-PDF, with matplotlib).
+PDF, `summary_figure`).
 
 Metrics are never recomputed here: the rows carry them.
 """
@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..outputs.atomic import temporary_path
+from ..outputs.atomic import write_bytes
 from ..records import Row, Summary
 from ..workers import worker_pool
-from .overlay import COLOURS, KEY_WORD, OverlayPlotter, overlay_key
-from .png import tail_text
+from . import summary_figure
+from .overlay import KEY_WORD, OverlayPlotter, overlay_key
+from .pdf import indexed_pdf
+from .png import indexed_png_rows, tail_text
 
 PLOT_DIR = "plots"
 
@@ -172,111 +174,13 @@ class SummaryColumns:
                    column("range_ref_px"), np.array([r.accepted for r in rows], dtype=bool))
 
 
-def import_matplotlib() -> None:
-    """What drawing the summary figure imports (0.4 s of CPU), and its font list."""
-    from matplotlib import font_manager
-    from matplotlib.backends import backend_agg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
-
-    font_manager.findfont("DejaVu Sans")
-
-
-def summary_figure(rows: list[Row] | SummaryColumns, summary: Summary):
-    """The dataset at a glance: score, RMSE and max error histograms, score vs motion, acceptance
-    along acquisition order, and the convention votes."""
-    # A Figure of its own, not pyplot's: no global backend or figure registry, and pyplot's
-    # import (a quarter of a second) is saved.
-    from matplotlib.figure import Figure
-
-    shown = rows if isinstance(rows, SummaryColumns) else SummaryColumns.of(rows)
-    params = summary["parameters"]
-    fig = Figure(figsize=(13, 7.5), dpi=90)
-    axes = fig.subplots(2, 3)
-    compared = np.isfinite(shown.corr)
-    accepted = shown.accepted
-    ax = axes[0, 0]
-    scores = shown.corr[compared]
-    ax.hist(scores, bins=np.linspace(-1, 1, 81), color="#777", histtype="stepfilled")
-    ax.axvline(params["min_corr"], color="#d62728", ls="--",
-               label=f"--min-corr {params['min_corr']}")
-    _title(ax, "consensus score (min corr over informative axes)")
-    ax.set_xlabel("score")
-    ax.set_ylabel("movies")
-    ax.legend(fontsize=8)
-    for ax, field, limit, title in ((axes[0, 1], "rmse_A", params["max_rmse_A"], "RMSE (Å)"),
-                                    (axes[0, 2], "max_error_A", params["max_error_A"],
-                                     "largest per-frame error (Å)")):
-        values = getattr(shown, field)
-        values = values[np.isfinite(values)]
-        if values.size:
-            upper = float(np.percentile(values, 99.5)) * 1.1 or 1.0
-            ax.hist(np.clip(values, 0, upper), bins=80, range=(0, upper), color="#777",
-                    histtype="stepfilled")
-        if limit:
-            ax.axvline(limit, color="#d62728", ls="--", label=f"limit {limit} Å")
-            ax.legend(fontsize=8)
-        _title(ax, title)
-        ax.set_ylabel("movies")
-    ax = axes[1, 0]
-    for decision, colour, chosen in (("accepted", COLOURS["accepted"], compared & accepted),
-                                     ("discarded", COLOURS["discarded"],
-                                      compared & ~accepted)):
-        # Arrays, not lists: matplotlib turns a list into a masked array element by element.
-        ax.scatter(shown.range_ref_px[chosen], shown.corr[chosen], s=6, alpha=0.6,
-                   color=colour, label=decision)
-    ax.axhline(params["min_corr"], color="#555", ls="--", lw=0.8)
-    ax.axvline(params["min_range_px"], color="#555", ls=":", lw=0.8)
-    ax.set_xscale("symlog", linthresh=1)
-    ax.xaxis.set_major_formatter(_plain_number)
-    ax.set_xlabel("reference motion range (px)")
-    ax.set_ylabel("score")
-    _title(ax, "score vs motion range")
-    ax.legend(fontsize=8)
-    ax = axes[1, 1]
-    if accepted.size:
-        window = max(1, min(200, accepted.size // 10))
-        rolling = np.convolve(accepted.astype(float), np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(rolling.size) + window, rolling * 100, color="#1f77b4")
-    ax.set_ylim(-2, 102)
-    ax.set_xlabel("movie (acquisition order of the names)")
-    ax.set_ylabel("% accepted (rolling)")
-    _title(ax, "acceptance along the session")
-    ax = axes[1, 2]
-    convention = summary.get("convention")
-    if convention:
-        names = list(convention["votes"])
-        ax.barh(names, [convention["votes"][n] for n in names],
-                color=["#2ca02c" if n == convention["applied"] else "#999" for n in names])
-        scale = convention["scale"]
-        _title(ax, f"convention: {convention['applied']}"
-               + (f", scale {scale:.3f}" if scale is not None else ""))
-        ax.set_xlabel("moving movies voting")
-        ax.tick_params(labelsize=7)
-    else:
-        ax.axis("off")
-        _title(ax, "convention: not estimated (--fit xmipp)")
-    counts = summary["counts"]
-    fig.suptitle(f"motioncons: {counts['paired']} movies, {counts['accepted']} accepted, "
-                 f"{counts['discarded']} discarded (fit {params['fit']})", fontsize=11)
-    # What tight_layout finds for this figure, fixed: it costs as much as drawing the figure.
-    fig.subplots_adjust(left=0.07, right=0.985, bottom=0.085, top=0.875, wspace=0.36,
-                        hspace=0.3)
-    return fig
-
-
-def _title(ax, text: str) -> None:
-    """A panel's title, at a fixed height (matplotlib's automatic placement lays out every
-    tick label to find it)."""
-    ax.set_title(text, fontsize=9, y=1.0)
-
-
-def _plain_number(value: float, _position: object = None) -> str:
-    """A tick label as plain text ("10", not 10^1 in mathtext: its parser costs a quarter of a
-    second to build)."""
-    return f"{value:g}".replace("-", "\N{MINUS SIGN}")
-
-
 def save_summary(rows: list[Row] | SummaryColumns, summary: Summary, path: Path) -> None:
-    fig = summary_figure(rows, summary)
-    with temporary_path(path) as temporary:
-        fig.savefig(temporary, format=path.suffix.lstrip(".") or "png")
+    """The summary figure (`summary_figure.draw`) written to `path`: a PDF page where the
+    name ends in ``.pdf`` (RELION's ``logfile.pdf``), else a PNG."""
+    shown = rows if isinstance(rows, SummaryColumns) else SummaryColumns.of(rows)
+    canvas, palette = summary_figure.draw(shown, summary)
+    if Path(path).suffix.lower() == ".pdf":
+        data = indexed_pdf(canvas, palette.data, summary_figure.DPI)
+    else:
+        data = indexed_png_rows(canvas, palette.data)
+    write_bytes(path, data)

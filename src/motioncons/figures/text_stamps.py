@@ -27,20 +27,21 @@ def _is_number(word: str) -> bool:
 
 
 class TextStamps:
-    """Texts in a `small` and a `bold` font (Pillow FreeType fonts), in `palette`'s colours."""
+    """Texts in a `small` and a `bold` font, and any `others` by name (Pillow FreeType fonts),
+    in `palette`'s colours."""
 
-    def __init__(self, palette: Palette, small: Any, bold: Any) -> None:
+    def __init__(self, palette: Palette, small: Any, bold: Any, **others: Any) -> None:
         from PIL import Image
 
         self._image = Image
         self.palette = palette
-        self.fonts = {"small": small, "bold": bold}
+        self.fonts = {"small": small, "bold": bold, **others}
         # Of each anchor, colour and font, the stamp of each text drawn (`stamps`).
         self._stamps: dict[tuple[str, Colour, str], dict[str, bytes]] = {}
         self._cached = 0
         self._widths: dict[tuple[str, str], float] = {}
         # Of each font, the advance of each pair of characters that was set (`_advance`).
-        self._advances: dict[str, dict[str, float]] = {"small": {}, "bold": {}}
+        self._advances: dict[str, dict[str, float]] = {name: {} for name in self.fonts}
         # Of each anchor, colour and font, the stamp of each character that was drawn.
         self._glyph_tables: dict[tuple[str, Colour, str], dict[str, bytes]] = {}
         self._space = small.getlength(" ")
