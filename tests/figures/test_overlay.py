@@ -268,3 +268,46 @@ def test_an_axis_drawn_in_one_compiled_call_is_the_axis_drawn_in_python(monkeypa
                 plotter.background.copy(), low, high, count, position, vertical, (70, 480),
                 (66, 70), 64, plotter.texts.stamps("mm", overlay._BLACK), render, None, None)
     assert 0 < declined < 20
+
+
+def test_both_panels_drawn_in_one_compiled_call_are_the_panels_drawn_step_by_step(
+        monkeypatch):
+    """The compiled panels against the step-by-step panels, on trajectories of every size and
+    range, frames of every kind and pixel sizes that do and do not draw the Å axes: the same
+    pixels, or nothing drawn where they decline."""
+    from motioncons.figures import canvas
+
+    if canvas.COMPILED is None:
+        pytest.skip("the compiled steps were not built")
+    rng = np.random.default_rng(5)
+    cases = []
+    for n in (1, 2, 3, 7, 40, 400):
+        for magnitude in (0.0, 1e-3, 1.0, 30.0, 1e6):
+            ref = rng.normal(0, magnitude, (n, 2)).cumsum(axis=0)
+            sec = ref + rng.normal(0, magnitude / 3 + 1e-9, (n, 2))
+            for frames in (np.arange(1, n + 1), np.arange(n, 0, -1), np.full(n, 4),
+                           np.linspace(-2.5, 7.25, n)):
+                for pixel_size in (1.1, float("nan"), 0.0, -1.0, 1e-12):
+                    cases.append((ref, sec, frames, pixel_size))
+    plotter = OverlayPlotter()
+    drawn = 0
+    for ref, sec, frames, pixel_size in cases:
+        error = np.hypot(*(ref - sec).T)
+        compiled, stepwise = plotter.background.copy(), plotter.background.copy()
+        if plotter._compiled_panels(compiled, ref, sec, frames, error, pixel_size):
+            drawn += 1
+        else:
+            assert np.array_equal(compiled, plotter.background)  # nothing drawn
+            continue
+        plotter._trajectories(stepwise, ref, sec, frames, pixel_size)
+        plotter._errors(stepwise, frames, error)
+        assert np.array_equal(compiled, stepwise), (len(ref), frames[:3], pixel_size)
+    assert drawn > 0.9 * len(cases)
+    huge = np.array([2.0 ** 60, 2.0 ** 60 + 4096])
+    ref = np.zeros((2, 2))
+    for frames in (huge, np.array([1.0, float("nan")])):
+        unchanged = plotter.background.copy()
+        assert not plotter._compiled_panels(unchanged, ref, ref + 1, frames, np.ones(2), 1.0)
+        assert np.array_equal(unchanged, plotter.background)
+    assert not plotter._compiled_panels(unchanged, ref, np.ones((3, 2)), np.arange(2),
+                                        np.ones(2), 1.0)

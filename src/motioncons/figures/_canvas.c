@@ -474,14 +474,119 @@ static int nice_ticks(double low, double high, long count, double *values) {
 static int append_segment(PyObject *list, double x0, double y0, double x1, double y1) {
     PyObject *segment;
     int failed;
-    if (list == Py_None)
-        return 0;
     segment = Py_BuildValue("(dddd)", x0, y0, x1, y1);
     if (segment == NULL)
         return -1;
     failed = PyList_Append(list, segment);
     Py_DECREF(segment);
     return failed;
+}
+
+/* Segments collected while an axis is laid out, drawn after. */
+typedef struct {
+    double *ends;
+    Py_ssize_t count, capacity;
+} Segments;
+
+static int add_segment(Segments *segments, double x0, double y0, double x1, double y1) {
+    double *at;
+    if (segments == NULL)
+        return 0;
+    if (segments->count == segments->capacity) {
+        Py_ssize_t capacity = segments->capacity ? 2 * segments->capacity : 32;
+        double *grown = PyMem_Realloc(segments->ends, sizeof(double) * 4 * (size_t)capacity);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        segments->ends = grown;
+        segments->capacity = capacity;
+    }
+    at = segments->ends + 4 * segments->count++;
+    at[0] = x0;
+    at[1] = y0;
+    at[2] = x1;
+    at[3] = y1;
+    return 0;
+}
+
+static void draw_segments(const Canvas *canvas, const Segments *segments, unsigned char ink) {
+    Py_ssize_t i;
+    for (i = 0; i < segments->count; i++)
+        segment(canvas, segments->ends[4 * i], segments->ends[4 * i + 1],
+                segments->ends[4 * i + 2], segments->ends[4 * i + 3], ink, 1);
+}
+
+/* The stamps of one anchor and colour of texts (a dict by text; borrowed) and what makes one
+ * that is not there (render(text), which keeps it there). */
+typedef struct {
+    PyObject *stamps, *render;
+} Labels;
+
+static int place_label(const Canvas *canvas, const Labels *labels, PyObject *text, double x,
+                       double y) {
+    PyObject *stamp = PyDict_GetItemWithError(labels->stamps, text);
+    Stamp placed;
+    int failed;
+    if (stamp != NULL)
+        Py_INCREF(stamp);
+    else if (!PyErr_Occurred())
+        stamp = PyObject_CallOneArg(labels->render, text);
+    if (stamp == NULL)
+        return -1;
+    failed = read_stamp(stamp, &placed);
+    if (!failed)
+        place(canvas, &placed, x, y);
+    Py_DECREF(stamp);
+    return failed;
+}
+
+/* An axis's layout (see `axis`): the geometry of its ticks and labels. */
+typedef struct {
+    double position[6]; /* base, sign, divisor, offset, denominator, scale */
+    int vertical;
+    double grid_from, grid_to, tick_from, tick_to, label_at;
+} Axis;
+
+/* The `n` ticks `values` of an axis: their labels placed, their grid lines and ticks added
+ * to `grid` and `ticks` (NULL: none), in the order `axis` documents. */
+static int axis_ticks(const Canvas *canvas, const double *values, int n, const Axis *axis,
+                      const Labels *labels, Segments *grid, Segments *ticks) {
+    const double *q = axis->position;
+    int i;
+    for (i = 0; i < n; i++) {
+        double p = q[0] + q[1] * ((values[i] / q[2] - q[3]) / q[4] * q[5]);
+        char *formatted = PyOS_double_to_string(values[i], 'g', 4, 0, NULL);
+        PyObject *text;
+        int failed;
+        if (formatted == NULL)
+            return -1;
+        text = PyUnicode_FromString(formatted);
+        PyMem_Free(formatted);
+        if (text == NULL)
+            return -1;
+        failed = axis->vertical ? place_label(canvas, labels, text, axis->label_at, p)
+                                : place_label(canvas, labels, text, p, axis->label_at);
+        Py_DECREF(text);
+        if (failed)
+            return -1;
+        if (axis->vertical ? add_segment(grid, axis->grid_from, p, axis->grid_to, p) < 0
+                                 || add_segment(ticks, axis->tick_from, p, axis->tick_to, p) < 0
+                           : add_segment(grid, p, axis->grid_from, p, axis->grid_to) < 0
+                                 || add_segment(ticks, p, axis->tick_from, p, axis->tick_to) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int append_all(PyObject *list, const Segments *segments) {
+    Py_ssize_t i;
+    for (i = 0; i < segments->count; i++) {
+        const double *at = segments->ends + 4 * i;
+        if (append_segment(list, at[0], at[1], at[2], at[3]) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 PyDoc_STRVAR(axis_doc,
@@ -495,17 +600,21 @@ PyDoc_STRVAR(axis_doc,
 "or False with nothing done where the ticks are not computed here.");
 
 static PyObject *axis(PyObject *self, PyObject *args) {
-    PyObject *canvas_object, *stamps, *render, *grid, *ticks;
-    double low, high, base, sign, divisor, offset, denominator, scale, label_at;
-    double grid_from, grid_to, tick_from, tick_to, values[MAX_TICKS];
+    PyObject *canvas_object, *grid, *ticks;
+    double low, high, values[MAX_TICKS];
     long count;
-    int vertical, n, i;
+    int n, failed;
+    Axis layout;
+    Labels labels;
+    Segments grid_segments = {NULL, 0, 0}, tick_segments = {NULL, 0, 0};
     Canvas canvas;
+    double *q = layout.position;
     (void)self;
     if (!PyArg_ParseTuple(args, "Oddl(dddddd)p(dd)(dd)dO!OOO:axis", &canvas_object, &low,
-                          &high, &count, &base, &sign, &divisor, &offset, &denominator, &scale,
-                          &vertical, &grid_from, &grid_to, &tick_from, &tick_to, &label_at,
-                          &PyDict_Type, &stamps, &render, &grid, &ticks))
+                          &high, &count, &q[0], &q[1], &q[2], &q[3], &q[4], &q[5],
+                          &layout.vertical, &layout.grid_from, &layout.grid_to,
+                          &layout.tick_from, &layout.tick_to, &layout.label_at, &PyDict_Type,
+                          &labels.stamps, &labels.render, &grid, &ticks))
         return NULL;
     if ((grid != Py_None && !PyList_Check(grid)) || (ticks != Py_None && !PyList_Check(ticks))) {
         PyErr_SetString(PyExc_TypeError, "grid and ticks are lists or None");
@@ -518,47 +627,291 @@ static PyObject *axis(PyObject *self, PyObject *args) {
         return NULL;
     if (open_canvas(canvas_object, &canvas) < 0)
         return NULL;
-    for (i = 0; i < n; i++) {
-        double p = base + sign * ((values[i] / divisor - offset) / denominator * scale);
-        char *formatted = PyOS_double_to_string(values[i], 'g', 4, 0, NULL);
-        PyObject *text, *stamp;
-        Stamp placed;
-        int failed;
-        if (formatted == NULL)
-            goto error;
-        text = PyUnicode_FromString(formatted);
-        PyMem_Free(formatted);
-        if (text == NULL)
-            goto error;
-        stamp = PyDict_GetItemWithError(stamps, text);
-        if (stamp != NULL)
-            Py_INCREF(stamp);
-        else if (!PyErr_Occurred())
-            stamp = PyObject_CallOneArg(render, text);
-        Py_DECREF(text);
-        if (stamp == NULL)
-            goto error;
-        failed = read_stamp(stamp, &placed);
-        if (!failed) {
-            if (vertical)
-                place(&canvas, &placed, label_at, p);
-            else
-                place(&canvas, &placed, p, label_at);
-        }
-        Py_DECREF(stamp);
-        if (failed)
-            goto error;
-        if (vertical ? append_segment(grid, grid_from, p, grid_to, p) < 0
-                         || append_segment(ticks, tick_from, p, tick_to, p) < 0
-                     : append_segment(grid, p, grid_from, p, grid_to) < 0
-                         || append_segment(ticks, p, tick_from, p, tick_to) < 0)
-            goto error;
-    }
+    failed = axis_ticks(&canvas, values, n, &layout, &labels,
+                        grid == Py_None ? NULL : &grid_segments,
+                        ticks == Py_None ? NULL : &tick_segments)
+             || (grid != Py_None && append_all(grid, &grid_segments) < 0)
+             || (ticks != Py_None && append_all(ticks, &tick_segments) < 0);
+    PyMem_Free(grid_segments.ends);
+    PyMem_Free(tick_segments.ends);
     PyBuffer_Release(&canvas.view);
+    if (failed)
+        return NULL;
     Py_RETURN_TRUE;
-error:
-    PyBuffer_Release(&canvas.view);
-    return NULL;
+}
+
+/* ------------------------------------------------------------------------- overlay */
+
+/* A C-contiguous float64 vector of `count` values. */
+static int open_vector(PyObject *object, Py_buffer *view, Py_ssize_t count, const char *what) {
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->ndim != 1 || view->shape[0] != count || view->itemsize != sizeof(double)
+        || view->format == NULL || strcmp(view->format, "d") != 0) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s are a float64 vector of %zd values", what, count);
+        return -1;
+    }
+    return 0;
+}
+
+static int ink_of(int value, unsigned char *ink) {
+    if (value < 0 || value > 255) {
+        PyErr_SetString(PyExc_ValueError, "an ink is a palette index, 0 to 255");
+        return -1;
+    }
+    *ink = (unsigned char)value;
+    return 0;
+}
+
+/* The trajectory points of `xy` (n pairs) on the canvas: x * scale + ox, y * -scale + oy. */
+static void to_canvas(const double *xy, Py_ssize_t n, double scale, double ox, double oy,
+                      double *out) {
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = xy[2 * i] * scale + ox;
+        out[2 * i + 1] = xy[2 * i + 1] * -scale + oy;
+    }
+}
+
+static void line_through(const Canvas *canvas, const double *xy, Py_ssize_t n,
+                         unsigned char ink, int thickness) {
+    Py_ssize_t i;
+    if (n == 1)
+        segment(canvas, xy[0], xy[1], xy[0], xy[1], ink, thickness);
+    for (i = 1; i < n; i++)
+        segment(canvas, xy[2 * i - 2], xy[2 * i - 1], xy[2 * i], xy[2 * i + 1], ink, thickness);
+}
+
+static void place_at(const Canvas *canvas, const Stamp *stamp, const double *xy, Py_ssize_t n) {
+    Py_ssize_t i;
+    for (i = 0; i < n; i++)
+        place(canvas, stamp, xy[2 * i], xy[2 * i + 1]);
+}
+
+static void outline_box(const Canvas *canvas, double left, double top, double right,
+                        double bottom, unsigned char ink) {
+    segment(canvas, left, top, right, top, ink, 1);
+    segment(canvas, left, bottom, right, bottom, ink, 1);
+    segment(canvas, left, top, left, bottom, ink, 1);
+    segment(canvas, right, top, right, bottom, ink, 1);
+}
+
+#define PANEL_AXES 6
+
+PyDoc_STRVAR(overlay_panels_doc,
+"overlay_panels(canvas, reference, secondary, frames, error, pixel_size, main, lower, labels,\n"
+"               inks, marks, /)\n--\n\n"
+"An overlay's trajectory panel and error panel, as `overlay.OverlayPlotter._trajectories` and\n"
+"`_errors` draw them, to the same pixels: reference and secondary (float64, (n, 2)), frames and\n"
+"error (float64, (n,)); main and lower the panels' boxes (left, top, right, bottom); labels four\n"
+"(stamps, render) pairs: tick labels anchored mm, rm, lm, and frame labels; inks (grid, black,\n"
+"reference, secondary, error line); marks the stamps of the reference's and secondary's dots,\n"
+"the first frame's marker and the legend. Returns True, or False with nothing drawn where it\n"
+"leaves the figure to Python (ticks not computed here, frame numbers past 2**53, lengths that\n"
+"differ, no point).");
+
+static PyObject *overlay_panels(PyObject *self, PyObject *args) {
+    PyObject *canvas_object, *reference_object, *secondary_object, *frames_object, *error_object;
+    PyObject *marks[4];
+    Labels labels[4];
+    double pixel_size, main_box[4], lower_box[4];
+    int ink_values[5];
+    unsigned char grid_ink, black, reference_ink, secondary_ink, error_ink;
+    Py_buffer reference = {0}, secondary = {0}, frames = {0}, error = {0};
+    Canvas canvas;
+    int canvas_open = 0, counts[PANEL_AXES + 2], k;
+    double ticks[PANEL_AXES + 2][MAX_TICKS];
+    Segments grid = {NULL, 0, 0}, tick_marks = {NULL, 0, 0};
+    double *points = NULL;
+    PyObject *result = NULL;
+    Stamp dots[2], start, legend;
+    Py_ssize_t n, i;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOOd(dddd)(dddd)((O!O)(O!O)(O!O)(O!O))(iiiii)(OOOO):overlay_panels",
+                          &canvas_object, &reference_object, &secondary_object, &frames_object,
+                          &error_object, &pixel_size, &main_box[0], &main_box[1], &main_box[2],
+                          &main_box[3], &lower_box[0], &lower_box[1], &lower_box[2],
+                          &lower_box[3], &PyDict_Type, &labels[0].stamps, &labels[0].render,
+                          &PyDict_Type, &labels[1].stamps, &labels[1].render, &PyDict_Type,
+                          &labels[2].stamps, &labels[2].render, &PyDict_Type,
+                          &labels[3].stamps, &labels[3].render, &ink_values[0], &ink_values[1],
+                          &ink_values[2], &ink_values[3], &ink_values[4], &marks[0], &marks[1],
+                          &marks[2], &marks[3]))
+        return NULL;
+    if (ink_of(ink_values[0], &grid_ink) < 0 || ink_of(ink_values[1], &black) < 0
+        || ink_of(ink_values[2], &reference_ink) < 0 || ink_of(ink_values[3], &secondary_ink) < 0
+        || ink_of(ink_values[4], &error_ink) < 0)
+        return NULL;
+    if (marks[3] == Py_None)
+        Py_RETURN_FALSE; /* a legend drawn in Python */
+    if (read_stamp(marks[0], &dots[0]) < 0 || read_stamp(marks[1], &dots[1]) < 0
+        || read_stamp(marks[2], &start) < 0 || read_stamp(marks[3], &legend) < 0)
+        return NULL;
+    if (open_rows(reference_object, &reference, 2, "reference shifts") < 0)
+        return NULL;
+    n = reference.shape[0];
+    if (open_rows(secondary_object, &secondary, 2, "secondary shifts") < 0)
+        goto done;
+    if (secondary.shape[0] != n || n < 1) {
+        result = Py_False;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (open_vector(frames_object, &frames, n, "frames") < 0
+        || open_vector(error_object, &error, n, "errors") < 0)
+        goto done;
+    {
+        const double *ref = reference.buf, *sec = secondary.buf, *frame = frames.buf;
+        const double *err = error.buf;
+        double left = main_box[0], top = main_box[1], right = main_box[2], bottom = main_box[3];
+        double width = right - left, height = bottom - top;
+        double low_x = ref[0], high_x = ref[0], low_y = ref[1], high_y = ref[1];
+        double spread, span, scale, x0, y0, ox, oy, f0, f1, ceiling, most;
+        double e_left = lower_box[0], e_top = lower_box[1], e_right = lower_box[2];
+        double e_bottom = lower_box[3];
+        int with_angstrom = isfinite(pixel_size) && pixel_size > 0;
+        Axis axes[PANEL_AXES + 2];
+        double lows[PANEL_AXES + 2], highs[PANEL_AXES + 2];
+        long tick_counts[PANEL_AXES + 2] = {6, 6, 6, 6, 3, 8};
+        int label_of[PANEL_AXES + 2] = {0, 1, 0, 2, 1, 0};
+        Py_ssize_t step;
+        for (i = 0; i < n; i++) {
+            const double *pairs[2] = {ref + 2 * i, sec + 2 * i};
+            for (k = 0; k < 2; k++) {
+                const double *xy = pairs[k];
+                if (xy[0] < low_x) low_x = xy[0];
+                if (xy[0] > high_x) high_x = xy[0];
+                if (xy[1] < low_y) low_y = xy[1];
+                if (xy[1] > high_y) high_y = xy[1];
+            }
+            if (!(fabs(frame[i]) < EXACT_INTEGER)) {
+                result = Py_False;
+                Py_INCREF(result);
+                goto done;
+            }
+        }
+        spread = high_y - low_y > high_x - low_x ? high_y - low_y : high_x - low_x;
+        span = spread * 1.12;
+        if (0.5 > span)
+            span = 0.5;
+        scale = height / span < width / span ? height / span : width / span;
+        x0 = (low_x + high_x) / 2 - width / scale / 2;
+        y0 = (low_y + high_y) / 2 - height / scale / 2;
+        ox = left - x0 * scale;
+        oy = bottom + y0 * scale;
+        f0 = frame[0];
+        f1 = frame[n - 1] > frame[0] ? frame[n - 1] : f0 + 1;
+        most = err[0];
+        for (i = 1; i < n; i++)
+            if (err[i] > most)
+                most = err[i];
+        ceiling = most * 1.15;
+        if (0.05 > ceiling)
+            ceiling = 0.05;
+        /* x and y in pixels, x and y in Å, the error and the frame axes */
+        lows[0] = x0, highs[0] = x0 + width / scale;
+        lows[1] = y0, highs[1] = y0 + height / scale;
+        lows[2] = lows[0] * pixel_size, highs[2] = highs[0] * pixel_size;
+        lows[3] = lows[1] * pixel_size, highs[3] = highs[1] * pixel_size;
+        lows[4] = 0.0, highs[4] = ceiling;
+        lows[5] = f0, highs[5] = f1;
+        axes[0] = (Axis){{left, 1.0, 1.0, x0, 1.0, scale}, 0, top, bottom, bottom, bottom + 4,
+                         bottom + 12};
+        axes[1] = (Axis){{bottom, -1.0, 1.0, y0, 1.0, scale}, 1, left, right, left - 4, left,
+                         left - 6};
+        axes[2] = (Axis){{left, 1.0, pixel_size, x0, 1.0, scale}, 0, top, bottom, top - 4, top,
+                         top - 12};
+        axes[3] = (Axis){{bottom, -1.0, pixel_size, y0, 1.0, scale}, 1, left, right, right,
+                         right + 4, right + 6};
+        axes[4] = (Axis){{e_bottom, -1.0, ceiling, 0.0, 1.0, e_bottom - e_top}, 1, e_left,
+                         e_right, e_left, e_left, e_left - 6};
+        axes[5] = (Axis){{e_left, 1.0, 1.0, f0, f1 - f0, e_right - e_left}, 0, e_top, e_bottom,
+                         e_bottom, e_bottom + 4, e_bottom + 11};
+        for (k = 0; k < PANEL_AXES; k++) {
+            if ((k == 2 || k == 3) && !with_angstrom)
+                continue;
+            counts[k] = nice_ticks(lows[k], highs[k], tick_counts[k], ticks[k]);
+            if (counts[k] == NOT_HERE) {
+                result = Py_False;
+                Py_INCREF(result);
+                goto done;
+            }
+            if (counts[k] < 0)
+                goto done;
+        }
+        points = PyMem_Malloc(sizeof(double) * 4 * (size_t)n);
+        if (points == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (open_canvas(canvas_object, &canvas) < 0)
+            goto done;
+        canvas_open = 1;
+        /* The trajectory panel. */
+        for (k = 0; k < 4; k++) {
+            if ((k == 2 || k == 3) && !with_angstrom)
+                continue;
+            if (axis_ticks(&canvas, ticks[k], counts[k], &axes[k], &labels[label_of[k]],
+                           k < 2 ? &grid : NULL, &tick_marks) < 0)
+                goto done;
+        }
+        draw_segments(&canvas, &grid, grid_ink);
+        draw_segments(&canvas, &tick_marks, black);
+        outline_box(&canvas, left, top, right, bottom, black);
+        to_canvas(ref, n, scale, ox, oy, points);
+        to_canvas(sec, n, scale, ox, oy, points + 2 * n);
+        line_through(&canvas, points, n, reference_ink, 2);
+        place_at(&canvas, &dots[0], points, n);
+        line_through(&canvas, points + 2 * n, n, secondary_ink, 2);
+        place_at(&canvas, &dots[1], points + 2 * n, n);
+        place(&canvas, &start, points[0], points[1]);
+        step = (n + 5) / 6;
+        if (step < 1)
+            step = 1;
+        for (i = 0; i < n; i += step) {
+            PyObject *text = PyUnicode_FromFormat("%lld", (long long)frame[i]);
+            int failed;
+            if (text == NULL)
+                goto done;
+            failed = place_label(&canvas, &labels[3], text, points[2 * i] + 5,
+                                 points[2 * i + 1] - 5);
+            Py_DECREF(text);
+            if (failed)
+                goto done;
+        }
+        place(&canvas, &legend, left + 6, top + 6);
+        /* The error panel. */
+        grid.count = tick_marks.count = 0;
+        if (axis_ticks(&canvas, ticks[4], counts[4], &axes[4], &labels[1], &grid, NULL) < 0
+            || axis_ticks(&canvas, ticks[5], counts[5], &axes[5], &labels[0], NULL,
+                          &tick_marks) < 0)
+            goto done;
+        draw_segments(&canvas, &grid, grid_ink);
+        draw_segments(&canvas, &tick_marks, black);
+        for (i = 0; i < n; i++) {
+            points[2 * i] = e_left + (frame[i] - f0) / (f1 - f0) * (e_right - e_left);
+            points[2 * i + 1] = e_bottom - err[i] / ceiling * (e_bottom - e_top);
+        }
+        line_through(&canvas, points, n, error_ink, 1);
+        outline_box(&canvas, e_left, e_top, e_right, e_bottom, black);
+        result = Py_True;
+        Py_INCREF(result);
+    }
+done:
+    if (canvas_open)
+        PyBuffer_Release(&canvas.view);
+    PyMem_Free(points);
+    PyMem_Free(grid.ends);
+    PyMem_Free(tick_marks.ends);
+    if (error.obj != NULL)
+        PyBuffer_Release(&error);
+    if (frames.obj != NULL)
+        PyBuffer_Release(&frames);
+    if (secondary.obj != NULL)
+        PyBuffer_Release(&secondary);
+    PyBuffer_Release(&reference);
+    return result;
 }
 
 static PyMethodDef methods[] = {
@@ -568,6 +921,7 @@ static PyMethodDef methods[] = {
     {"segments", (PyCFunction)(void (*)(void))segments, METH_FASTCALL, segments_doc},
     {"glyph_run", (PyCFunction)(void (*)(void))glyph_run, METH_FASTCALL, glyph_run_doc},
     {"axis", axis, METH_VARARGS, axis_doc},
+    {"overlay_panels", overlay_panels, METH_VARARGS, overlay_panels_doc},
     {NULL, NULL, 0, NULL},
 };
 

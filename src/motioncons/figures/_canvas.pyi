@@ -8,3 +8,8 @@ def glyph_run(
     canvas: np.ndarray | None, text: str, count: int, x: float, y: float,
     glyphs: dict[str, bytes], advances: dict[str, float], /
 ) -> float | None: ...
+def overlay_panels(
+    canvas: np.ndarray, reference: np.ndarray, secondary: np.ndarray, frames: np.ndarray,
+    error: np.ndarray, pixel_size: float, main: tuple[int, int, int, int],
+    lower: tuple[int, int, int, int], labels: tuple, inks: tuple[int, ...], marks: tuple, /
+) -> bool: ...

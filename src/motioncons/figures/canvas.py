@@ -20,8 +20,8 @@ import numpy as np
 from ..compiled import optional_module
 
 COMPILED = optional_module("motioncons.figures._canvas")
-"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`, `glyph_run`, `axis`),
-or None."""
+"""The compiled steps (`paste`, `paste_at`, `polyline`, `segments`, `glyph_run`, `axis`,
+`overlay_panels`), or None."""
 
 _HEADER = struct.Struct("<HHhhBx")
 FAR = 10000.0
@@ -117,6 +117,23 @@ def axis(canvas: np.ndarray, low: float, high: float, count: int,
         return False
     return COMPILED.axis(canvas, low, high, count, position, vertical, grid_span, tick_span,
                          label_at, stamps, render, grid, ticks)
+
+
+def overlay_panels(canvas: np.ndarray, ref: np.ndarray, sec: np.ndarray, frames: np.ndarray,
+                   error: np.ndarray, pixel_size: float, main: tuple[int, int, int, int],
+                   lower: tuple[int, int, int, int], labels: tuple, inks: tuple[int, ...],
+                   marks: tuple) -> bool:
+    """An overlay's two panels in one compiled call (`overlay.OverlayPlotter._compiled_panels`
+    says what each argument is; ``_canvas.overlay_panels`` documents them); False, with
+    nothing drawn, where not compiled or where the compiled code leaves them to Python."""
+    if COMPILED is None:
+        return False
+    return COMPILED.overlay_panels(
+        canvas, np.ascontiguousarray(ref, dtype=np.float64),
+        np.ascontiguousarray(sec, dtype=np.float64),
+        np.ascontiguousarray(frames, dtype=np.float64),
+        np.ascontiguousarray(error, dtype=np.float64), pixel_size, main, lower, labels, inks,
+        marks)
 
 
 def fill(canvas: np.ndarray, left: int, top: int, right: int, bottom: int, ink: int) -> None:

@@ -15,6 +15,7 @@ with the figure's `overlay_key`, so that a figure already drawn is not drawn aga
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -29,6 +30,7 @@ from .canvas import (
     fill,
     new_canvas,
     outline,
+    overlay_panels,
     paste,
     paste_at,
     pixels,
@@ -49,7 +51,7 @@ _WHITE = WHITE
 
 KEY_WORD = "motioncons overlay"
 """The PNG text keyword under which an overlay stores its `overlay_key`."""
-DRAWING_VERSION = 3
+DRAWING_VERSION = 4
 """Part of every `overlay_key`: raise it when the figure's drawing changes, so that overlays
 drawn before are drawn again."""
 
@@ -135,6 +137,7 @@ class OverlayPlotter:
         self._legend = self._legend_stamp()
         self.background = self._background(small)
         """The canvas (`canvas.new_canvas`) every figure starts from."""
+        self._panel_labels: tuple | None = None
 
     def draw(self, row: Row, path: Path) -> None:
         ref = np.asarray(row.reference_shifts, dtype=float)
@@ -148,10 +151,31 @@ class OverlayPlotter:
                          f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
                          f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / "
                          f"{_fmt(row.rmse_A)} Å   max {_fmt(row.max_error_px)} px", _BLACK)
-        self._trajectories(canvas, ref, sec, frames, row.pixel_size_A)
-        self._errors(canvas, frames, np.hypot(*(ref - sec).T))
+        error = np.hypot(*(ref - sec).T)
+        if not self._compiled_panels(canvas, ref, sec, frames, error, row.pixel_size_A):
+            self._trajectories(canvas, ref, sec, frames, row.pixel_size_A)
+            self._errors(canvas, frames, error)
         write_bytes(path, indexed_png_rows(canvas, self.palette.data,
                                            (KEY_WORD, overlay_key(row))), durable=False)
+
+    def _compiled_panels(self, canvas: np.ndarray, ref: np.ndarray, sec: np.ndarray,
+                         frames: np.ndarray, error: np.ndarray, pixel_size: float) -> bool:
+        """Both panels (`_trajectories`, `_errors`) in one compiled call, to the same pixels;
+        False, with nothing drawn, where they are left to Python (`canvas.overlay_panels`)."""
+        if self._panel_labels is None:
+            texts = self.texts
+            self._panel_labels = tuple(
+                (texts.stamps(anchor, colour), functools.partial(texts.stamp, anchor=anchor,
+                                                                 fill=colour))
+                for anchor, colour in (("mm", _BLACK), ("rm", _BLACK), ("lm", _BLACK),
+                                       ("lb", _LABEL)))
+        ink = self._ink
+        return overlay_panels(
+            canvas, ref, sec, frames, error, pixel_size, self.MAIN, self.ERROR,
+            self._panel_labels, (ink[_GRID], ink[_BLACK], ink[_RGB["reference"]],
+                                 ink[_RGB["secondary"]], ink[_ERROR_LINE]),
+            (self._dots[_RGB["reference"]], self._dots[_RGB["secondary"]], self._start,
+             self._legend))
 
     def _small(self, canvas: np.ndarray, xy: tuple[float, float], text: str, anchor: str,
                fill: tuple[int, int, int] = _BLACK) -> None:

@@ -1,6 +1,6 @@
 """Text pasted into a palette image from a cache of stamps: rendering glyphs is most of the
-cost of a figure, and its texts (tick values, frame numbers, legend labels, the words of a
-metrics line, the glyphs of a title) repeat from figure to figure.
+cost of a figure, and its texts (tick values, frame numbers, legend labels, the glyphs of
+metrics lines and titles) repeat from figure to figure.
 
 A stamp (`canvas.stamp_bytes`) is the text as it would be drawn on white, already in the
 palette (each coverage level of the glyphs mapped to the nearest blend of the text's colour
@@ -18,13 +18,6 @@ from .palette import Palette
 
 Colour = tuple[int, int, int]
 MAX_CACHED = 50_000
-_NUMBER_CHARACTERS = frozenset("0123456789.-+e")
-"""What Python writes a number with (``f"{value:.3g}"``)."""
-
-
-def _is_number(word: str) -> bool:
-    return bool(word) and word[0] != "e" and _NUMBER_CHARACTERS.issuperset(word)
-
 
 class TextStamps:
     """Texts in a `small` and a `bold` font, and any `others` by name (Pillow FreeType fonts),
@@ -44,7 +37,6 @@ class TextStamps:
         self._advances: dict[str, dict[str, float]] = {name: {} for name in self.fonts}
         # Of each anchor, colour and font, the stamp of each character that was drawn.
         self._glyph_tables: dict[tuple[str, Colour, str], dict[str, bytes]] = {}
-        self._space = small.getlength(" ")
         # How far below an "mm" anchor the baseline of a bold line lies.
         self._bold_baseline = bold.getbbox("x", anchor="mm")[1] - bold.getbbox("x",
                                                                              anchor="ls")[1]
@@ -79,29 +71,12 @@ class TextStamps:
 
     def words(self, canvas: np.ndarray, centre: tuple[float, float], text: str,
               fill: Colour) -> None:
-        """A line of small text centred on `centre`: its words as stamps (a metrics line's
-        words repeat from figure to figure, the line does not), its numbers glyph by glyph
-        (a number seldom repeats: a stamp of each new one cost a fifth of a figure)."""
-        words = text.split(" ")
-        widths = [self._word_width(word) for word in words]
-        x = centre[0] - (sum(widths) + self._space * (len(words) - 1)) / 2
-        for word, width in zip(words, widths, strict=True):
-            if word:
-                if _is_number(word):
-                    self._glyphs(canvas, (x, centre[1]), word, fill)
-                else:
-                    self.paste(canvas, (x, centre[1]), word, "lm", fill)
-            x += width + self._space
-
-    def _word_width(self, word: str) -> float:
-        if _is_number(word):
-            return self.run(None, word, len(word), (0.0, 0.0), "lm", (0, 0, 0), "small")
-        return self._width(word, "small")
-
-    def _glyphs(self, canvas: np.ndarray, start: tuple[float, float], text: str,
-                fill: Colour) -> None:
-        """Small `text` from `start` (anchor "lm"), glyph by glyph."""
-        self.run(canvas, text, len(text), start, "lm", fill, "small")
+        """A line of small text centred on `centre`, glyph by glyph (a metrics line's numbers
+        seldom repeat: a stamp of each new one cost a fifth of a figure, and stamps of its
+        words cost twice the glyphs)."""
+        width = self.run(None, text, len(text), (0.0, 0.0), "lm", fill, "small")
+        self.run(canvas, text, len(text), (centre[0] - width / 2, centre[1]), "lm", fill,
+                 "small")
 
     def run(self, canvas: np.ndarray | None, text: str, count: int,
             start: tuple[float, float], anchor: str, fill: Colour, font: str) -> float:
