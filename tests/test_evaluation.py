@@ -253,3 +253,31 @@ def test_pixel_sizes_counted_by_kind_are_counted_as_side_by_side():
     assert list(counts.items()) == list(expected_counts.items())  # the same order, too
     assert mismatched == expected_mismatched and mismatched
     assert set(counts) == {"file", "unknown", "--pixel-size", "paired movie"}
+
+
+@pytest.mark.parametrize("held", ["millionths", "pixels", "both"])
+def test_the_trajectories_a_row_keeps_are_its_pair_s_in_pixels(held):
+    """One division of a chunk's millionths gives each row the floats of its own division, for
+    trajectories of every length; shifts held in pixels are kept as they are."""
+    from types import SimpleNamespace
+
+    from motioncons.evaluation import _keep_trajectories
+    from motioncons.records import Row
+    from motioncons.trajectory import pixels
+
+    rng = np.random.default_rng(3)
+    valid, fitted = [], []
+    for i, frames in enumerate((1, 7, 7, 50, 2, 33)):
+        micro = rng.integers(-2_000_000_000, 2_000_000_000, (frames, 2), dtype=np.int32)
+        in_pixels = held == "pixels" or (held == "both" and i % 2)
+        reference = micro / 1e6 if in_pixels else micro
+        valid.append(SimpleNamespace(samples=SimpleNamespace(reference=reference,
+                                                             frames=np.arange(frames))))
+        fitted.append(rng.normal(size=(frames, 2)))
+    rows = [Row(str(i), "accepted", "ok") for i in range(len(valid))]
+    _keep_trajectories(rows, valid, fitted)
+    for row, item, secondary in zip(rows, valid, fitted, strict=True):
+        expected = pixels(item.samples.reference)
+        assert row.reference_shifts.dtype == np.float64
+        assert row.reference_shifts.tobytes() == expected.tobytes()
+        assert row.secondary_fitted is secondary and row.sample_frames is item.samples.frames
