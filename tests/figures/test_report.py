@@ -328,3 +328,15 @@ def test_a_column_of_numbers_is_each_number_as_the_table_shows_it(number_formatt
     assert column == [_number(value) for value in values]
     assert [math.copysign(1, v) for v in column if v == 0] == [1.0, -1.0]
     assert _number_column([1.5, 2]) == [1.5, 2] and _number_column([]) == []
+
+
+def test_a_column_of_names_or_whole_numbers_is_kept_as_it_is_and_any_other_value_is_shown():
+    """Text and whole numbers go into the table unchanged; a column that mixes in anything
+    else is `_number` of each value (a float among ints rounded, NaN as None)."""
+    from motioncons.figures.report import _number_column
+
+    names = ["a", "b <i>", ""]
+    assert _number_column(names) is names
+    assert _number_column([3, 40, 0]) == [3, 40, 0]
+    assert _number_column([3, 2.123456, "x", None]) == [3, 2.123, "x", None]
+    assert _number_column([True, 1.0, float("nan")]) == [True, 1.0, None]

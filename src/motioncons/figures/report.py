@@ -104,14 +104,17 @@ def _columns(rows: list[Row], reasons: dict[str, int]) -> list[list[object]]:
         elif field in _DERIVED:
             columns.append(list(map(_DERIVED[field], rows)))
         else:
-            columns.append(_number_column([getattr(row, field) for row in rows]))
+            columns.append(_number_column(list(map(operator.attrgetter(field), rows))))
     return columns
 
 
 def _number_column(values: list[object]) -> list[object]:
-    """`_number` of each value; a column of floats in one pass, formatted by one call (its
-    undefined values, NaN and infinities, as None)."""
-    if values and all(type(value) is float for value in values):
+    """`_number` of each value: a column of text or whole numbers as it is; a column of floats
+    in one pass, formatted by one call (its undefined values, NaN and infinities, as None)."""
+    kinds = set(map(type, values))
+    if kinds <= {str, int}:
+        return values
+    if kinds == {float}:
         texts = finite_formatted(values, "%.4g", "")
         if texts is not None:
             return [float(text) if text else None for text in texts]
