@@ -8,14 +8,13 @@ import pytest
 
 from motioncons.evaluation import (
     Options,
-    PairsAhead,
     accumulated_motions,
     pixel_size_sources,
     prepare,
     split_pairs,
 )
-from motioncons.matching import Pair, pair_sets
-from motioncons.trajectory import Problem, SharedNames, Trajectory, TrajectorySet
+from motioncons.matching import pair_sets
+from motioncons.trajectory import Problem, Trajectory, TrajectorySet
 
 
 def _sets():
@@ -171,72 +170,6 @@ def test_pairs_consumed_are_dropped_from_their_list_as_they_are_made_into_valid_
     valid, invalid = split_pairs(pairs, Options(), consume=True)
     assert pairs == [] and len(valid) + len(invalid) == 5
     assert valid[0].key == first.key
-
-
-def _met_ahead(reference: TrajectorySet, secondary: TrajectorySet, options: Options
-               ) -> PairsAhead:
-    """The pairs a bulk reader would have made ahead as it read `secondary`."""
-    ahead = PairsAhead(options, chunk=4)  # several chunks, of ragged lengths
-    shared = SharedNames(reference, ahead)
-    for item in secondary.trajectories:
-        shared.give(item)
-    return ahead
-
-
-def _facts_of(pair) -> tuple:
-    samples = pair.samples
-    return (pair.key, pair.movie_name, pair.reference_path, pair.secondary_path,
-            pair.pixel_size, repr(pair.motion_px), samples.resampled,
-            *((a.dtype.str, a.shape, a.tobytes())
-              for a in (samples.reference, samples.secondary, samples.frames)))
-
-
-def test_pairs_made_ahead_are_the_pairs_split_pairs_makes():
-    """Pairs made as the secondary is read, then taken by `split_pairs`, are those it makes:
-    the same samples, pixel sizes and accumulated motions (bit for bit); what it cannot
-    take (a movie of too few frames, one in Å without a pixel size, a problem) it still makes
-    itself."""
-    options = Options(early_frames=3)
-    reference, secondary = _inputs(8)
-    short = Trajectory("m3", "m3.tif", np.arange(1, 3), np.zeros((2, 2)), 0.8, "s/m3.star")
-    secondary.trajectories[3] = short
-    angstrom = secondary.trajectories[5]
-    angstrom.pixel_size = None
-    angstrom.extras = {"needs_pixel_size": True, "angstrom": angstrom.shifts * 0.8}
-    secondary.problems.append(Problem("m7", "m7.tif", "s/m7.star", "unreadable", "bad"))
-    del secondary.trajectories[7]
-    reference.trajectories[1].pixel_size, secondary.trajectories[1].pixel_size = None, 0.9
-    reference_twin, secondary_twin = _inputs(8)
-    reference_twin.trajectories[1].pixel_size, secondary_twin.trajectories[1].pixel_size = \
-        None, 0.9
-    secondary_twin.trajectories[3] = short
-    secondary_twin.trajectories[5] = angstrom
-    secondary_twin.problems.append(secondary.problems[0])
-    del secondary_twin.trajectories[7]
-    expected = prepare(reference_twin, secondary_twin, options)
-    ahead = _met_ahead(reference, secondary, options)
-    made = {id(entry[2]) for entry in ahead._made.values()}
-    comparison = prepare(reference, secondary, options, release_inputs=True, ahead=ahead)
-    assert [_facts_of(p) for p in comparison.valid] == [_facts_of(p) for p in expected.valid]
-    assert [repr(row) for row in comparison.invalid] == [repr(row) for row in expected.invalid]
-    taken = sum(id(pair) in made for pair in comparison.valid)
-    assert taken == len(comparison.valid) - 1  # all but the one in Å
-    assert ahead._made == {}
-
-
-def test_a_pair_made_ahead_is_taken_only_for_its_own_trajectories_and_key():
-    reference, secondary = _inputs(9, movies=3)
-    ahead = PairsAhead(Options())
-    ref, sec = reference.trajectories[0], secondary.trajectories[0]
-    ahead(ref, sec)
-    assert ahead.take(Pair(sec.key, ref, secondary.trajectories[1])) is None
-    assert ahead.take(Pair("another key", ref, sec)) is None  # a key changed after reading
-    ahead(ref, sec)
-    assert ahead.take(Pair(sec.key, reference.trajectories[1], sec)) is None
-    ahead(ref, sec)
-    made = ahead.take(Pair(sec.key, ref, sec))
-    assert made is not None and made.key == sec.key and made.motion_px[0] > 0
-    assert ahead.take(Pair(sec.key, ref, sec)) is None  # once
 
 
 def test_releasing_the_samples_gives_the_same_rows_and_spends_the_comparison(tmp_path):

@@ -60,41 +60,6 @@ def test_inputs_read_by_one_pool_read_as_in_one_process(tmp_path, monkeypatch):
     assert multiprocessing.active_children() == []
 
 
-def test_a_run_pairs_its_movies_as_the_secondary_is_read_and_writes_the_same(tmp_path,
-                                                                             monkeypatch):
-    """The bulk reader meets each movie's two trajectories as it reads the secondary: the run
-    takes the pairs made then (`PairsAhead`), and writes what it writes without them."""
-    from motioncons import pipeline
-    from motioncons.evaluation import PairsAhead
-    from motioncons.formats import relion_batch
-
-    info = write_simulation(tmp_path / "project", SimulationConfig(movies=40, seed=6))
-    monkeypatch.setattr(relion_batch, "PARALLEL_THRESHOLD", 1)
-    taken: list[bool] = []
-
-    class Counted(PairsAhead):
-        def take(self, pair):
-            made = super().take(pair)
-            taken.append(made is not None)
-            return made
-
-    class Idle(PairsAhead):
-        def __call__(self, reference, secondary):
-            pass
-
-    written = {}
-    for name, kind in (("ahead", Counted), ("after", Idle)):
-        monkeypatch.setattr(pipeline, "PairsAhead", kind)
-        run(info["reference"], info["secondary"], tmp_path / name,
-            Options(workers=2, plots="none", report=False))
-        written[name] = {path.name: path.read_bytes() for path in (tmp_path / name).iterdir()
-                         if path.suffix in (".csv", ".star", ".json")
-                         and not path.name.startswith(".")}
-    assert len(written["ahead"]) >= 5 and written["ahead"] == written["after"]
-    assert taken == [True] * 40  # every movie of the simulation is comparable
-    assert multiprocessing.active_children() == []
-
-
 def test_a_run_hands_its_inputs_trajectories_over_to_pairing(relion31, relion5, tmp_path,
                                                                monkeypatch):
     from motioncons import pipeline

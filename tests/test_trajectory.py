@@ -56,17 +56,6 @@ def test_names_are_found_by_position_while_the_inputs_list_the_movies_in_the_sam
     assert all(s.key is r.key for s, r in zip(sec.trajectories, ref.trajectories, strict=True))
 
 
-def test_each_movie_found_in_both_inputs_is_met_with_its_two_trajectories():
-    ref = _set("r", ["movie_a", "movie_b", "movie_c"])
-    sec = _set("s", ["movie_c", "movie_x", "movie_a"])
-    met: list[tuple] = []
-    shared = SharedNames(ref, lambda reference, secondary: met.append((reference, secondary)))
-    for item in sec.trajectories:
-        shared.give(item)
-    assert [(r.key, s.source) for r, s in met] == [("movie_c", "s"), ("movie_a", "s")]
-    assert all(r is ref.trajectories[2 if r.key == "movie_c" else 0] for r, _ in met)
-
-
 # ------------------------------------------------------------------ shifts held as millionths
 
 

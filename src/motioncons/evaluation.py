@@ -246,74 +246,16 @@ def _invalid_row(pair: Pair, reason: str, message: str, options: Options) -> Row
                fit=options.fit, movie_name=pair.reference.movie_name, message=message)
 
 
-class PairsAhead:
-    """Comparable pairs made while the secondary input is still read: called with each movie's
-    two trajectories as the reader finds them (`trajectory.SharedNames`), in the time the
-    main process would wait for the reader processes. `split_pairs` then takes the pair made
-    for the same two trajectories under the same key instead of making it; anything else
-    (a problem, a pixel size to work out, too few frames, trajectories paired otherwise) is
-    left to it. Each pair is made as `split_pairs` makes it, its accumulated motion by the
-    same function a `chunk` at a time (each trajectory's sum is the same floats whatever
-    the chunk)."""
-
-    def __init__(self, options: Options, chunk: int = 2048) -> None:
-        self._options = options
-        self._chunk = chunk
-        self._made: dict[int, tuple[Trajectory, Trajectory, ValidPair]] = {}
-        """By the secondary trajectory's id; the entry holds both trajectories, so that no
-        other object takes their ids while it is here."""
-        self._unmoved: list[ValidPair] = []
-        self._references: list[np.ndarray] = []
-
-    def __call__(self, reference: Trajectory, secondary: Trajectory) -> None:
-        if reference.extras.get("needs_pixel_size") or secondary.extras.get("needs_pixel_size"):
-            return
-        try:
-            samples = common_samples(reference, secondary)
-        except TooFewFrames:
-            return
-        pair = ValidPair(secondary.key, reference.movie_name, reference.source,
-                         secondary.source, samples, reference.pixel_size
-                         or secondary.pixel_size or self._options.pixel_size)
-        self._made[id(secondary)] = (reference, secondary, pair)
-        self._unmoved.append(pair)
-        self._references.append(reference.stored_shifts)
-        if len(self._unmoved) >= self._chunk:
-            self._move()
-
-    def _move(self) -> None:
-        motions = accumulated_motions(self._references, self._options.early_frames)
-        for pair, motion in zip(self._unmoved, motions, strict=True):
-            pair.motion_px = motion
-        self._unmoved, self._references = [], []
-
-    def take(self, pair: Pair) -> ValidPair | None:
-        """The comparable pair made for `pair`'s trajectories and key, if one was (once)."""
-        made = self._made.pop(id(pair.secondary), None)
-        if made is None or made[0] is not pair.reference or made[1] is not pair.secondary \
-                or made[2].key != pair.key:
-            return None
-        if self._unmoved:
-            self._move()
-        return made[2]
-
-
-def split_pairs(pairs: list[Pair], options: Options, consume: bool = False,
-                ahead: PairsAhead | None = None) -> tuple[list[ValidPair], list[Row]]:
+def split_pairs(pairs: list[Pair], options: Options, consume: bool = False
+                ) -> tuple[list[ValidPair], list[Row]]:
     """Pairs that can be compared, and rows for those that cannot (decided as invalid).
 
     With `consume`, `pairs` is emptied as it goes, so that each pair's trajectories can be
-    freed as soon as what replaces them is made (see `prepare`). The pairs `ahead` made
-    already are taken from it."""
+    freed as soon as what replaces them is made (see `prepare`)."""
     valid: list[ValidPair] = []
     invalid: list[Row] = []
-    unmoved: list[ValidPair] = []
     references: list[np.ndarray] = []
     for pair in _taken(pairs) if consume else pairs:
-        made = ahead.take(pair) if ahead is not None else None
-        if made is not None:
-            valid.append(made)
-            continue
         ref, sec = pair.reference, pair.secondary
         if isinstance(ref, Problem) or isinstance(sec, Problem):
             problems = pair.problems
@@ -336,12 +278,10 @@ def split_pairs(pairs: list[Pair], options: Options, consume: bool = False,
             message = f"{ref.source} vs {sec.source}: {exc}"
             invalid.append(_invalid_row(pair, "too_few_frames", message, options))
             continue
-        comparable = ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
-                               pixel_size)
-        valid.append(comparable)
-        unmoved.append(comparable)
+        valid.append(ValidPair(pair.key, ref.movie_name, ref.source, sec.source, samples,
+                               pixel_size))
         references.append(ref.stored_shifts)
-    for comparable, motion in zip(unmoved, accumulated_motions(references, options.early_frames),
+    for comparable, motion in zip(valid, accumulated_motions(references, options.early_frames),
                                   strict=True):
         comparable.motion_px = motion
     return valid, invalid
@@ -417,10 +357,8 @@ def input_summaries(reference: TrajectorySet, secondary: TrajectorySet) -> dict[
 
 
 def prepare(reference: TrajectorySet, secondary: TrajectorySet, options: Options,
-            notes: list[str] | None = None, release_inputs: bool = False,
-            ahead: PairsAhead | None = None) -> Comparison:
-    """Pair two read inputs; `notes` are warnings about them found while reading, `ahead` the
-    pairs made as they were read (`PairsAhead`).
+            notes: list[str] | None = None, release_inputs: bool = False) -> Comparison:
+    """Pair two read inputs; `notes` are warnings about them found while reading.
 
     With `release_inputs`, for a caller that read the inputs for this comparison only, their
     trajectories are handed over: the two sets' lists are emptied, and each pair's
@@ -436,7 +374,7 @@ def prepare(reference: TrajectorySet, secondary: TrajectorySet, options: Options
     inputs = input_summaries(reference, secondary)
     if release_inputs:
         reference.trajectories, secondary.trajectories = [], []
-    valid, invalid = split_pairs(pairs, options, consume=release_inputs, ahead=ahead)
+    valid, invalid = split_pairs(pairs, options, consume=release_inputs)
     for dataset in (reference, secondary):
         notes += dataset.notes
     if matching.only_in_reference or matching.only_in_secondary:

@@ -18,7 +18,6 @@ from .evaluation import (
     Comparison,
     Decision,
     Options,
-    PairsAhead,
     decide_comparison,
     prepare,
     summary_of,
@@ -49,7 +48,7 @@ from .outputs.scipion_lists import write_scipion_lists
 from .outputs.summary import write_summary
 from .outputs.table import write_csv
 from .records import Row, RunResult, Summary
-from .trajectory import MetPair, TrajectorySet
+from .trajectory import TrajectorySet
 from .workers import alongside
 
 CSV_ALONGSIDE_ROWS = 20_000
@@ -162,11 +161,8 @@ def _write_report(out_dir: Path, rows: list[Row], overlays: dict[str, bytes],
 
 
 def read_inputs(reference_path: str | Path, secondary_path: str | Path,
-                options: Options, met: MetPair | None = None
-                ) -> tuple[TrajectorySet, TrajectorySet, list[str]]:
-    """Both inputs, re-keyed by ``--match-regex`` when given, and warnings about them. `met`,
-    if given, is called with each movie's two trajectories as the secondary's are read in
-    bulk (`evaluation.PairsAhead`)."""
+                options: Options) -> tuple[TrajectorySet, TrajectorySet, list[str]]:
+    """Both inputs, re-keyed by ``--match-regex`` when given, and warnings about them."""
     warnings = []
     if os.path.abspath(reference_path) == os.path.abspath(secondary_path):
         warnings.append(f"the reference and the secondary are the same input ({reference_path}):"
@@ -181,8 +177,7 @@ def read_inputs(reference_path: str | Path, secondary_path: str | Path,
             dataset = read_input(path, options.pixel_size,
                                  cryosparc_project_dir=options.cryosparc_project_dir,
                                  workers=options.workers, keep_table=keep_table,
-                                 names_from=None if options.match_regex else reference,
-                                 met=met)
+                                 names_from=None if options.match_regex else reference)
             _require_readable(dataset)
             if options.match_regex:
                 rekey(dataset, compile_match_regex(options.match_regex))
@@ -262,12 +257,11 @@ def compare_inputs(reference_path: str | Path, secondary_path: str | Path, optio
 
 def _paired(reference_path: str | Path, secondary_path: str | Path,
             options: Options) -> Comparison:
-    """The inputs read and paired, most pairs made as the secondary is read (`PairsAhead`)."""
-    ahead = PairsAhead(options)
-    reference, secondary, notes = read_inputs(reference_path, secondary_path, options, ahead)
+    """The inputs read and paired."""
+    reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
     # The comparison holds all that deciding and writing need: the inputs' per-movie objects
     # are freed as they are paired, before the outputs are built (peak memory).
-    return prepare(reference, secondary, options, notes, release_inputs=True, ahead=ahead)
+    return prepare(reference, secondary, options, notes, release_inputs=True)
 
 
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,

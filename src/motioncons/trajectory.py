@@ -9,7 +9,6 @@ did not align are absent (never zero-filled); no zero frame is assumed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -288,10 +287,6 @@ class TrajectorySet:
             shared.give(item)
 
 
-MetPair = Callable[[Trajectory, Trajectory], None]
-"""What `SharedNames` calls with the two trajectories of each movie it finds in both inputs."""
-
-
 class SharedNames:
     """The keys and movie names of one input's trajectories, given to another input's
     trajectories of the same movies, one at a time as they are read: two inputs name the same
@@ -299,14 +294,12 @@ class SharedNames:
 
     Two inputs of a session usually list their movies in the same order: the movie is then
     found by position, with nothing held; an index of the first input is made at the first
-    movie out of order (a dict of its keys). `met`, if given, is called with each pair of
-    trajectories so found (the first input's, then the one given), as it is found."""
+    movie out of order (a dict of its keys)."""
 
-    def __init__(self, source: TrajectorySet, met: MetPair | None = None) -> None:
+    def __init__(self, source: TrajectorySet) -> None:
         self._source = source.trajectories
         self._next = 0
         self._index: dict[str, int] | None = None
-        self._met = met
 
     def give(self, item: Trajectory) -> None:
         """Hold `item`'s key, and its movie name if equal, as those of the movie of the same
@@ -326,5 +319,3 @@ class SharedNames:
         item.key = match.key
         if item.movie_name == match.movie_name:
             item.movie_name = match.movie_name
-        if self._met is not None:
-            self._met(match, item)

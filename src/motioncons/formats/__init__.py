@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, MotionconsError
-from ..trajectory import MetPair, TrajectorySet
+from ..trajectory import TrajectorySet
 from . import cistem, cryosparc, imod, motioncor, relion, scipion, table, warp, xmipp
 from .common import one_line, validate
 
@@ -42,8 +42,7 @@ def detect(path: Path) -> str | None:
 def read_input(path: str | Path, pixel_size: float | None = None, *,
                cryosparc_project_dir: str | Path | None = None,
                workers: int | None = None, keep_table: bool = True,
-               names_from: TrajectorySet | None = None,
-               met: MetPair | None = None) -> TrajectorySet:
+               names_from: TrajectorySet | None = None) -> TrajectorySet:
     """Read one motion-correction result (file or directory) into a TrajectorySet.
 
     `pixel_size` is used where the input records none, `cryosparc_project_dir` is the directory
@@ -52,8 +51,7 @@ def read_input(path: str | Path, pixel_size: float | None = None, *,
     subset: 25 MB at 50,000 movies). With `names_from`, another input of the same movies, keys
     and movie names equal to its own are held as its strings (`SharedNames`: one copy of each
     is kept), by the reader as it reads where that keeps the peak lower (RELION files in bulk,
-    `TrajectorySet.names_shared`), else once read; `met` is then called with each movie's two
-    trajectories as they are found (`SharedNames`), by a reader that reads in bulk only.
+    `TrajectorySet.names_shared`), else once read.
     """
     p = Path(path)
     try:
@@ -65,7 +63,7 @@ def read_input(path: str | Path, pixel_size: float | None = None, *,
     reader = next((r for r in READERS if _detects(r, p)), None)
     if reader is not None:
         return _read_with(reader, p, pixel_size, cryosparc_project_dir, workers, keep_table,
-                          names_from, met)
+                          names_from)
     if is_dir:
         found = _one_level_down(p)
         if found:
@@ -103,8 +101,8 @@ def _what_it_is(path: Path) -> str | None:
 
 def _read_with(reader, path: Path, pixel_size: float | None,
                cryosparc_project_dir: str | Path | None, workers: int | None,
-               keep_table: bool = True, names_from: TrajectorySet | None = None,
-               met: MetPair | None = None) -> TrajectorySet:
+               keep_table: bool = True, names_from: TrajectorySet | None = None
+               ) -> TrajectorySet:
     try:
         with np.errstate(all="ignore"):  # garbage values become problems, not warnings
             if reader is cryosparc:
@@ -112,7 +110,7 @@ def _read_with(reader, path: Path, pixel_size: float | None,
                                          project_dir=cryosparc_project_dir)
             elif reader is relion:
                 dataset = relion.read(path, pixel_size=pixel_size, workers=workers,
-                                      keep_table=keep_table, names_from=names_from, met=met)
+                                      keep_table=keep_table, names_from=names_from)
             else:
                 dataset = reader.read(path, pixel_size=pixel_size)
     except MotionconsError:

@@ -23,7 +23,7 @@ from typing import Any
 import gemmi
 
 from ..errors import InputError
-from ..trajectory import MetPair, Problem, SharedNames, Trajectory, TrajectorySet, movie_key
+from ..trajectory import Problem, SharedNames, Trajectory, TrajectorySet, movie_key
 from .common import checked, one_line
 from .packed_lines import PackedLines
 from .relion_batch import current_session, iter_movie_stars, prefetch, read_movie_stars
@@ -107,16 +107,13 @@ def detect(path: Path) -> bool:
 
 
 def read(path: Path, pixel_size: float | None = None, workers: int | None = None,
-         keep_table: bool = True, names_from: TrajectorySet | None = None,
-         met: MetPair | None = None) -> TrajectorySet:
+         keep_table: bool = True, names_from: TrajectorySet | None = None) -> TrajectorySet:
     """`path`'s trajectories; a micrographs table's movies hold their keys and movie names
-    equal to those of `names_from` as its strings as they are read (`SharedNames`, with
-    `met`)."""
+    equal to those of `names_from` as its strings as they are read (`SharedNames`)."""
     if path.is_dir():
         if (path / MICROGRAPHS_STAR).is_file():
             return read_micrographs_star(path / MICROGRAPHS_STAR, workers=workers,
-                                         keep_table=keep_table, names_from=names_from,
-                                         met=met)
+                                         keep_table=keep_table, names_from=names_from)
         if (path / TILT_SERIES_STAR).is_file():
             return read_tilt_series_star(path / TILT_SERIES_STAR)
         return read_movie_star_directory(path, workers)
@@ -130,7 +127,7 @@ def read(path: Path, pixel_size: float | None = None, workers: int | None = None
     if path.name == MICROGRAPHS_STAR or b"_rlnMicrographName" in head \
             or b"_rlnMicrographMetadata" in head:
         return read_micrographs_star(path, workers=workers, keep_table=keep_table,
-                                     names_from=names_from, met=met)
+                                     names_from=names_from)
     if b"_rlnTomoTiltSeriesStarFile" in head:
         return read_tilt_series_star(path)
     result = read_movie_star(path)
@@ -424,15 +421,15 @@ def _plan_key(path: Path, keep_table: bool) -> tuple[str, bool]:
 
 
 def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | None = None,
-                          keep_table: bool = True, names_from: TrajectorySet | None = None,
-                          met: MetPair | None = None) -> TrajectorySet:
+                          keep_table: bool = True, names_from: TrajectorySet | None = None
+                          ) -> TrajectorySet:
     """``corrected_micrographs.star`` (or a per-tilt table): one trajectory per listed movie.
 
     With ``read_movies=False`` only the table is parsed (the keys then come from the names it
     records), for callers that read the per-movie files themselves. Without `keep_table` the
     table is dropped once the movies' paths are known (`micrograph_table` is then None). Keys
     and movie names equal to those of `names_from` are held as its strings as each movie is
-    read (`SharedNames`), and `met` called with each movie's two trajectories then.
+    read (`SharedNames`).
     """
     if not read_movies:
         return _table_only(path)
@@ -447,7 +444,7 @@ def read_micrographs_star(path: Path, read_movies: bool = True, workers: int | N
         nonlocal table
         table = plan.make_table()
 
-    shared = SharedNames(names_from, met) if names_from is not None else None
+    shared = SharedNames(names_from) if names_from is not None else None
     with contextlib.closing(iter_movie_stars(jobs, workers, meanwhile=make_table)) as items:
         for i, item in enumerate(items):
             # What only reading needed goes as the movies are read (the peak is at the end).
