@@ -97,9 +97,34 @@ def test_a_worker_takes_chunk_sized_blocks_from_the_heap(mode, printed):
     assert _probe(_WORKER_PROBE, mode) == printed
 
 
-def test_tune_is_a_no_op_off_linux(monkeypatch):
+_RELEASE_PROBE = _LIBC + """
+def resident():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096
+
+assert allocator.tune()  # 64 KiB blocks from the heap
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+blocks = [libc.malloc(64 << 10) for _ in range(512)]  # 32 MiB, touched
+for block in blocks:
+    libc.memset(block, 1, 64 << 10)
+for block in blocks[:-1]:  # freed below the last one: not the top of the heap
+    libc.free(block)
+before = resident()
+released = allocator.release_free() if sys.argv[1] == "released" else None
+print(released, int(before - resident() >= 16 << 20))
+"""
+
+
+@pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="glibc 2.33+ only")
+@pytest.mark.parametrize(("mode", "printed"), [("released", "True 1"), ("kept", "None 0")])
+def test_free_memory_below_a_live_block_is_given_back_only_when_released(mode, printed):
+    assert _probe(_RELEASE_PROBE, mode) == printed
+
+
+def test_tune_and_release_are_no_ops_off_linux(monkeypatch):
     monkeypatch.setattr(allocator.sys, "platform", "darwin")
     assert allocator.tune() is False
+    assert allocator.release_free() is False
 
 
 def test_the_command_line_tunes_before_running(monkeypatch):
@@ -113,3 +138,13 @@ def test_the_probes_block_lies_between_the_thresholds():
     """The probes above take a 3 MiB block: mapped by the command line's threshold, not by a
     worker's, nor by glibc's after an 8 MiB block was freed."""
     assert allocator.MMAP_THRESHOLD <= 3 << 20 < allocator.WORKER_MMAP_THRESHOLD < 8 << 20
+
+
+def test_a_run_gives_back_free_memory_after_pairing_and_before_the_rows(relion31, relion5,
+                                                                         tmp_path, monkeypatch):
+    from motioncons.pipeline import Options, run
+
+    calls = []
+    monkeypatch.setattr(allocator, "release_free", lambda: calls.append(1) or True)
+    run(relion31, relion5, tmp_path / "out", Options(plots="none", report=False))
+    assert len(calls) == 2

@@ -18,6 +18,7 @@ from typing import Any
 import gemmi
 import numpy as np
 
+from . import allocator
 from ._version import installed_version
 from .consensus import (
     AUTO_RMSE_MIN_MOVIES,
@@ -621,6 +622,7 @@ def decide_comparison(comparison: Comparison, options: Options,
         del batch
         if release_samples and not options.needs_trajectories:
             comparison.release_samples()
+        allocator.release_free()  # the batch's temporaries, before the rows take new memory
         decided = _rows(valid, results, options, convention)
         if release_samples and not comparison.released:
             comparison.release_samples()

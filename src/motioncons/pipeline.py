@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import allocator
 from .errors import InputError, MotionconsError
 from .evaluation import (
     DECISIONS,
@@ -260,8 +261,11 @@ def _paired(reference_path: str | Path, secondary_path: str | Path,
     """The inputs read and paired."""
     reference, secondary, notes = read_inputs(reference_path, secondary_path, options)
     # The comparison holds all that deciding and writing need: the inputs' per-movie objects
-    # are freed as they are paired, before the outputs are built (peak memory).
-    return prepare(reference, secondary, options, notes, release_inputs=True)
+    # are freed as they are paired, before the outputs are built (peak memory), and what
+    # reading left free in the C heap is given back before deciding.
+    comparison = prepare(reference, secondary, options, notes, release_inputs=True)
+    allocator.release_free()
+    return comparison
 
 
 def run(reference_path: str | Path, secondary_path: str | Path, out_dir: str | Path,
