@@ -47,8 +47,18 @@ static inline void put(const Canvas *canvas, double x, double y, unsigned char i
 
 static int near(double value) { return value > -FAR && value < FAR; }
 
+/* floor(v) inline, for a value of a coordinate that is near(): the same value as floor(), but
+ * for the sign of a zero (which selects the same pixel). floor() is a call into the C library
+ * per pixel, most of the time of a figure's lines. */
+static inline double floor_near(double v) {
+    double truncated = (double)(long)v;
+    return truncated > v ? truncated - 1.0 : truncated;
+}
+
 /* The pixels of a segment: n + 1 evenly spaced points, n its longer side rounded up; each
- * point's nearest pixel, and for a thickness of 2 also the next pixel across the segment. */
+ * point's nearest pixel, and for a thickness of 2 also the next pixel across the segment.
+ * A coordinate that does not change along the segment is not computed again for each point:
+ * x0 + 0 * i / n is x0 (or, for x0 = -0, +0: the same pixel). */
 static void segment(const Canvas *canvas, double x0, double y0, double x1, double y1,
                     unsigned char ink, int thickness) {
     double dx = x1 - x0, dy = y1 - y0;
@@ -61,16 +71,16 @@ static void segment(const Canvas *canvas, double x0, double y0, double x1, doubl
     if (n < 1)
         n = 1;
     for (i = 0; i <= n; i++) {
-        double x = x0 + dx * (double)i / (double)n;
-        double y = y0 + dy * (double)i / (double)n;
+        double x = dx == 0.0 ? x0 : x0 + dx * (double)i / (double)n;
+        double y = dy == 0.0 ? y0 : y0 + dy * (double)i / (double)n;
         if (thickness < 2) {
-            put(canvas, floor(x + 0.5), floor(y + 0.5), ink);
+            put(canvas, floor_near(x + 0.5), floor_near(y + 0.5), ink);
         } else if (across_y) {
-            put(canvas, floor(x + 0.5), floor(y), ink);
-            put(canvas, floor(x + 0.5), floor(y) + 1, ink);
+            put(canvas, floor_near(x + 0.5), floor_near(y), ink);
+            put(canvas, floor_near(x + 0.5), floor_near(y) + 1, ink);
         } else {
-            put(canvas, floor(x), floor(y + 0.5), ink);
-            put(canvas, floor(x) + 1, floor(y + 0.5), ink);
+            put(canvas, floor_near(x), floor_near(y + 0.5), ink);
+            put(canvas, floor_near(x) + 1, floor_near(y + 0.5), ink);
         }
     }
 }
