@@ -56,18 +56,20 @@ DRAWING_VERSION = 4
 drawn before are drawn again."""
 
 
-def overlay_key(row: Row) -> str:
+def overlay_key(row: Row, frames: np.ndarray | None = None) -> str:
     """A digest of all an overlay shows (the drawing's version, the row's texts, metrics and
     trajectories): a figure on disk that stores this key is this figure, and needs no drawing
     again (a run of the same inputs into its folder again, ``decide``, ``watch`` deciding
-    everything again at the end)."""
+    everything again at the end). `frames`: the row's `frame_numbers`, where already made."""
     import hashlib  # here: it maps OpenSSL's library, 4 MB, into every process
 
     digest = hashlib.blake2b(digest_size=16)
     shown = (DRAWING_VERSION, row.movie, row.decision, row.reason, row.corr_x, row.corr_y,
              row.corr, row.rmse_px, row.rmse_A, row.max_error_px, row.pixel_size_A)
     digest.update(repr(shown).encode("utf-8", "surrogatepass"))
-    for values in (row.reference_shifts, row.secondary_fitted, row.frame_numbers()):
+    if frames is None:
+        frames = row.frame_numbers()
+    for values in (row.reference_shifts, row.secondary_fitted, frames):
         array = np.ascontiguousarray(values, dtype=np.float64)
         digest.update(repr(array.shape).encode())
         digest.update(array.tobytes())
@@ -137,13 +139,19 @@ class OverlayPlotter:
         self._legend = self._legend_stamp()
         self.background = self._background(small)
         """The canvas (`canvas.new_canvas`) every figure starts from."""
+        self._canvas = self.background.copy()
+        """The canvas each figure is drawn on, the background copied into it first (no new
+        memory a figure)."""
         self._panel_labels: tuple | None = None
+        self._panel_inks: tuple[int, ...] = ()
+        self._panel_marks: tuple = ()
 
-    def draw(self, row: Row, path: Path) -> None:
+    def draw(self, row: Row, path: str | Path) -> None:
         ref = np.asarray(row.reference_shifts, dtype=float)
         sec = np.asarray(row.secondary_fitted, dtype=float)
         frames = row.frame_numbers()
-        canvas = self.background.copy()
+        canvas = self._canvas
+        np.copyto(canvas, self.background)
         self.texts.title(canvas, (self.WIDTH / 2, 14), row.movie,
                          _RGB["accepted" if row.accepted else "discarded"],
                          f": {row.decision} ({row.reason})")
@@ -151,31 +159,32 @@ class OverlayPlotter:
                          f"corr_x {_fmt(row.corr_x)}   corr_y {_fmt(row.corr_y)}   score "
                          f"{_fmt(row.corr)}   RMSE {_fmt(row.rmse_px)} px / "
                          f"{_fmt(row.rmse_A)} Å   max {_fmt(row.max_error_px)} px", _BLACK)
-        error = np.hypot(*(ref - sec).T)
+        difference = ref - sec
+        error = np.hypot(difference[:, 0], difference[:, 1])
         if not self._compiled_panels(canvas, ref, sec, frames, error, row.pixel_size_A):
             self._trajectories(canvas, ref, sec, frames, row.pixel_size_A)
             self._errors(canvas, frames, error)
         write_bytes(path, indexed_png_rows(canvas, self.palette.data,
-                                           (KEY_WORD, overlay_key(row))), durable=False)
+                                           (KEY_WORD, overlay_key(row, frames))), durable=False)
 
     def _compiled_panels(self, canvas: np.ndarray, ref: np.ndarray, sec: np.ndarray,
                          frames: np.ndarray, error: np.ndarray, pixel_size: float) -> bool:
         """Both panels (`_trajectories`, `_errors`) in one compiled call, to the same pixels;
         False, with nothing drawn, where they are left to Python (`canvas.overlay_panels`)."""
         if self._panel_labels is None:
-            texts = self.texts
+            texts, ink = self.texts, self._ink
             self._panel_labels = tuple(
                 (texts.stamps(anchor, colour), functools.partial(texts.stamp, anchor=anchor,
                                                                  fill=colour))
                 for anchor, colour in (("mm", _BLACK), ("rm", _BLACK), ("lm", _BLACK),
                                        ("lb", _LABEL)))
-        ink = self._ink
-        return overlay_panels(
-            canvas, ref, sec, frames, error, pixel_size, self.MAIN, self.ERROR,
-            self._panel_labels, (ink[_GRID], ink[_BLACK], ink[_RGB["reference"]],
-                                 ink[_RGB["secondary"]], ink[_ERROR_LINE]),
-            (self._dots[_RGB["reference"]], self._dots[_RGB["secondary"]], self._start,
-             self._legend))
+            self._panel_inks = (ink[_GRID], ink[_BLACK], ink[_RGB["reference"]],
+                                ink[_RGB["secondary"]], ink[_ERROR_LINE])
+            self._panel_marks = (self._dots[_RGB["reference"]], self._dots[_RGB["secondary"]],
+                                 self._start, self._legend)
+        return overlay_panels(canvas, ref, sec, frames, error, pixel_size, self.MAIN,
+                              self.ERROR, self._panel_labels, self._panel_inks,
+                              self._panel_marks)
 
     def _small(self, canvas: np.ndarray, xy: tuple[float, float], text: str, anchor: str,
                fill: tuple[int, int, int] = _BLACK) -> None:

@@ -74,7 +74,7 @@ def _draw_chunk(job: tuple[int, int, int]) -> int:
     out_dir, rows = _DRAWINGS[drawing]
     plotter = _plotter()
     for row in rows[start:stop]:
-        plotter.draw(row, Path(out_dir) / plot_name(row.movie))
+        plotter.draw(row, os.path.join(out_dir, plot_name(row.movie)))
     return stop - start
 
 

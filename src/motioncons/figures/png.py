@@ -8,6 +8,7 @@ the file's last bytes, without decoding the image. A file cut short loses it.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import struct
@@ -27,6 +28,7 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 
 
 _END = b"IEND"
+_ENDING = _chunk(_END, b"")
 _TEXT = b"tEXt"
 MAX_TAIL_TEXT = 200
 """The longest keyword and text, together, that `tail_text` reads back."""
@@ -61,10 +63,22 @@ def indexed_png_rows(rows: np.ndarray, palette: bytes, text: tuple[str, str] | N
                          "palette colours")
     if rows.size and rows[:, 0].any():
         raise ValueError("a row's filter byte is not 0")
-    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
+    data = fastest(rows.data)
     tail = b"" if text is None else _chunk(_TEXT, _text_payload(*text))
-    return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette),
-                     _chunk(b"IDAT", fastest(rows.data)), tail, _chunk(_END, b"")))
+    return b"".join((_head(width, height, palette), struct.pack(">I", len(data)), _IDAT, data,
+                     struct.pack(">I", zlib.crc32(data, _IDAT_CRC)), tail, _ENDING))
+
+
+@functools.lru_cache(maxsize=16)
+def _head(width: int, height: int, palette: bytes) -> bytes:
+    """What comes before the image data: the signature, the header and the palette (the same
+    for every overlay)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
+    return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"PLTE", palette)
+
+
+_IDAT = b"IDAT"
+_IDAT_CRC = zlib.crc32(_IDAT)
 
 
 def _text_payload(keyword: str, text: str) -> bytes:
@@ -95,7 +109,7 @@ def tail_text(path: str | Path) -> tuple[str, str] | None:
         return None
     finally:
         os.close(handle)
-    end = _chunk(_END, b"")
+    end = _ENDING
     if not data.endswith(end):
         return None
     # The chunk's type, searched for from the end: the last one that is a sound chunk ending

@@ -117,7 +117,8 @@ class TextStamps:
         `tail` (which repeats from figure to figure) as one stamp. Characters that do not print
         (line breaks, controls, direction overrides) are shown as "?"; a line that is not ASCII
         (combining marks, right-to-left names) is rendered whole."""
-        text = "".join(char if char.isprintable() else "?" for char in text)
+        if not text.isprintable():
+            text = "".join(char if char.isprintable() else "?" for char in text)
         whole = text + tail
         if not whole.isascii():
             self.whole(canvas, centre, whole, fill)
