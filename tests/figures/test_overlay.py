@@ -70,10 +70,25 @@ def test_overlay_of_any_name_is_drawn(tmp_path, movie):
     assert _rgb(path).shape == (500, 560, 3)
 
 
+def test_a_plotter_draws_each_figure_on_a_clean_canvas(tmp_path):
+    """One plotter draws figure after figure on one canvas: nothing of a figure remains in the
+    next (each file is what a new plotter draws)."""
+    first = replace(_row("a long name for a first movie"), decision="accepted",
+                    reference_shifts=_row("x").reference_shifts * -7.0)
+    second = _row("movie_0002")
+    plotter = OverlayPlotter()
+    plotter.draw(first, tmp_path / "first.png")
+    plotter.draw(second, tmp_path / "second.png")
+    OverlayPlotter().draw(second, tmp_path / "alone.png")
+    assert (tmp_path / "second.png").read_bytes() == (tmp_path / "alone.png").read_bytes()
+    assert (tmp_path / "first.png").read_bytes() != (tmp_path / "alone.png").read_bytes()
+
+
 def test_the_overlay_key_changes_with_all_the_figure_shows_and_only_with_it():
     row = _row("movie_0001")
     key = overlay_key(row)
     assert key == overlay_key(_row("movie_0001")) and len(key) == 32
+    assert overlay_key(row, row.frame_numbers()) == key  # the frames given, as the figure has them
     assert overlay_key(replace(row, message="not shown", reference_path="elsewhere")) == key
     assert overlay_key(replace(row, reference_shifts=np.asfortranarray(row.reference_shifts),
                                sample_frames=np.arange(1, 31, dtype=np.int32))) == key
