@@ -143,8 +143,11 @@ class OverlayPlotter:
         """The canvas each figure is drawn on, the background copied into it first (no new
         memory a figure)."""
         self._panel_labels: tuple | None = None
-        self._panel_inks: tuple[int, ...] = ()
-        self._panel_marks: tuple = ()
+        ink = self._ink
+        self._panel_inks = (ink[_GRID], ink[_BLACK], ink[_RGB["reference"]],
+                            ink[_RGB["secondary"]], ink[_ERROR_LINE])
+        self._panel_marks = (self._dots[_RGB["reference"]], self._dots[_RGB["secondary"]],
+                             self._start, self._legend)
 
     def draw(self, row: Row, path: str | Path) -> None:
         ref = np.asarray(row.reference_shifts, dtype=float)
@@ -172,16 +175,12 @@ class OverlayPlotter:
         """Both panels (`_trajectories`, `_errors`) in one compiled call, to the same pixels;
         False, with nothing drawn, where they are left to Python (`canvas.overlay_panels`)."""
         if self._panel_labels is None:
-            texts, ink = self.texts, self._ink
+            texts = self.texts
             self._panel_labels = tuple(
                 (texts.stamps(anchor, colour), functools.partial(texts.stamp, anchor=anchor,
                                                                  fill=colour))
                 for anchor, colour in (("mm", _BLACK), ("rm", _BLACK), ("lm", _BLACK),
                                        ("lb", _LABEL)))
-            self._panel_inks = (ink[_GRID], ink[_BLACK], ink[_RGB["reference"]],
-                                ink[_RGB["secondary"]], ink[_ERROR_LINE])
-            self._panel_marks = (self._dots[_RGB["reference"]], self._dots[_RGB["secondary"]],
-                                 self._start, self._legend)
         return overlay_panels(canvas, ref, sec, frames, error, pixel_size, self.MAIN,
                               self.ERROR, self._panel_labels, self._panel_inks,
                               self._panel_marks)

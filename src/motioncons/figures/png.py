@@ -29,6 +29,8 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 
 _END = b"IEND"
 _ENDING = _chunk(_END, b"")
+_IDAT = b"IDAT"
+_IDAT_CRC = zlib.crc32(_IDAT)
 _TEXT = b"tEXt"
 MAX_TAIL_TEXT = 200
 """The longest keyword and text, together, that `tail_text` reads back."""
@@ -65,6 +67,7 @@ def indexed_png_rows(rows: np.ndarray, palette: bytes, text: tuple[str, str] | N
         raise ValueError("a row's filter byte is not 0")
     data = fastest(rows.data)
     tail = b"" if text is None else _chunk(_TEXT, _text_payload(*text))
+    # The image data's chunk in place (not `_chunk`): its payload is copied once, by the join.
     return b"".join((_head(width, height, palette), struct.pack(">I", len(data)), _IDAT, data,
                      struct.pack(">I", zlib.crc32(data, _IDAT_CRC)), tail, _ENDING))
 
@@ -76,9 +79,6 @@ def _head(width: int, height: int, palette: bytes) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
     return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"PLTE", palette)
 
-
-_IDAT = b"IDAT"
-_IDAT_CRC = zlib.crc32(_IDAT)
 
 
 def _text_payload(keyword: str, text: str) -> bytes:
